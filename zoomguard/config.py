@@ -1,0 +1,201 @@
+"""Settings: the only place zoomguard reads its environment.
+
+Everything else receives a ``Settings`` value. Unknown or malformed values raise ``ConfigError``
+naming the variable, so an operator sees one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from zoomguard.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.zoom.us/v2"
+DEFAULT_OAUTH_URL = "https://zoom.us"
+DEFAULT_DATABASE_URL = "sqlite:///zoomguard.db"
+
+RECORDING_ACTIONS = ("trash", "delete", "report")
+LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Zoom Server-to-Server OAuth app
+    zoom_account_id: str | None = None
+    zoom_client_id: str | None = None
+    zoom_client_secret: str | None = field(default=None, repr=False)
+    zoom_api_url: str = DEFAULT_API_URL
+    zoom_oauth_url: str = DEFAULT_OAUTH_URL
+    # Zoom general (user-authorised) OAuth app, for "Connect from the browser"
+    zoom_oauth_client_id: str | None = None
+    zoom_oauth_client_secret: str | None = field(default=None, repr=False)
+    zoom_oauth_redirect_url: str | None = None
+    # Webhooks
+    zoom_webhook_secret_token: str | None = field(default=None, repr=False)
+    webhook_window_seconds: int = 300
+    webhook_max_body_bytes: int = 1024 * 1024
+    # Storage and secrets
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str | None = field(default=None, repr=False)
+    # Policy
+    policy_path: str | None = None
+    # Zoom rate limits (requests per second per category; Pro plan defaults)
+    rate_light: float = 30.0
+    rate_medium: float = 20.0
+    concurrency: int = 16
+    http_timeout_seconds: float = 30.0
+    max_retries: int = 5
+    # Zoom's cap is 100 meeting create/update requests per user per UTC day; zoomguard stops
+    # short of it so the host keeps some updates for themselves.
+    daily_update_limit: int = 100
+    daily_update_reserve: int = 10
+    # What to do with a finished cloud recording: trash, delete or report only
+    recording_action: str = "trash"
+    # Alerts
+    smtp_url: str | None = field(default=None, repr=False)
+    alert_to: tuple[str, ...] = ()
+    alert_from: str = "zoomguard@localhost"
+    notify_hosts: bool = False
+    alert_unsent_warn_seconds: int = 3600
+    # Logging
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @property
+    def token_url(self) -> str:
+        return self.zoom_oauth_url.rstrip("/") + "/oauth/token"
+
+    @property
+    def update_budget(self) -> int:
+        """PATCHes zoomguard may send per host per UTC day."""
+        return max(0, self.daily_update_limit - self.daily_update_reserve)
+
+    @property
+    def has_s2s_credentials(self) -> bool:
+        return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        reader = _Reader(e)
+        settings = cls(
+            zoom_account_id=reader.str("ZOOM_ACCOUNT_ID"),
+            zoom_client_id=reader.str("ZOOM_CLIENT_ID"),
+            zoom_client_secret=reader.str("ZOOM_CLIENT_SECRET"),
+            zoom_api_url=reader.url("ZOOM_API_URL", DEFAULT_API_URL),
+            zoom_oauth_url=reader.url("ZOOM_OAUTH_URL", DEFAULT_OAUTH_URL),
+            zoom_oauth_client_id=reader.str("ZOOM_OAUTH_CLIENT_ID"),
+            zoom_oauth_client_secret=reader.str("ZOOM_OAUTH_CLIENT_SECRET"),
+            zoom_oauth_redirect_url=reader.str("ZOOM_OAUTH_REDIRECT_URL"),
+            zoom_webhook_secret_token=reader.str("ZOOM_WEBHOOK_SECRET_TOKEN"),
+            webhook_window_seconds=reader.int("ZOOMGUARD_WEBHOOK_WINDOW_SECONDS", 300, minimum=1),
+            webhook_max_body_bytes=reader.int(
+                "ZOOMGUARD_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024
+            ),
+            database_url=reader.str("ZOOMGUARD_DATABASE_URL")
+            or _normalise_db_url(reader.str("DATABASE_URL"))
+            or DEFAULT_DATABASE_URL,
+            secret_key=reader.str("ZOOMGUARD_SECRET_KEY"),
+            policy_path=reader.str("ZOOMGUARD_POLICY"),
+            rate_light=reader.float("ZOOMGUARD_RATE_LIGHT", 30.0),
+            rate_medium=reader.float("ZOOMGUARD_RATE_MEDIUM", 20.0),
+            concurrency=reader.int("ZOOMGUARD_CONCURRENCY", 16, minimum=1),
+            http_timeout_seconds=reader.float("ZOOMGUARD_HTTP_TIMEOUT", 30.0),
+            max_retries=reader.int("ZOOMGUARD_MAX_RETRIES", 5, minimum=0),
+            daily_update_limit=reader.int("ZOOMGUARD_DAILY_UPDATE_LIMIT", 100, minimum=1),
+            daily_update_reserve=reader.int("ZOOMGUARD_DAILY_UPDATE_RESERVE", 10, minimum=0),
+            recording_action=reader.choice("ZOOMGUARD_RECORDING_ACTION", RECORDING_ACTIONS, "trash"),
+            smtp_url=reader.str("ZOOMGUARD_SMTP_URL"),
+            alert_to=reader.list("ZOOMGUARD_ALERT_TO"),
+            alert_from=reader.str("ZOOMGUARD_ALERT_FROM") or "zoomguard@localhost",
+            notify_hosts=reader.bool("ZOOMGUARD_NOTIFY_HOSTS", False),
+            alert_unsent_warn_seconds=reader.int("ZOOMGUARD_ALERT_UNSENT_WARN_SECONDS", 3600),
+            log_format=reader.choice("ZOOMGUARD_LOG_FORMAT", LOG_FORMATS, "text"),
+            log_level=reader.str("ZOOMGUARD_LOG_LEVEL") or "INFO",
+        )
+        return settings
+
+
+def _normalise_db_url(url: str | None) -> str | None:
+    # Heroku-style DATABASE_URL says postgres://; SQLAlchemy wants a driver name.
+    if url is None:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class _Reader:
+    """Typed access to an environment mapping; every failure names the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def str(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def url(self, name: str, default: str) -> str:
+        value = self.str(name) or default
+        if not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    def int(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def float(self, name: str, default: float) -> float:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        if raw not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return raw
+
+    def list(self, name: str) -> tuple[str, ...]:
+        raw = self.str(name)
+        if raw is None:
+            return ()
+        return tuple(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())

@@ -1,0 +1,97 @@
+"""The one error tree of zoomguard.
+
+ZoomGuardError
+├── ConfigError            bad or missing configuration (names the variable or key)
+│   └── PolicyError        a policy file that cannot be used (names the key)
+├── SecretKeyError         no ZOOMGUARD_SECRET_KEY, or one that cannot decrypt what is stored
+├── ZoomAPIError           Zoom answered with an error (HTTP status + Zoom's own code)
+│   ├── ZoomAuthError      credentials rejected / token could not be obtained
+│   ├── ZoomNotFound       404 (e.g. code 3001 meeting deleted, 1001 user gone)
+│   └── ZoomRateLimited    429 that outlived our retries, or the daily cap
+├── ZoomUnavailable        network failure / 5xx after bounded retries
+├── StoreError             the database cannot be used (not upgraded, unreachable)
+└── Interrupted            a sweep stopped by Ctrl-C or SIGTERM
+
+Errors carry a machine-readable ``reason`` so callers (CLI, health checks, alerts) can act on
+them without parsing messages. Findings are never exceptions: see policy.py.
+"""
+
+from __future__ import annotations
+
+
+class ZoomGuardError(Exception):
+    """Base of every error zoomguard raises on purpose."""
+
+    reason: str = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.reason
+
+
+class ConfigError(ZoomGuardError):
+    reason = "config"
+
+
+class PolicyError(ConfigError):
+    reason = "policy"
+
+
+class SecretKeyError(ConfigError):
+    reason = "secret_key"
+
+
+class ZoomAPIError(ZoomGuardError):
+    """Zoom answered with an HTTP error. ``code`` is Zoom's own error code from the body."""
+
+    reason = "zoom_api"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        method: str = "",
+        path: str = "",
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.status = status
+        self.code = code
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        code = f" (code {self.code})" if self.code is not None else ""
+        return f"{where}HTTP {self.status}{code}: {self.message}"
+
+
+class ZoomAuthError(ZoomAPIError):
+    reason = "zoom_auth"
+
+
+class ZoomNotFound(ZoomAPIError):
+    reason = "zoom_not_found"
+
+
+class ZoomRateLimited(ZoomAPIError):
+    reason = "zoom_rate_limited"
+
+
+class ZoomUnavailable(ZoomGuardError):
+    reason = "zoom_unavailable"
+
+
+class StoreError(ZoomGuardError):
+    reason = "store"
+
+
+class Interrupted(ZoomGuardError):
+    reason = "interrupted"
