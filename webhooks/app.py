@@ -1,0 +1,91 @@
+"""The app factory: ``create_app(settings, store)`` (Flask tutorial style, nothing at import)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from webhooks import routes
+from webhooks.context import WebhookContext
+from zoomguard.config import Settings
+from zoomguard.errors import ConfigError, StoreError
+from zoomguard.store import Store
+
+log = logging.getLogger("zoomguard.webhooks")
+
+# A JSON API that no browser should render, frame, cache or leak a referrer from.
+SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Strict-Transport-Security": "max-age=31536000",
+}
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Flask:
+    """Build the webhook receiver. Raises ``ConfigError`` when no webhook secret is set.
+
+    ``store`` defaults to one opened from ``settings.database_url``; ``clock`` (unix seconds)
+    is what the timestamp window is checked against.
+    """
+    settings = Settings.from_env() if settings is None else settings
+    secret = settings.zoom_webhook_secret_token
+    if not secret:
+        raise ConfigError(
+            "ZOOM_WEBHOOK_SECRET_TOKEN is not set: the webhook receiver cannot verify Zoom's "
+            "signatures and will not start"
+        )
+    if store is None:
+        store = Store.from_settings(settings)
+
+    app = Flask(__name__)
+    # Werkzeug enforces this on declared and on chunked bodies alike (see routes._read_body).
+    app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
+    app.extensions["zoomguard_webhooks"] = WebhookContext(
+        settings=settings, secret=secret, store=store, clock=clock
+    )
+    app.register_blueprint(routes.bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(SQLAlchemyError, _storage_error)
+    app.register_error_handler(StoreError, _storage_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.after_request(_add_security_headers)
+    return app
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    status = exc.code or 500
+    if status == 413:
+        log.warning("webhook rejected: body too large")
+    return jsonify(error=(exc.name or "error").lower()), status
+
+
+def _storage_error(exc: Exception) -> tuple[Response, int]:
+    # Only the class: a database error's text can carry the statement's parameters (the body).
+    # 503 makes Zoom retry the delivery later, so nothing is lost while the database is away.
+    log.error("webhook not stored: database error %s", type(exc).__name__)
+    return jsonify(error="temporarily unavailable"), 503
+
+
+def _unexpected_error(exc: Exception) -> tuple[Response, int]:
+    log.error("webhook failed: unexpected %s", type(exc).__name__)
+    return jsonify(error="internal error"), 500
+
+
+def _add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

@@ -1,0 +1,94 @@
+"""POST /webhooks/zoom: verify, persist to the inbox, answer. Nothing else happens here.
+
+Zoom wants an answer within 3 seconds and does not retry 4xx, so the request does the least it
+can: a bounded read, an HMAC, a JSON parse and one INSERT. The worker does the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from webhooks.context import WebhookContext
+from webhooks.envelope import EVENT_MAX_CHARS, MalformedEnvelope, parse_envelope
+from webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, url_validation_token, verify
+from zoomguard.store import inbox
+
+log = logging.getLogger("zoomguard.webhooks")
+
+bp = Blueprint("zoom_webhooks", __name__)
+
+
+def _context() -> WebhookContext:
+    context = current_app.extensions["zoomguard_webhooks"]
+    assert isinstance(context, WebhookContext)
+    return context
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def _read_body(max_bytes: int) -> bytes:
+    # A declared length is refused before a byte is read. A chunked body has no declared length:
+    # MAX_CONTENT_LENGTH (set by create_app) makes werkzeug's stream stop at the limit and raise
+    # RequestEntityTooLarge, so an endless body is never buffered.
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        abort(413)
+    return request.get_data(cache=False)
+
+
+@bp.post("/webhooks/zoom")
+def zoom_webhook() -> tuple[Response, int]:
+    context = _context()
+    settings = context.settings
+    body = _read_body(settings.webhook_max_body_bytes)
+
+    rejection = verify(
+        body,
+        secret=context.secret,
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        signature=request.headers.get(SIGNATURE_HEADER),
+        now=context.clock(),
+        window_seconds=settings.webhook_window_seconds,
+    )
+    if rejection is not None:
+        log.warning("webhook rejected: %s", rejection.value)
+        return _error(401, "invalid signature")
+
+    try:
+        envelope = parse_envelope(body)
+    except MalformedEnvelope as exc:
+        log.warning("webhook rejected: %s", exc)
+        return _error(400, str(exc))
+
+    event_name = envelope.event[:EVENT_MAX_CHARS]
+    if envelope.event == inbox.URL_VALIDATION_EVENT:
+        plain_token = envelope.payload.get("plainToken")
+        if not isinstance(plain_token, str) or not plain_token:
+            log.warning("webhook rejected: url_validation without plainToken")
+            return _error(400, "missing plainToken")
+        log.info("webhook endpoint.url_validation answered")
+        encrypted = url_validation_token(plain_token, secret=context.secret)
+        return jsonify(plainToken=plain_token, encryptedToken=encrypted), 200
+
+    handled = envelope.event in inbox.HANDLED_EVENTS
+    status = inbox.PENDING if handled else inbox.IGNORED
+    event_id, created = inbox.add_event(
+        context.store,
+        # A Zoom retry resends the identical body, so the body's hash names the delivery.
+        dedupe_key=hashlib.sha256(body).hexdigest(),
+        event=event_name,
+        zoom_account_id=envelope.zoom_account_id,
+        event_ts=envelope.event_ts,
+        body=envelope.text,
+        status=status,
+        now=datetime.fromtimestamp(context.clock(), UTC),
+    )
+    outcome = status if created else "duplicate"
+    log.info("webhook %r stored: %s (inbox id %d)", event_name, outcome, event_id)
+    return jsonify(status=outcome), 200

@@ -1,0 +1,283 @@
+"""The `zoomguard` command.
+
+Every command reads Settings once, turns any ZoomGuardError into one line on stderr and exit
+status 1 (no traceback), and treats Ctrl-C / SIGTERM as "finish what is in flight, then stop".
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, NoReturn
+
+import click
+
+from zoomguard import reporting
+from zoomguard.config import Settings
+from zoomguard.errors import ZoomGuardError
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"zoomguard: {message}", err=True)
+    sys.exit(1)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Any:
+    """Open the store; a local SQLite database is created/upgraded on first use."""
+    from zoomguard.store import Store
+    from zoomguard.store.migrate import upgrade
+
+    if auto_upgrade is None:
+        auto_upgrade = settings.database_url.startswith("sqlite")
+    if auto_upgrade:
+        upgrade(settings.database_url)
+    return Store.open(settings)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM set an event the work checks; a second Ctrl-C stops at once."""
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo(
+            "\nzoomguard: stopping after the meetings in flight (Ctrl-C again to abort)", err=True
+        )
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handle)
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class ZoomGuardGroup(click.Group):
+    """Turns our errors into one line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZoomGuardError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted")
+        except Exception as exc:
+            from sqlalchemy.exc import OperationalError, ProgrammingError
+
+            if isinstance(exc, OperationalError | ProgrammingError):
+                reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+                _fail(f"database error: {reason}")
+            raise
+
+
+@click.group(cls=ZoomGuardGroup)
+@click.version_option(package_name="zoomguard")
+def main() -> None:
+    """Keep a Zoom account inside the agency's privacy guidance."""
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from zoomguard.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+# --- connect -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--account-id", help="Zoom account ID (default: ZOOM_ACCOUNT_ID)")
+@click.option("--client-id", help="Server-to-Server app client ID (default: ZOOM_CLIENT_ID)")
+@click.option(
+    "--client-secret",
+    help="Server-to-Server app client secret (default: ZOOM_CLIENT_SECRET; prefer the variable)",
+)
+@click.option("--name", help="A name for this account in reports")
+def connect(
+    account_id: str | None, client_id: str | None, client_secret: str | None, name: str | None
+) -> None:
+    """Register a Server-to-Server OAuth app: checks it, then stores it encrypted."""
+    from zoomguard import service
+
+    settings = _settings()
+    account_id = account_id or settings.zoom_account_id
+    client_id = client_id or settings.zoom_client_id
+    client_secret = client_secret or settings.zoom_client_secret
+    missing = [
+        n
+        for n, v in (
+            ("ZOOM_ACCOUNT_ID", account_id),
+            ("ZOOM_CLIENT_ID", client_id),
+            ("ZOOM_CLIENT_SECRET", client_secret),
+        )
+        if not v
+    ]
+    if missing:
+        _fail(f"missing {', '.join(missing)} (set them or pass --account-id/--client-id/...)")
+    assert account_id and client_id and client_secret
+    store = open_store(settings)
+    account = service.connect_s2s(
+        settings,
+        store,
+        account_id=account_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        name=name,
+    )
+    click.echo(f"connected Zoom account {account.zoom_account_id} (credentials stored encrypted)")
+
+
+# --- sweep ---------------------------------------------------------------------------------
+
+
+def _progress_printer() -> Callable[[Any], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+    lock = threading.Lock()
+
+    def show(progress: Any) -> None:
+        now = time.monotonic()
+        with lock:
+            if now - last[0] < 0.2:
+                return
+            last[0] = now
+        click.echo(
+            f"\r  users {progress.users}  meetings {progress.meetings}  "
+            f"fixed {progress.fixed}  failed {progress.failed}  reported {progress.reported}",
+            err=True,
+            nl=False,
+        )
+
+    return show
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Evaluate and report; change nothing in Zoom.")
+@click.option("--account", "zoom_account_id", help="Sweep only this connected Zoom account ID.")
+def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
+    """Inspect every scheduled meeting of every user and fix what the policy allows."""
+    from zoomguard import service
+
+    settings = _settings()
+    profile = service.load_profile(settings)
+    store = open_store(settings)
+    accounts = service.accounts_to_sweep(settings, store, zoom_account_id)
+    failures: list[str] = []
+    with stop_on_signals() as stop:
+        for account in accounts:
+            client = service.client_for_account(settings, store, account)
+            with service.opened_client(client):
+                result = service.Sweeper(
+                    settings,
+                    store,
+                    client,
+                    account,
+                    profile=profile,
+                    dry_run=dry_run,
+                    actor="cli" if dry_run else "sweep",
+                    stop=stop,
+                    on_progress=_progress_printer(),
+                ).run()
+            if sys.stderr.isatty():
+                click.echo("", err=True)
+            click.echo(_summary(result, dry_run))
+            if result.status != "completed":
+                failures.append(f"sweep of {account.zoom_account_id} {result.status}: {result.error}")
+            if stop.is_set():
+                break
+    _deliver_alerts(settings, store)
+    if failures:
+        _fail("; ".join(failures))
+
+
+def _summary(result: Any, dry_run: bool) -> str:
+    c = result.counts
+    rows = [
+        ("account", result.account.zoom_account_id),
+        ("status", result.status + (" (dry run: nothing changed)" if dry_run else "")),
+        ("users", c.users),
+        ("meetings checked", c.meetings),
+        ("compliant", c.compliant),
+        ("noncompliant", c.noncompliant),
+        ("findings fixed", c.fixed),
+        ("findings not fixed", c.failed),
+        ("findings reported only", c.reported),
+        ("findings exempt", c.exempt),
+        ("meetings updated (PATCH)", c.patches),
+        ("skipped (deleted or unreadable)", result.skipped),
+        ("seconds", f"{result.seconds:.1f}"),
+    ]
+    return reporting.table(("sweep", "value"), rows)
+
+
+def _deliver_alerts(settings: Settings, store: Any) -> None:
+    """Compose the sweep's emails and try to send them now; failures wait in the outbox."""
+    from zoomguard import notify
+    from zoomguard.service import utcnow
+
+    notify.compose_pending(store, settings, utcnow())
+    if settings.smtp_url:
+        result = notify.flush_outbox(store, notify.sender_from_settings(settings), utcnow())
+        click.echo(f"alerts: {result.sent} sent, {result.pending} waiting in the outbox")
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    show_default=True,
+)
+@click.option("--limit", default=20, show_default=True, help="Recent changes to show.")
+def report(fmt: str, limit: int) -> None:
+    """Open findings, recent changes, dead events and unsent alerts."""
+    from zoomguard.report import build_report, render_report
+
+    settings = _settings()
+    store = open_store(settings)
+    click.echo(render_report(build_report(store, settings, limit=limit), fmt))
+
+
+# --- sandbox and demo ------------------------------------------------------------------------
+
+
+def _register_optional_commands() -> None:
+    from zoomguard.demo import demo_command
+    from zoomguard.sandbox.cli import sandbox_command
+
+    main.add_command(sandbox_command)
+    main.add_command(demo_command)
+
+
+_register_optional_commands()

@@ -1,0 +1,117 @@
+"""What the privacy officer hears about, and how soon.
+
+Every alert has a category. Categories in ``DEFAULT_IMMEDIATE`` are sent as soon as the outbox is
+flushed, one email each, because a person may have to act within minutes (a recording is running,
+a fix did not take, Zoom's daily update cap stopped zoomguard, an event was given up on). Every
+other category waits for the digest: one email per finished sweep, and one per batch of webhook
+alerts, so a sweep that fixes 300 meetings sends one email, not 300.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final, Literal
+
+from zoomguard.errors import ConfigError
+
+Delivery = Literal["immediate", "digest"]
+
+IMMEDIATE: Final = "immediate"
+DIGEST: Final = "digest"
+
+# A meeting broke a rule and zoomguard changed it (the re-read confirms it, or says it did not).
+MEETING_FIXED: Final = "meeting.fixed"
+# A meeting breaks a rule that zoomguard reports but does not change (report-only rule, dry run).
+MEETING_REPORTED: Final = "meeting.reported"
+# A meeting breaks a rule but carries an exemption the policy allows.
+MEETING_EXEMPT: Final = "meeting.exempt"
+# zoomguard tried to fix a meeting and Zoom refused, or the re-read shows the old value.
+MEETING_FIX_FAILED: Final = "meeting.fix_failed"
+# zoomguard stopped short of Zoom's cap of meeting updates per host per UTC day.
+MEETING_UPDATE_CAP: Final = "meeting.update_cap"
+# A meeting's topic or agenda looks like it names a person (SIN, birth date, full name).
+MEETING_IDENTIFYING_INFORMATION: Final = "meeting.identifying_information"
+# A cloud recording started in a meeting (zoomguard stops it where the policy says so).
+RECORDING_STARTED: Final = "recording.started"
+# A cloud recording finished (zoomguard trashes or deletes it where the policy says so).
+RECORDING_COMPLETED: Final = "recording.completed"
+# A webhook event failed every retry and was set aside: something may have been missed.
+EVENT_DEAD: Final = "event.dead"
+# zoomguard changed (or could not change) an account-level setting to the baseline.
+SETTINGS_BASELINE: Final = "settings.baseline"
+
+ALL_CATEGORIES: Final[frozenset[str]] = frozenset(
+    {
+        MEETING_FIXED,
+        MEETING_REPORTED,
+        MEETING_EXEMPT,
+        MEETING_FIX_FAILED,
+        MEETING_UPDATE_CAP,
+        MEETING_IDENTIFYING_INFORMATION,
+        RECORDING_STARTED,
+        RECORDING_COMPLETED,
+        EVENT_DEAD,
+        SETTINGS_BASELINE,
+    }
+)
+
+DEFAULT_IMMEDIATE: Final[frozenset[str]] = frozenset(
+    {
+        RECORDING_STARTED,
+        RECORDING_COMPLETED,
+        MEETING_FIX_FAILED,
+        MEETING_UPDATE_CAP,
+        EVENT_DEAD,
+    }
+)
+
+# Headings people read in the emails; the category string itself stays machine-readable.
+CATEGORY_TITLES: Final[dict[str, str]] = {
+    MEETING_FIXED: "Meeting corrected",
+    MEETING_REPORTED: "Meeting breaks a rule (reported, not changed)",
+    MEETING_EXEMPT: "Meeting exempt from a rule",
+    MEETING_FIX_FAILED: "Meeting could not be corrected",
+    MEETING_UPDATE_CAP: "Daily Zoom update limit reached",
+    MEETING_IDENTIFYING_INFORMATION: "Possible identifying information in a meeting",
+    RECORDING_STARTED: "A meeting is being recorded",
+    RECORDING_COMPLETED: "A meeting was recorded",
+    EVENT_DEAD: "A Zoom event could not be processed",
+    SETTINGS_BASELINE: "Account setting changed",
+}
+
+
+def category_title(category: str) -> str:
+    return CATEGORY_TITLES.get(category, category.replace(".", ": ").replace("_", " ").capitalize())
+
+
+def delivery_for(
+    category: str, immediate_categories: frozenset[str] = DEFAULT_IMMEDIATE
+) -> Delivery:
+    """``"immediate"`` if the officer must hear about this category at once, else ``"digest"``."""
+    return IMMEDIATE if category in immediate_categories else DIGEST
+
+
+def parse_immediate_categories(text: str | None, *, variable: str = "ZOOMGUARD_ALERT_IMMEDIATE") -> (
+    frozenset[str]
+):
+    """Reads a comma-separated list of categories (``none`` for none); unset means the default.
+
+    Unknown names are a ``ConfigError`` naming the variable: a typo must not silently demote a
+    recording alert to the digest.
+    """
+    if text is None or not text.strip():
+        return DEFAULT_IMMEDIATE
+    names = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    if [n.lower() for n in names] == ["none"]:
+        return frozenset()
+    return validate_categories(names, variable=variable)
+
+
+def validate_categories(names: Iterable[str], *, variable: str) -> frozenset[str]:
+    unknown = sorted(set(names) - ALL_CATEGORIES)
+    if unknown:
+        raise ConfigError(
+            f"{variable} names unknown alert categories {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(ALL_CATEGORIES))}"
+        )
+    return frozenset(names)
