@@ -6,9 +6,8 @@ from urllib.parse import quote
 
 import pytest
 import requests
-
-from tests import zoom_openapi
-from tests.zoom_openapi import (
+import zoom_openapi
+from zoom_openapi import (
     match_operation,
     validate_prepared_request,
     validate_request,

@@ -98,7 +98,7 @@ URL_VALIDATION_SCHEMA: dict[str, Any] = {
 
 
 def spec_dir() -> Path:
-    """Where the four documents live: $ZOOMGUARD_OPENAPI_DIR, else <workspace>/shared/zoom-openapi."""
+    """The documents directory: $ZOOMGUARD_OPENAPI_DIR, else <workspace>/shared/zoom-openapi."""
     configured = os.environ.get("ZOOMGUARD_OPENAPI_DIR")
     if configured:
         return Path(configured)
@@ -533,9 +533,7 @@ def validate_request(
     for name, values in merged.items():
         if name not in compiled.query_params:
             known = ", ".join(sorted(compiled.query_params)) or "none"
-            raise AssertionError(
-                f"{label}: unknown query parameter {name!r} (documented: {known})"
-            )
+            raise AssertionError(f"{label}: unknown query parameter {name!r} (documented: {known})")
         validator, schema, _ = compiled.query_params[name]
         if schema.get("type") == "array":
             instance: Any = [_coerce(v, schema.get("items", {})) for v in values]
@@ -567,7 +565,7 @@ def validate_request(
 
 
 def validate_prepared_request(request: requests.PreparedRequest, api_prefix: str = "/v2") -> None:
-    """validate_request for what requests/responses recorded (e.g. ``responses.calls[i].request``)."""
+    """validate_request for a recorded request (e.g. ``responses.calls[i].request``)."""
     body: Any = request.body
     content_type = request.headers.get("Content-Type", "")
     if body and content_type and "json" not in content_type:
@@ -591,8 +589,11 @@ def validate_response(
     label = f"{method.upper()} {path} -> {status} [{op.describe()}]"
     compiled = _compiled(op)
     key = next(
-        (k for k in (str(status), f"{status // 100}XX", f"{status // 100}xx", "default")
-         if k in compiled.responses),
+        (
+            k
+            for k in (str(status), f"{status // 100}XX", f"{status // 100}xx", "default")
+            if k in compiled.responses
+        ),
         None,
     )
     decoded = _decode_body(body)

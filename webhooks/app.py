@@ -14,7 +14,7 @@ from webhooks import routes
 from webhooks.context import WebhookContext
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError, StoreError
-from zoomguard.store import Store
+from zoomguard.store.core import Store
 
 log = logging.getLogger("zoomguard.webhooks")
 
@@ -49,10 +49,10 @@ def create_app(
             "signatures and will not start"
         )
     if store is None:
-        store = Store.from_settings(settings)
+        store = Store.open(settings)
 
     app = Flask(__name__)
-    # Werkzeug enforces this on declared and on chunked bodies alike (see routes._read_body).
+    # Also enforced by werkzeug for declared lengths; routes._read_body handles chunked bodies.
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
     app.extensions["zoomguard_webhooks"] = WebhookContext(
         settings=settings, secret=secret, store=store, clock=clock

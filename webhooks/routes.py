@@ -21,6 +21,8 @@ log = logging.getLogger("zoomguard.webhooks")
 
 bp = Blueprint("zoom_webhooks", __name__)
 
+_READ_CHUNK = 64 * 1024
+
 
 def _context() -> WebhookContext:
     context = current_app.extensions["zoomguard_webhooks"]
@@ -33,13 +35,28 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 
 
 def _read_body(max_bytes: int) -> bytes:
-    # A declared length is refused before a byte is read. A chunked body has no declared length:
-    # MAX_CONTENT_LENGTH (set by create_app) makes werkzeug's stream stop at the limit and raise
-    # RequestEntityTooLarge, so an endless body is never buffered.
+    """The raw body, refused with 413 past ``max_bytes`` without ever buffering more than that."""
     declared = request.content_length
-    if declared is not None and declared > max_bytes:
+    if declared is not None:
+        # Refused before a byte is read; otherwise werkzeug reads exactly the declared length.
+        if declared > max_bytes:
+            abort(413)
+        return request.get_data(cache=False)
+    if not request.environ.get("wsgi.input_terminated"):
+        # No length and a server that does not end the stream: nothing can be read safely.
+        return b""
+    # Chunked: the server ends the stream. Werkzeug's own limit would silently truncate the body
+    # at MAX_CONTENT_LENGTH, so read one byte past the limit from the server's stream instead.
+    stream = request.environ["wsgi.input"]
+    body = bytearray()
+    while len(body) <= max_bytes:
+        chunk = stream.read(min(_READ_CHUNK, max_bytes + 1 - len(body)))
+        if not chunk:
+            break
+        body += chunk
+    if len(body) > max_bytes:
         abort(413)
-    return request.get_data(cache=False)
+    return bytes(body)
 
 
 @bp.post("/webhooks/zoom")

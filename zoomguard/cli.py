@@ -143,7 +143,9 @@ def connect(
     ]
     if missing:
         _fail(f"missing {', '.join(missing)} (set them or pass --account-id/--client-id/...)")
-    assert account_id and client_id and client_secret
+    assert account_id
+    assert client_id
+    assert client_secret
     store = open_store(settings)
     account = service.connect_s2s(
         settings,
@@ -212,7 +214,9 @@ def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
                 click.echo("", err=True)
             click.echo(_summary(result, dry_run))
             if result.status != "completed":
-                failures.append(f"sweep of {account.zoom_account_id} {result.status}: {result.error}")
+                failures.append(
+                    f"sweep of {account.zoom_account_id} {result.status}: {result.error}"
+                )
             if stop.is_set():
                 break
     _deliver_alerts(settings, store)
@@ -256,7 +260,10 @@ def _deliver_alerts(settings: Settings, store: Any) -> None:
 
 @main.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
     show_default=True,
 )
 @click.option("--limit", default=20, show_default=True, help="Recent changes to show.")

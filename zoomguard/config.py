@@ -6,6 +6,7 @@ naming the variable, so an operator sees one line that says what to fix.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -110,7 +111,9 @@ class Settings:
             max_retries=reader.int("ZOOMGUARD_MAX_RETRIES", 5, minimum=0),
             daily_update_limit=reader.int("ZOOMGUARD_DAILY_UPDATE_LIMIT", 100, minimum=1),
             daily_update_reserve=reader.int("ZOOMGUARD_DAILY_UPDATE_RESERVE", 10, minimum=0),
-            recording_action=reader.choice("ZOOMGUARD_RECORDING_ACTION", RECORDING_ACTIONS, "trash"),
+            recording_action=reader.choice(
+                "ZOOMGUARD_RECORDING_ACTION", RECORDING_ACTIONS, "trash"
+            ),
             smtp_url=reader.str("ZOOMGUARD_SMTP_URL"),
             alert_to=reader.list("ZOOMGUARD_ALERT_TO"),
             alert_from=reader.str("ZOOMGUARD_ALERT_FROM") or "zoomguard@localhost",
@@ -135,23 +138,25 @@ def _normalise_db_url(url: str | None) -> str | None:
 class _Reader:
     """Typed access to an environment mapping; every failure names the variable."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[builtins.str, builtins.str]) -> None:
         self._env = env
 
-    def str(self, name: str) -> str | None:
+    def str(self, name: builtins.str) -> builtins.str | None:
         value = self._env.get(name)
         if value is None:
             return None
         value = value.strip()
         return value or None
 
-    def url(self, name: str, default: str) -> str:
+    def url(self, name: builtins.str, default: builtins.str) -> builtins.str:
         value = self.str(name) or default
         if not value.startswith(("http://", "https://")):
             raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
 
-    def int(self, name: str, default: int, *, minimum: int = 0) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, *, minimum: builtins.int = 0
+    ) -> builtins.int:
         raw = self.str(name)
         if raw is None:
             return default
@@ -163,7 +168,7 @@ class _Reader:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: float) -> float:
+    def float(self, name: builtins.str, default: builtins.float) -> builtins.float:
         raw = self.str(name)
         if raw is None:
             return default
@@ -175,7 +180,7 @@ class _Reader:
             raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         raw = self.str(name)
         if raw is None:
             return default
@@ -186,7 +191,9 @@ class _Reader:
             return False
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(
+        self, name: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
         raw = self.str(name)
         if raw is None:
             return default
@@ -194,7 +201,7 @@ class _Reader:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
         return raw
 
-    def list(self, name: str) -> tuple[str, ...]:
+    def list(self, name: builtins.str) -> tuple[builtins.str, ...]:
         raw = self.str(name)
         if raw is None:
             return ()

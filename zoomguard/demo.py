@@ -24,7 +24,8 @@ To run zoomguard against your own Zoom account:
   1. In the Zoom App Marketplace, create a Server-to-Server OAuth app with the scopes listed in
      the README ("Zoom app setup"), and note its Account ID, Client ID and Client secret.
   2. export ZOOM_ACCOUNT_ID=... ZOOM_CLIENT_ID=... ZOOM_CLIENT_SECRET=...
-     export ZOOMGUARD_SECRET_KEY=$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
+     export ZOOMGUARD_SECRET_KEY=$(python -c \
+       'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
   3. zoomguard connect && zoomguard sweep --dry-run     (reports only; then drop --dry-run)"""
 
 
@@ -61,10 +62,13 @@ def _run_demo(workdir: Path, *, users: int, meetings: int, seed: int) -> None:
         # The demo ignores the caller's environment on purpose: same result for everyone.
         settings = Settings.from_env(env)
         click.secho("zoomguard demo", bold=True)
-        click.echo(f"  sandbox Zoom account on {sandbox.base_url} ({users} users, {meetings} meetings)")
+        click.echo(
+            f"  sandbox Zoom account on {sandbox.base_url} ({users} users, {meetings} meetings)"
+        )
         upgrade(settings.database_url)
         store = Store.open(settings)
-        assert settings.zoom_account_id and settings.zoom_client_id
+        assert settings.zoom_account_id
+        assert settings.zoom_client_id
         assert settings.zoom_client_secret
         account = service.connect_s2s(
             settings,

@@ -48,8 +48,13 @@ def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str
         "dead_events": [_plain(e) for e in inbox.dead_events(store, limit=limit)],
         "outbox": _plain(notify.outbox_status(store, now, settings.alert_unsent_warn_seconds)),
         "unsent_alerts": [
-            {"id": e.id, "subject": e.subject, "created_at": e.created_at, "attempts": e.attempts,
-             "last_error": e.last_error}
+            {
+                "id": e.id,
+                "subject": e.subject,
+                "created_at": e.created_at,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+            }
             for e in notify.list_emails(store, status="pending", limit=limit)
         ],
     }
@@ -98,8 +103,15 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
             reporting.table(
                 ("at", "actor", "action", "target", "before", "after", "confirmed"),
                 [
-                    (c["at"], c["actor"], c["action"], c["target"], c["before"], c["after"],
-                     c["confirmed"])
+                    (
+                        c["at"],
+                        c["actor"],
+                        c["action"],
+                        c["target"],
+                        c["before"],
+                        c["after"],
+                        c["confirmed"],
+                    )
                     for c in changes
                 ],
             )
@@ -124,8 +136,10 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
         parts.append(
             reporting.table(
                 ("id", "subject", "created", "attempts", "last error"),
-                [(u["id"], u["subject"], u["created_at"], u["attempts"], u["last_error"])
-                 for u in unsent],
+                [
+                    (u["id"], u["subject"], u["created_at"], u["attempts"], u["last_error"])
+                    for u in unsent
+                ],
             )
         )
         if outbox.get("overdue"):

@@ -91,9 +91,9 @@ def delivery_for(
     return IMMEDIATE if category in immediate_categories else DIGEST
 
 
-def parse_immediate_categories(text: str | None, *, variable: str = "ZOOMGUARD_ALERT_IMMEDIATE") -> (
-    frozenset[str]
-):
+def parse_immediate_categories(
+    text: str | None, *, variable: str = "ZOOMGUARD_ALERT_IMMEDIATE"
+) -> frozenset[str]:
     """Reads a comma-separated list of categories (``none`` for none); unset means the default.
 
     Unknown names are a ``ConfigError`` naming the variable: a typo must not silently demote a

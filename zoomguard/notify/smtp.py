@@ -14,6 +14,7 @@ in EHLO). A sender either delivers a message (the server said 250 to DATA) or ra
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -127,9 +128,7 @@ class DeliveryError(ZoomGuardError):
 
     reason = "smtp"
 
-    def __init__(
-        self, message: str, *, code: int | None = None, connection: bool = False
-    ) -> None:
+    def __init__(self, message: str, *, code: int | None = None, connection: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.connection = connection
@@ -152,7 +151,14 @@ class Sender(Protocol):
     def send(self, message: EmailMessage) -> SendResult: ...
 
     @property
-    def description(self) -> str: ...
+    def from_addr(self) -> str:
+        """The From address of the messages it sends (ZOOMGUARD_ALERT_FROM)."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """Where messages go, for logs: never a password."""
+        ...
 
 
 def _text(value: bytes | str) -> str:
@@ -163,13 +169,30 @@ class SmtpSender:
     """Opens one connection per message: alerts are few, and a fresh connection never inherits
     a half-broken session from an earlier failure."""
 
-    def __init__(self, config: SmtpConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        config: SmtpConfig,
+        *,
+        from_addr: str = "zoomguard@localhost",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.config = config
+        self._from_addr = from_addr
         self._ssl_context = ssl_context
 
     @classmethod
-    def from_url(cls, url: str, *, ssl_context: ssl.SSLContext | None = None) -> SmtpSender:
-        return cls(parse_smtp_url(url), ssl_context=ssl_context)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        from_addr: str = "zoomguard@localhost",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> SmtpSender:
+        return cls(parse_smtp_url(url), from_addr=from_addr, ssl_context=ssl_context)
+
+    @property
+    def from_addr(self) -> str:
+        return self._from_addr
 
     @property
     def description(self) -> str:
@@ -267,8 +290,5 @@ def _close(client: smtplib.SMTP) -> None:
     try:
         client.quit()
     except (OSError, smtplib.SMTPException):
-        try:
+        with contextlib.suppress(OSError):
             client.close()
-        except OSError:
-            pass
-

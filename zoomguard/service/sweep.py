@@ -11,14 +11,11 @@ meetings an account has.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 
 from zoomguard import policy
@@ -31,130 +28,25 @@ from zoomguard.errors import (
     ZoomNotFound,
     ZoomRateLimited,
 )
+from zoomguard.service.alerts import (
+    alert_category,
+    alert_delivery,
+    alert_details,
+    masked,
+)
+from zoomguard.service.common import Clock, holder_id, utcnow
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord, SweepCounts
 from zoomguard.store.outbox import record_alert
-from zoomguard.tokens import S2STokenProvider
 from zoomguard.zoom import ZoomClient
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SWEEP_LEASE_SECONDS = 15 * 60
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def holder_id() -> str:
-    """Identifies this process in leases and claims: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class SweepBusy(ZoomGuardError):
     reason = "sweep_busy"
-
-
-def load_profile(settings: Settings) -> policy.Profile:
-    if settings.policy_path is None:
-        return policy.default_profile()
-    try:
-        with open(settings.policy_path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise policy.PolicyError(
-            f"ZOOMGUARD_POLICY: cannot read {settings.policy_path}: {exc.strerror}"
-        ) from None
-    return policy.load_profile(text)
-
-
-def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
-    """A ZoomClient for a stored Server-to-Server account, its tokens persisted encrypted."""
-    account_id, client_id, client_secret = store.s2s_credentials(account)
-
-    def remember(token: str, expires_at: float) -> None:
-        store.save_token(account.id, token, datetime.fromtimestamp(expires_at, UTC))
-
-    tokens = S2STokenProvider(
-        settings.token_url, account_id, client_id, client_secret, on_token=remember
-    )
-    return ZoomClient(
-        account.api_url or settings.zoom_api_url,
-        tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.max_retries,
-        pool_size=settings.concurrency * 2,
-    )
-
-
-def connect_s2s(
-    settings: Settings,
-    store: Store,
-    *,
-    account_id: str,
-    client_id: str,
-    client_secret: str,
-    name: str | None = None,
-) -> AccountRecord:
-    """Check Server-to-Server credentials (a token and one page of users), then store them."""
-    tokens = S2STokenProvider(settings.token_url, account_id, client_id, client_secret)
-    client = ZoomClient(
-        settings.zoom_api_url,
-        tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.max_retries,
-    )
-    try:
-        tokens.token()
-        next(iter(client.list_users(page_size=1)), None)
-    finally:
-        client.close()
-    return store.save_s2s_account(
-        account_id, client_id, client_secret, name=name, api_url=settings.zoom_api_url
-    )
-
-
-def env_account(settings: Settings, store: Store) -> AccountRecord:
-    """The account named by ZOOM_ACCOUNT_ID/ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET, registered."""
-    if not settings.has_s2s_credentials:
-        raise ZoomAuthError(
-            "no Zoom account: run `zoomguard connect`, or set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID "
-            "and ZOOM_CLIENT_SECRET",
-            status=0,
-        )
-    assert settings.zoom_account_id and settings.zoom_client_id and settings.zoom_client_secret
-    return store.save_s2s_account(
-        settings.zoom_account_id,
-        settings.zoom_client_id,
-        settings.zoom_client_secret,
-        api_url=settings.zoom_api_url,
-    )
-
-
-def accounts_to_sweep(
-    settings: Settings, store: Store, zoom_account_id: str | None = None
-) -> list[AccountRecord]:
-    if zoom_account_id is not None:
-        found = store.get_account_by_zoom_id(zoom_account_id)
-        if found is None or found.status != "active":
-            raise ZoomGuardError(f"no connected account {zoom_account_id}", reason="no_account")
-        return [found]
-    accounts = store.list_accounts(active_only=True)
-    if settings.has_s2s_credentials and not any(
-        a.zoom_account_id == settings.zoom_account_id for a in accounts
-    ):
-        accounts.append(env_account(settings, store))
-    if not accounts:
-        env_account(settings, store)  # raises the "no Zoom account" error
-    return accounts
-
-
-# --- the sweep -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -232,13 +124,6 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _masked(path: str, value: Any) -> Any:
-    # The passcode itself must never reach the audit log, a report or an email.
-    if path.split(".")[-1] in {"password", "pstn_password", "h323_password", "encrypted_password"}:
-        return "(set)" if value else "(none)"
-    return value
-
-
 def _patched_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
     for key, value in patch.items():
         path = f"{prefix}{key}"
@@ -289,9 +174,7 @@ class Sweeper:
             raise SweepBusy(f"account {self.account.zoom_account_id} is being swept elsewhere")
         try:
             self.store.mark_stale_running_sweeps(started, account_pk=self.account.id)
-            sweep_id = self.store.start_sweep(
-                self.account.id, self.dry_run, started, holder=holder
-            )
+            sweep_id = self.store.start_sweep(self.account.id, self.dry_run, started, holder=holder)
             status, error = "completed", None
             try:
                 self._sweep(sweep_id)
@@ -303,9 +186,7 @@ class Sweeper:
             with self.store.transaction() as session:
                 if status == "completed":
                     self.store.resolve_findings_not_in(session, self.account.id, sweep_id, finished)
-            self.store.finish_sweep(
-                sweep_id, status, self.progress.counts(), finished, error=error
-            )
+            self.store.finish_sweep(sweep_id, status, self.progress.counts(), finished, error=error)
             return SweepResult(
                 sweep_id=sweep_id,
                 account=self.account,
@@ -479,7 +360,7 @@ class Sweeper:
         for f in fixed:
             statuses[f.rule_id] = "fixed"
             details[f.rule_id] = None
-            after[f.rule_id] = _masked(f.field, _field_value(reread, f.field))
+            after[f.rule_id] = masked(f.field, _field_value(reread, f.field))
         for f in still:
             if f.fixable:
                 statuses[f.rule_id] = "failed"
@@ -487,7 +368,7 @@ class Sweeper:
                     "Zoom kept the old value after the fix: a locked account or group setting, "
                     "or Zoom's own security rule, overrides it"
                 )
-                after[f.rule_id] = _masked(f.field, _field_value(reread, f.field))
+                after[f.rule_id] = masked(f.field, _field_value(reread, f.field))
         return self._outcome(
             evaluation, statuses, details, after, meeting, reread, not any(f.fixable for f in still)
         )
@@ -510,8 +391,8 @@ class Sweeper:
             after=after,
             patched=reread is not None,
             confirmed=confirmed,
-            before_values={p: _masked(p, _field_value(before, p)) for p in paths},
-            after_values={p: _masked(p, _field_value(reread, p)) for p in paths},
+            before_values={p: masked(p, _field_value(before, p)) for p in paths},
+            after_values={p: masked(p, _field_value(reread, p)) for p in paths},
             start_time=_text_or_none(before.get("start_time")),
         )
 
@@ -567,89 +448,3 @@ class Sweeper:
                     confirmed=outcome.confirmed,
                     now=now,
                 )
-
-
-# --- alerts --------------------------------------------------------------------------------
-
-OFFICER_ACTIONS = {
-    "identifying_information": (
-        "Ask the host to remove the identifying information from the meeting's topic or agenda "
-        "(it is visible to every invitee), and remind them that identifying information is "
-        "discussed by phone, not video."
-    ),
-    "daily_update_limit": (
-        "Zoom's limit of 100 meeting updates per host per day was reached; zoomguard tries again "
-        "on the next sweep after 00:00 UTC. Ask the host to fix the meeting by hand if it starts "
-        "before then."
-    ),
-    "failed": (
-        "Check the meeting in the Zoom web portal and the account's locked settings; fix it by "
-        "hand or cancel it if it cannot be made compliant."
-    ),
-}
-
-
-def alert_category(status: str, detail: str | None, rule_id: str) -> str:
-    if status == "failed":
-        if detail and "daily update limit" in detail:
-            return "meeting.update_cap"
-        return "meeting.fix_failed"
-    if rule_id == "identifying_information":
-        return "meeting.identifying_information"
-    return f"meeting.{status}"
-
-
-def alert_delivery(status: str, detail: str | None, rule_id: str) -> str:
-    from zoomguard.notify import delivery_for
-
-    return delivery_for(alert_category(status, detail, rule_id))
-
-
-def alert_details(
-    evaluation: policy.Evaluation,
-    finding: policy.Finding,
-    status: str,
-    outcome: MeetingOutcome,
-    host_email: str | None,
-    settings: Settings,
-) -> dict[str, Any]:
-    rule = policy.RULES.get(finding.rule_id)
-    changes: list[dict[str, Any]] = []
-    if status in ("fixed", "failed") and outcome.patched:
-        changes.append(
-            {
-                "field": finding.field,
-                "before": _masked(finding.field, finding.actual),
-                "after": outcome.after.get(finding.rule_id),
-            }
-        )
-    detail = outcome.details.get(finding.rule_id)
-    officer_action: str | None = None
-    if status == "failed":
-        key = "daily_update_limit" if detail and "daily update limit" in detail else "failed"
-        officer_action = OFFICER_ACTIONS[key]
-    elif finding.rule_id == "identifying_information":
-        officer_action = OFFICER_ACTIONS["identifying_information"]
-    return {
-        "meeting_id": evaluation.meeting_id,
-        "topic": evaluation.topic,
-        "host_email": host_email,
-        "start_time": outcome.start_time,
-        "rule_id": finding.rule_id,
-        "rule": rule.title if rule else finding.reason,
-        "reason": finding.reason,
-        "guidance": finding.guidance,
-        "status": status,
-        "changes": changes,
-        "confirmed": outcome.confirmed if outcome.patched else None,
-        "failure": detail if status == "failed" else None,
-        "officer_action": officer_action,
-    }
-
-
-@contextmanager
-def opened_client(client: ZoomClient) -> Iterator[ZoomClient]:
-    try:
-        yield client
-    finally:
-        client.close()

@@ -1,0 +1,401 @@
+"""From alerts to delivered emails: compose, then flush.
+
+``compose_pending`` turns alerts into email rows: one email per immediate alert, one digest per
+finished sweep, and one digest for the alerts that belong to no sweep (webhooks) once the oldest of
+them has waited ``webhook_digest_seconds``. Each email is inserted in the same transaction that
+points its alerts at it, so an alert is composed exactly once even with several processes.
+
+``flush_outbox`` sends the due emails. Each is claimed first (a conditional UPDATE: only one
+process wins), sent, and marked sent only after the server's 250 to DATA. A failure leaves it
+pending with exponential backoff and the server's answer in ``last_error``: an email is never
+dropped and, once a server has accepted it, never sent again. Every retry carries the same
+Message-ID, generated when the row was created.
+
+Without ``ZOOMGUARD_SMTP_URL`` the emails stay pending in this local outbox, marked
+``NO_SMTP_NOTE``, where ``zoomguard report`` and the demo show them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from zoomguard.config import Settings
+from zoomguard.errors import StoreError
+from zoomguard.notify import categories as cat
+from zoomguard.notify.render import (
+    PRIVACY_OFFICER_DEFAULT,
+    AlertRecord,
+    RenderedEmail,
+    SweepSummary,
+    host_notices,
+    render_digest,
+    render_host_notice,
+    render_immediate,
+)
+from zoomguard.notify.smtp import DeliveryError, Sender, SmtpSender, parse_smtp_url
+from zoomguard.store import outbox as db
+from zoomguard.store.outbox import EmailRecord
+
+log = logging.getLogger(__name__)
+
+NO_SMTP_NOTE = "no SMTP configured (ZOOMGUARD_SMTP_URL is not set): kept in the local outbox"
+
+KIND_IMMEDIATE = "immediate"
+KIND_DIGEST = "digest"
+KIND_HOST_NOTICE = "host_notice"
+
+# Webhook alerts (no sweep) wait this long for company before their digest goes out.
+DEFAULT_WEBHOOK_DIGEST_SECONDS = 15 * 60
+# A sweep that has not finished after this long still gets its digest: never wait forever.
+DEFAULT_STALE_SWEEP_SECONDS = 6 * 3600
+# First retry after a minute, doubling up to an hour.
+DEFAULT_BACKOFF_SECONDS = 60.0
+DEFAULT_MAX_BACKOFF_SECONDS = 3600.0
+# Longer than any SMTP conversation (timeout 30 s per step) so a live sender keeps its claim.
+DEFAULT_CLAIM_SECONDS = 600.0
+DEFAULT_MAX_ATTEMPTS = 100
+
+
+class StoreLike(Protocol):
+    """What notify needs from ``zoomguard.store.Store``."""
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
+
+
+@dataclass(frozen=True)
+class FlushResult:
+    sent: int
+    failed: int
+    pending: int  # still waiting after this flush (due later, or not tried)
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    pending: int
+    oldest_pending_age_seconds: float | None
+    overdue: int  # pending emails older than the warning threshold
+    local_only: bool  # no SMTP: pending emails stay in the local outbox by design
+    waiting_alerts: int = 0  # alerts not yet composed into an email (e.g. sweep still running)
+    oldest_waiting_alert_age_seconds: float | None = None
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def officer_recipients(settings: Settings) -> tuple[str, ...]:
+    """``ZOOMGUARD_ALERT_TO``, or the privacy officer the guidance names."""
+    return settings.alert_to or (PRIVACY_OFFICER_DEFAULT,)
+
+
+def sender_from_settings(settings: Settings) -> SmtpSender | None:
+    """The SMTP sender, or None when no SMTP server is configured (local outbox only)."""
+    if not settings.smtp_url:
+        return None
+    return SmtpSender(parse_smtp_url(settings.smtp_url), from_addr=settings.alert_from)
+
+
+def message_id_domain(from_addr: str) -> str:
+    """The stable right-hand side of our Message-IDs: the From address's domain."""
+    domain = from_addr.rpartition("@")[2].strip().strip(">").strip()
+    return domain or "zoomguard.localhost"
+
+
+# --- compose ------------------------------------------------------------------------------
+
+
+def _record(row: db.AlertRow) -> AlertRecord:
+    return AlertRecord(
+        id=row.id,
+        category=row.category,
+        details=row.details,
+        created_at=row.created_at,
+        delivery=row.delivery,
+        account_id=row.account_id,
+        sweep_id=row.sweep_id,
+    )
+
+
+def _summary(sweep: db.SweepRow, name: str | None) -> SweepSummary:
+    return SweepSummary(
+        id=sweep.id,
+        started_at=sweep.started_at,
+        finished_at=sweep.finished_at,
+        status=sweep.status,
+        dry_run=sweep.dry_run,
+        account_name=name,
+        users=sweep.users,
+        meetings=sweep.meetings,
+        compliant=sweep.compliant,
+        noncompliant=sweep.noncompliant,
+        fixed=sweep.fixed,
+        failed=sweep.failed,
+        exempt=sweep.exempt,
+        reported=sweep.reported,
+        error=sweep.error,
+    )
+
+
+@dataclass(frozen=True)
+class _Batch:
+    kind: str
+    alerts: tuple[db.AlertRow, ...]
+    sweep_id: int | None = None
+
+
+def _plan(
+    rows: Sequence[db.AlertRow], now: datetime, *, webhook_wait: timedelta, stale: timedelta
+) -> list[_Batch]:
+    batches: list[_Batch] = []
+    by_sweep: dict[int, list[db.AlertRow]] = {}
+    by_account: dict[int | None, list[db.AlertRow]] = {}
+    for row in rows:
+        if row.delivery == cat.IMMEDIATE:
+            batches.append(_Batch(KIND_IMMEDIATE, (row,), row.sweep_id))
+        elif row.sweep_id is not None:
+            by_sweep.setdefault(row.sweep_id, []).append(row)
+        else:
+            by_account.setdefault(row.account_id, []).append(row)
+    for sweep_id, members in by_sweep.items():
+        finished = members[0].sweep_finished_at is not None
+        if finished or min(m.created_at for m in members) <= now - stale:
+            batches.append(_Batch(KIND_DIGEST, tuple(members), sweep_id))
+    for members in by_account.values():
+        if min(m.created_at for m in members) <= now - webhook_wait:
+            batches.append(_Batch(KIND_DIGEST, tuple(members)))
+    return batches
+
+
+def compose_pending(
+    store: StoreLike,
+    settings: Settings,
+    now: datetime,
+    *,
+    webhook_digest_seconds: float = DEFAULT_WEBHOOK_DIGEST_SECONDS,
+    stale_sweep_seconds: float = DEFAULT_STALE_SWEEP_SECONDS,
+    redact: Callable[[str], str] | None = None,
+) -> int:
+    """Creates the emails that are due; returns how many officer emails it created.
+
+    Host notices (``settings.notify_hosts``) are created with the digest or immediate email of
+    the same alerts, in the same transaction, and are not counted.
+    """
+    with store.transaction() as session:
+        rows = db.uncomposed_alerts(session)
+    batches = _plan(
+        rows,
+        now,
+        webhook_wait=timedelta(seconds=webhook_digest_seconds),
+        stale=timedelta(seconds=stale_sweep_seconds),
+    )
+    created = 0
+    for batch in batches:
+        try:
+            with store.transaction() as session:
+                _compose(session, batch, settings, now, redact)
+            created += 1
+        except StoreError as error:
+            if error.reason != "outbox_race":
+                raise
+            # Another process composed these alerts first; its email stands, ours rolled back.
+            log.info("alerts %s already composed elsewhere", [a.id for a in batch.alerts])
+    return created
+
+
+def _compose(
+    session: Session,
+    batch: _Batch,
+    settings: Settings,
+    now: datetime,
+    redact: Callable[[str], str] | None,
+) -> None:
+    records = [_record(a) for a in batch.alerts]
+    officer = officer_recipients(settings)
+    name = db.account_name(session, batch.alerts[0].account_id)
+    rendered: RenderedEmail
+    if batch.kind == KIND_IMMEDIATE:
+        rendered = render_immediate(
+            records[0], account_name=name, officer=officer[0], redact=redact
+        )
+    else:
+        sweep = db.get_sweep(session, batch.sweep_id) if batch.sweep_id is not None else None
+        rendered = render_digest(
+            records,
+            sweep=_summary(sweep, name) if sweep is not None else None,
+            account_name=name,
+            officer=officer[0],
+            redact=redact,
+        )
+    note = None if settings.smtp_url else NO_SMTP_NOTE
+    domain = message_id_domain(settings.alert_from)
+    email_id = db.insert_email(
+        session,
+        message_id=make_msgid(domain=domain),
+        kind=batch.kind,
+        recipients=officer,
+        subject=rendered.subject,
+        text_body=rendered.text,
+        html_body=rendered.html,
+        now=now,
+        note=note,
+    )
+    db.attach_alerts(session, [a.id for a in batch.alerts], email_id)
+    if settings.notify_hosts:
+        for plan in host_notices(records):
+            notice = render_host_notice(
+                plan.host_email, plan.alerts, officer=officer[0], redact=redact
+            )
+            db.insert_email(
+                session,
+                message_id=make_msgid(domain=domain),
+                kind=KIND_HOST_NOTICE,
+                recipients=[plan.host_email],
+                subject=notice.subject,
+                text_body=notice.text,
+                html_body=notice.html,
+                now=now,
+                note=note,
+            )
+
+
+# --- flush ----------------------------------------------------------------------------------
+
+
+def build_message(email: EmailRecord, from_addr: str) -> EmailMessage:
+    """The MIME message for an outbox row: text and HTML alternatives, stable Message-ID."""
+    message = EmailMessage()
+    message["Subject"] = email.subject
+    message["From"] = from_addr
+    message["To"] = ", ".join(email.recipients)
+    message["Date"] = format_datetime(email.created_at)
+    message["Message-ID"] = email.message_id
+    # RFC 3834: no vacation auto-replies to an automated alert.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Zoomguard-Kind"] = email.kind
+    message.set_content(email.text_body)
+    message.add_alternative(email.html_body, subtype="html")
+    return message
+
+
+def backoff_delay(attempts: int, *, base: float, cap: float) -> timedelta:
+    """base, 2 * base, 4 * base, ... after the 1st, 2nd, 3rd failure, never more than ``cap``."""
+    exponent = max(0, attempts - 1)
+    seconds = cap if exponent >= 32 else min(cap, base * (2**exponent))
+    return timedelta(seconds=seconds)
+
+
+def flush_outbox(
+    store: StoreLike,
+    sender: Sender | None,
+    now: datetime,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    backoff_seconds: float = DEFAULT_BACKOFF_SECONDS,
+    max_backoff_seconds: float = DEFAULT_MAX_BACKOFF_SECONDS,
+    claim_seconds: float = DEFAULT_CLAIM_SECONDS,
+) -> FlushResult:
+    """Sends the due emails, at most ``max_attempts`` of them in this call.
+
+    ``sender`` None means no SMTP is configured: nothing is sent and the pending emails are
+    marked with ``NO_SMTP_NOTE``. When the server cannot be reached at all, the rest of this
+    flush is skipped (they stay due for the next one) rather than timing out once per email.
+    """
+    if sender is None:
+        with store.transaction() as session:
+            db.note_pending(session, NO_SMTP_NOTE)
+            pending = db.pending_counts(
+                session, overdue_before=now, local_note=NO_SMTP_NOTE
+            ).pending
+        return FlushResult(sent=0, failed=0, pending=pending)
+    with store.transaction() as session:
+        due = db.due_email_ids(session, now, limit=max_attempts)
+    sent = failed = 0
+    for email_id in due:
+        with store.transaction() as session:
+            if not db.claim_email(
+                session, email_id, now=now, until=now + timedelta(seconds=claim_seconds)
+            ):
+                continue  # another flusher has it
+            email = db.get_email(session, email_id)
+        assert email is not None
+        try:
+            result = sender.send(build_message(email, sender.from_addr))
+        except DeliveryError as error:
+            failed += 1
+            delay = backoff_delay(email.attempts, base=backoff_seconds, cap=max_backoff_seconds)
+            with store.transaction() as session:
+                db.mark_failed(session, email_id, next_attempt_at=now + delay, error=error.message)
+            log.warning(
+                "email %s (%s) not sent, attempt %d, retry in %ds: %s",
+                email_id,
+                email.kind,
+                email.attempts,
+                int(delay.total_seconds()),
+                error.message,
+            )
+            if error.connection:
+                break
+            continue
+        note = None
+        if result.refused:
+            # Accepted for some recipients: sending again would duplicate it for them.
+            note = "accepted, but the server refused " + "; ".join(
+                f"{addr} ({code} {text})" for addr, (code, text) in sorted(result.refused.items())
+            )
+            log.warning("email %s: %s", email_id, note)
+        with store.transaction() as session:
+            db.mark_sent(session, email_id, now=now, note=note)
+        sent += 1
+        log.info("email %s (%s) sent via %s", email_id, email.kind, sender.description)
+    with store.transaction() as session:
+        pending = db.pending_counts(session, overdue_before=now, local_note=NO_SMTP_NOTE).pending
+    return FlushResult(sent=sent, failed=failed, pending=pending)
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max(0.0, (now - then).total_seconds())
+
+
+def outbox_status(
+    store: StoreLike,
+    now: datetime,
+    warn_seconds: float,
+    *,
+    smtp_configured: bool | None = None,
+) -> OutboxStatus:
+    """What ``zoomguard report`` and the health check show about unsent alerts.
+
+    ``local_only`` is ``not smtp_configured`` when given; otherwise it is true when pending
+    emails carry the "no SMTP configured" state.
+    """
+    with store.transaction() as session:
+        counts = db.pending_counts(
+            session, overdue_before=now - timedelta(seconds=warn_seconds), local_note=NO_SMTP_NOTE
+        )
+        waiting, oldest_waiting = db.count_uncomposed(session)
+    local_only = (not smtp_configured) if smtp_configured is not None else counts.local_only > 0
+    return OutboxStatus(
+        pending=counts.pending,
+        oldest_pending_age_seconds=_age(now, counts.oldest_created_at),
+        overdue=counts.overdue,
+        local_only=local_only,
+        waiting_alerts=waiting,
+        oldest_waiting_alert_age_seconds=_age(now, oldest_waiting),
+    )
+
+
+def list_emails(store: StoreLike, status: str | None = None, limit: int = 50) -> list[EmailRecord]:
+    """The outbox, newest first (``status`` "pending" or "sent", or None for both)."""
+    with store.transaction() as session:
+        return db.list_emails(session, status=status, limit=limit)

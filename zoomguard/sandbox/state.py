@@ -1,0 +1,860 @@
+"""SandboxState: everything the stand-in knows, and the scripting surface tests use.
+
+All mutation happens under ``state.lock`` (re-entrant), so request threads, the webhook workers
+and a test poking at the state directly see consistent data. Meetings and users are kept as the
+JSON objects Zoom's GET endpoints return; tests may read ``state.meetings[id]`` directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import random
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from zoomguard.sandbox import meetings as mtg
+from zoomguard.sandbox.config import SandboxConfig
+from zoomguard.sandbox.model import (
+    LiveMeeting,
+    Recording,
+    RecordingFile,
+    RecordingStop,
+    iso,
+    meeting_changes,
+    meeting_summary,
+    parse_iso,
+)
+from zoomguard.sandbox.oauth import TokenStore
+from zoomguard.sandbox.ratelimit import DailyUpdateCounter
+from zoomguard.sandbox.settings import SettingsTree, enforce_meeting
+from zoomguard.sandbox.webhooks import Delivery
+
+PAGE_TOKEN_TTL_SECONDS = 15 * 60.0
+RECORDING_TYPES = frozenset(range(1, 10)) | {99}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the sandbox answered (or dropped: status 0)."""
+
+    index: int
+    method: str
+    path: str  # as sent on the wire, still percent-encoded
+    query: str  # raw query string (OAuth secrets masked)
+    body: Any  # parsed JSON body, or None
+    status: int
+    category: str | None  # "light", "medium" or None (OAuth, control)
+    received_at: float
+    responded_at: float
+    meeting_id: str | None = None  # the decoded meetingId path parameter, if any
+    user_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "body": self.body,
+            "status": self.status,
+            "category": self.category,
+            "received_at": self.received_at,
+            "responded_at": self.responded_at,
+            "meeting_id": self.meeting_id,
+            "user_id": self.user_id,
+        }
+
+
+DEFAULT_FAULT_CODES = {429: 4001, 404: 3001, 401: 124, 400: 300}
+DEFAULT_FAULT_MESSAGES = {
+    429: "You have reached the maximum per-second rate limit for this API. Try again later.",
+    404: "Meeting does not exist.",
+    401: "Invalid access token.",
+    400: "Validation Failed.",
+}
+
+
+@dataclass
+class Fault:
+    """A scripted failure for the next ``times`` requests that match."""
+
+    method: str  # "GET", "PATCH", ... or "*"
+    target: str  # a path ("/v2/meetings/1", "/oauth/token") or a meeting/user id
+    status: int
+    retry_after: str | None
+    code: int
+    message: str
+    times: int = 1
+
+    def matches(self, method: str, path: str, params: Mapping[str, str]) -> bool:
+        if self.method != "*" and self.method.upper() != method.upper():
+            return False
+        if self.target.startswith("/"):
+            return path in (self.target, "/v2" + self.target)
+        return self.target in (params.get("meeting_id"), params.get("user_id"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "target": self.target,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "code": self.code,
+            "message": self.message,
+            "times": self.times,
+        }
+
+
+@dataclass
+class _Page:
+    key: str
+    remaining: list[Any]
+    total: int
+    created: float = field(default_factory=time.monotonic)
+
+
+class SandboxState:
+    def __init__(self, config: SandboxConfig | None = None, *, generate: bool = True) -> None:
+        self.config = config if config is not None else SandboxConfig()
+        self.lock = threading.RLock()
+        self.rng = random.Random(f"sandbox-ids:{self.config.seed}")
+        self.users: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.settings = SettingsTree()
+        self.meetings: dict[int, dict[str, Any]] = {}
+        self.live: dict[int, LiveMeeting] = {}
+        self.recordings: dict[str, Recording] = {}
+        self.recording_stops: list[RecordingStop] = []
+        self.events: list[dict[str, Any]] = []
+        self.deliveries: list[Delivery] = []
+        # Ground truth from the generator: meeting id -> the ways it was made noncompliant.
+        self.noncompliance: dict[int, tuple[str, ...]] = {}
+        self.tokens = TokenStore(lambda: self.config.token_ttl_seconds)
+        self.update_counter = DailyUpdateCounter()
+        self.owner_id: str | None = None
+        # Receives each event as it is emitted (the server wires its webhook dispatcher here).
+        self.event_sink: Callable[[dict[str, Any]], object] | None = None
+        self._by_email: dict[str, str] = {}
+        self._by_host: dict[str, dict[int, None]] = {}
+        self._requests: list[RequestRecord] = []
+        self._requests_lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._delete_after_list: set[int] = set()
+        self._pages: dict[str, _Page] = {}
+        if generate and (self.config.users or self.config.meetings):
+            from zoomguard.sandbox.generator import populate
+
+            populate(
+                self,
+                seed=self.config.seed,
+                users=self.config.users,
+                meetings=self.config.meetings,
+                noncompliant_share=self.config.noncompliant_share,
+            )
+
+    # -- identifiers -------------------------------------------------------------------------
+
+    def new_user_id(self) -> str:
+        with self.lock:
+            while True:
+                raw = base64.urlsafe_b64encode(self.rng.randbytes(16)).decode().rstrip("=")
+                if raw not in self.users:
+                    return raw
+
+    def new_meeting_id(self) -> int:
+        with self.lock:
+            while True:
+                candidate = self.rng.randint(81_000_000_000, 99_999_999_999)
+                if candidate not in self.meetings:
+                    return candidate
+
+    def new_uuid(self) -> str:
+        with self.lock:
+            return base64.b64encode(self.rng.randbytes(16)).decode()
+
+    def new_password(self) -> str:
+        alphabet = string.ascii_letters + string.digits
+        with self.lock:
+            return "".join(self.rng.choice(alphabet) for _ in range(8))
+
+    # -- users and groups --------------------------------------------------------------------
+
+    def add_group(self, name: str, *, group_id: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            gid = group_id or self.new_user_id()
+            group = {"id": gid, "name": name, "total_members": 0}
+            self.groups[gid] = group
+            return group
+
+    def add_user(
+        self,
+        email: str | None = None,
+        *,
+        first_name: str = "Test",
+        last_name: str = "User",
+        user_id: str | None = None,
+        status: str = "active",
+        user_type: int = 2,
+        group_id: str | None = None,
+        timezone: str = "America/Vancouver",
+        role_id: str | None = None,
+        created_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Add a user (the first one added is the account owner)."""
+        with self.lock:
+            uid = user_id or self.new_user_id()
+            address = email or f"user{len(self.users) + 1}@example.org"
+            created = iso(created_at or now_utc() - timedelta(days=365))
+            is_owner = self.owner_id is None
+            user: dict[str, Any] = {
+                "id": uid,
+                "first_name": first_name,
+                "last_name": last_name,
+                "display_name": f"{first_name} {last_name}",
+                "email": address,
+                "type": user_type,
+                "role_name": "Owner" if is_owner else "Member",
+                "pmi": 5_000_000_000 + self.rng.randint(0, 999_999_999),
+                "use_pmi": False,
+                "personal_meeting_url": "",
+                "timezone": timezone,
+                "verified": 1,
+                "dept": "",
+                "created_at": created,
+                "user_created_at": created,
+                "last_login_time": created,
+                "last_client_version": "6.1.0.1234(mac)",
+                "language": "en-US",
+                "status": status,
+                "role_id": role_id or ("0" if is_owner else "2"),
+                "account_id": self.config.account_id,
+                "group_ids": [group_id] if group_id else [],
+                "login_types": [100],
+            }
+            user["personal_meeting_url"] = f"{mtg.EXAMPLE_BASE}/j/{user['pmi']}"
+            self.users[uid] = user
+            self._by_email[address.lower()] = uid
+            self._by_host.setdefault(uid, {})
+            if group_id:
+                self.groups[group_id]["total_members"] += 1
+            if is_owner:
+                self.owner_id = uid
+            return user
+
+    def find_user(self, ref: str | None, *, me: str | None = None) -> dict[str, Any] | None:
+        """A user by id or email; "me" is the token's user, or the owner for S2S tokens."""
+        with self.lock:
+            if ref is None:
+                return None
+            if ref == "me":
+                ref = me or self.owner_id
+                if ref is None:
+                    return None
+            user = self.users.get(ref)
+            if user is None and "@" in ref:
+                uid = self._by_email.get(ref.lower())
+                user = self.users.get(uid) if uid else None
+            return user
+
+    def group_of(self, user_id: str) -> str | None:
+        user = self.users.get(user_id)
+        ids = user.get("group_ids", []) if user else []
+        return ids[0] if ids else None
+
+    def _user_ref(self, host: str | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(host, Mapping):
+            host = str(host["id"])
+        user = self.find_user(host)
+        if user is None:
+            raise KeyError(f"no such user: {host}")
+        return user
+
+    # -- meetings ----------------------------------------------------------------------------
+
+    def add_meeting(self, host: str | Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+        """Put a meeting straight into the account (no enforcement, no webhook).
+
+        ``fields`` may set any top-level field (``id``, ``uuid``, ``topic``, ``type``,
+        ``start_time`` as datetime or ISO string, ``duration``, ``timezone``, ``agenda``,
+        ``password``, ``created_at``, ``creation_source``, ``occurrences`` = count) and
+        ``settings`` (a dict merged over the defaults).
+        """
+        with self.lock:
+            user = self._user_ref(host)
+            meeting_id = int(fields.pop("id", None) or self.new_meeting_id())
+            start = fields.pop("start_time", None)
+            if isinstance(start, str):
+                start = parse_iso(start)
+            meeting_type = int(fields.pop("type", 2))
+            if start is None and meeting_type != 3:
+                start = now_utc() + timedelta(days=7)
+            password = fields.pop("password", None)
+            if password is None:
+                password = self.new_password()
+            created = fields.pop("created_at", None)
+            if isinstance(created, str):
+                created = parse_iso(created)
+            meeting = mtg.new_meeting(
+                meeting_id=meeting_id,
+                uuid=fields.pop("uuid", None) or self.new_uuid(),
+                host=user,
+                topic=fields.pop("topic", "Team meeting"),
+                meeting_type=meeting_type,
+                start_time=start,
+                duration=int(fields.pop("duration", 60)),
+                timezone=fields.pop("timezone", user.get("timezone", "UTC")),
+                agenda=fields.pop("agenda", ""),
+                created_at=created or now_utc() - timedelta(days=3),
+                password=password,
+                settings=fields.pop("settings", {}),
+                creation_source=fields.pop("creation_source", "web_portal"),
+                occurrences=int(fields.pop("occurrences", 4)),
+            )
+            meeting.update(fields)
+            self.meetings[meeting_id] = meeting
+            self._by_host.setdefault(user["id"], {})[meeting_id] = None
+            return meeting
+
+    def find_meeting(self, ref: str | int) -> dict[str, Any] | None:
+        """A meeting by numeric id, or by the UUID of its current or a past instance."""
+        with self.lock:
+            text = str(ref)
+            if text.isdigit():
+                return self.meetings.get(int(text))
+            for meeting in self.meetings.values():
+                if meeting["uuid"] == text:
+                    return meeting
+            recording = self.recordings.get(text)
+            if recording is not None:
+                return self.meetings.get(recording.meeting_id)
+            return None
+
+    def meetings_of(self, host_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self.meetings[mid] for mid in self._by_host.get(host_id, {})]
+
+    def operator(self, user_id: str | None) -> tuple[str, str]:
+        """(email, id) of whoever made a change: the given user, else the account owner."""
+        user = self.users.get(user_id or "") or self.users.get(self.owner_id or "")
+        if user is None:
+            return "admin@example.org", self.config.account_id
+        return str(user["email"]), str(user["id"])
+
+    def create_meeting(
+        self,
+        host: str | Mapping[str, Any],
+        body: Mapping[str, Any],
+        *,
+        operator_id: str | None = None,
+        source: str = "open_api",
+    ) -> dict[str, Any]:
+        """Create a meeting as Zoom does (defaults from the host's settings, locks enforced)
+        and emit meeting.created. Raises MeetingValidationError."""
+        clean = mtg.validate_patch(dict(body))
+        with self.lock:
+            user = self._user_ref(host)
+            group_id = self.group_of(user["id"])
+            values = self.settings.user_values(user["id"], group_id)
+            settings = {
+                "waiting_room": values["waiting_room"],
+                "join_before_host": values["join_before_host"],
+                "auto_recording": values["auto_recording"],
+                "meeting_authentication": values["meeting_authentication"],
+            }
+            settings.update(clean.get("settings", {}))
+            password = clean.get("password")
+            if password is None:
+                required = values["require_password_for_scheduling_new_meetings"]
+                password = self.new_password() if required else ""
+            start = parse_iso(clean["start_time"]) if clean.get("start_time") else None
+            meeting = self.add_meeting(
+                user,
+                type=clean.get("type", 2),
+                topic=clean.get("topic", "Zoom meeting"),
+                agenda=clean.get("agenda", ""),
+                duration=clean.get("duration", 60),
+                timezone=clean.get("timezone", user.get("timezone", "UTC")),
+                start_time=start,
+                password=password,
+                settings=settings,
+                creation_source=source,
+                created_at=now_utc(),
+            )
+            self._enforce(meeting, previous_password="")
+            self._emit_created(meeting, operator_id)
+            return meeting
+
+    def update_meeting(
+        self, meeting_id: int, body: Mapping[str, Any], *, operator_id: str | None = None
+    ) -> dict[str, Any]:
+        """Apply a PATCH as Zoom does: validate, merge, let locked settings win, apply forced
+        security, and emit meeting.updated with what actually changed."""
+        clean = mtg.validate_patch(dict(body))
+        with self.lock:
+            old = self.meetings[meeting_id]
+            new = mtg.merge_patch(old, clean)
+            self._enforce(new, previous_password=old.get("password", ""))
+            self.meetings[meeting_id] = new
+            changes = meeting_changes(old, new)
+            if changes is not None:
+                email, op_id = self.operator(operator_id)
+                obj, old_obj = changes
+                self._emit(
+                    "meeting.updated",
+                    {
+                        "operator": email,
+                        "operator_id": op_id,
+                        "object": obj,
+                        "old_object": old_obj,
+                        "time_stamp": int(time.time() * 1000),
+                    },
+                )
+            return new
+
+    def _enforce(self, meeting: dict[str, Any], *, previous_password: str) -> None:
+        host_id = meeting["host_id"]
+        settings, password = enforce_meeting(
+            meeting["settings"],
+            meeting.get("password", ""),
+            self.settings,
+            host_id,
+            self.group_of(host_id),
+            previous_password=previous_password,
+            make_password=self.new_password,
+        )
+        meeting["settings"] = settings
+        meeting["password"] = password
+        mtg.sync_passwords(meeting)
+
+    def delete_meeting(self, meeting_id: int, *, operator_id: str | None = None) -> bool:
+        with self.lock:
+            meeting = self.meetings.pop(meeting_id, None)
+            if meeting is None:
+                return False
+            self._by_host.get(meeting["host_id"], {}).pop(meeting_id, None)
+            self.live.pop(meeting_id, None)
+            email, op_id = self.operator(operator_id or meeting["host_id"])
+            obj = meeting_summary(meeting, string_id=False)
+            if "occurrences" in meeting:
+                obj["occurrences"] = [
+                    {"occurrence_id": o["occurrence_id"], "start_time": o["start_time"]}
+                    for o in meeting["occurrences"]
+                ]
+            self._emit(
+                "meeting.deleted",
+                {"operator": email, "operator_id": op_id, "operation": "all", "object": obj},
+            )
+            return True
+
+    def _emit_created(self, meeting: Mapping[str, Any], operator_id: str | None) -> None:
+        email, op_id = self.operator(operator_id or meeting["host_id"])
+        settings = meeting["settings"]
+        obj: dict[str, Any] = {
+            "uuid": meeting["uuid"],
+            "id": meeting["id"],
+            "host_id": meeting["host_id"],
+            "topic": meeting["topic"],
+            "type": meeting["type"],
+            "duration": meeting["duration"],
+            "timezone": meeting["timezone"],
+            "join_url": meeting["join_url"],
+            "password": meeting["password"],
+            "creation_source": meeting["creation_source"],
+            "settings": {
+                "use_pmi": settings.get("use_pmi", False),
+                "alternative_hosts": settings.get("alternative_hosts", ""),
+                "join_before_host": settings.get("join_before_host", False),
+                "jbh_time": settings.get("jbh_time", 0),
+            },
+        }
+        if "start_time" in meeting:
+            obj["start_time"] = meeting["start_time"]
+        for name in ("occurrences", "recurrence"):
+            if name in meeting:
+                obj[name] = copy.deepcopy(meeting[name])
+        self._emit(
+            "meeting.created",
+            {"operator": email, "operator_id": op_id, "operation": "all", "object": obj},
+        )
+
+    # -- the live scenario: meetings start, record, end --------------------------------------
+
+    def start_meeting(self, meeting_id: int) -> LiveMeeting:
+        """The host starts the meeting: emits meeting.started."""
+        with self.lock:
+            live = self.live.get(meeting_id)
+            if live is not None:
+                return live
+            meeting = self.meetings[meeting_id]
+            started = now_utc()
+            live = LiveMeeting(meeting_id=meeting_id, uuid=meeting["uuid"], started_at=started)
+            self.live[meeting_id] = live
+            meeting["status"] = "started"
+            obj = meeting_summary(meeting, string_id=True, start_time=iso(started))
+            obj = {**obj, "host_email": self.users[meeting["host_id"]]["email"]}
+            self._emit("meeting.started", {"object": obj})
+            return live
+
+    def _recording_object(
+        self, meeting: Mapping[str, Any], live: LiveMeeting, *, ended: bool
+    ) -> dict[str, Any]:
+        start = live.recording_start or live.started_at
+        kind = meeting["type"] if meeting["type"] in RECORDING_TYPES else 2
+        return {
+            "id": meeting["id"],
+            "uuid": live.uuid,
+            "host_id": meeting["host_id"],
+            "topic": meeting["topic"],
+            "type": kind,
+            "start_time": iso(live.started_at),
+            "timezone": meeting.get("timezone", "UTC"),
+            "duration": meeting.get("duration", 0),
+            "recording_file": {
+                "recording_start": iso(start),
+                "recording_end": iso(live.recording_end) if ended and live.recording_end else "",
+            },
+        }
+
+    def start_recording(self, meeting_id: int) -> LiveMeeting:
+        """The host starts a cloud recording (starting the meeting first if needed): emits
+        recording.started."""
+        with self.lock:
+            live = self.start_meeting(meeting_id)
+            if live.recording_state == "recording":
+                return live
+            live.recording_start = live.recording_start or now_utc()
+            live.recording_end = None
+            live.recording_state = "recording"
+            meeting = self.meetings[meeting_id]
+            self._emit(
+                "recording.started", {"object": self._recording_object(meeting, live, ended=False)}
+            )
+            return live
+
+    def stop_recording(self, meeting_id: int) -> bool:
+        """Stop a running cloud recording: emits recording.stopped. False if none was running."""
+        with self.lock:
+            live = self.live.get(meeting_id)
+            if live is None or live.recording_state not in ("recording", "paused"):
+                return False
+            live.recording_state = "stopped"
+            live.recording_end = now_utc()
+            meeting = self.meetings[meeting_id]
+            self._emit(
+                "recording.stopped", {"object": self._recording_object(meeting, live, ended=True)}
+            )
+            return True
+
+    def end_meeting(self, meeting_id: int) -> LiveMeeting | None:
+        """The meeting ends (a running recording stops first): emits meeting.ended."""
+        with self.lock:
+            live = self.live.get(meeting_id)
+            if live is None:
+                return None
+            self.stop_recording(meeting_id)
+            del self.live[meeting_id]
+            meeting = self.meetings[meeting_id]
+            meeting["status"] = "waiting"
+            obj = meeting_summary(meeting, string_id=True, start_time=iso(live.started_at))
+            obj = {
+                **obj,
+                "uuid": live.uuid,
+                "host_email": self.users[meeting["host_id"]]["email"],
+                "end_time": iso(max(now_utc(), live.started_at)),
+            }
+            self._emit("meeting.ended", {"object": obj})
+            if meeting["type"] in (3, 8):
+                meeting["uuid"] = self.new_uuid()  # the next instance has its own UUID
+            return live
+
+    def complete_recording(self, meeting_id: int, *, end_meeting: bool = True) -> Recording:
+        """A cloud recording finishes processing: emits recording.completed (with
+        recording_files and download_token). Starts and records the meeting first if it is not
+        live; ends it first when ``end_meeting``."""
+        with self.lock:
+            live = self.live.get(meeting_id)
+            if live is None or live.recording_start is None:
+                live = self.start_recording(meeting_id)
+            if end_meeting:
+                self.end_meeting(meeting_id)
+            else:
+                self.stop_recording(meeting_id)
+            meeting = self.meetings[meeting_id]
+            start = live.recording_start or live.started_at
+            end = max(live.recording_end or now_utc(), start)
+            kind = meeting["type"] if meeting["type"] in RECORDING_TYPES else 2
+            recording = Recording(
+                meeting_id=meeting_id,
+                uuid=live.uuid,
+                host_id=meeting["host_id"],
+                host_email=self.users[meeting["host_id"]]["email"],
+                topic=meeting["topic"],
+                meeting_type=kind,
+                start_time=iso(live.started_at),
+                timezone=meeting.get("timezone", "UTC"),
+                duration=max(1, int((end - start).total_seconds() // 60)),
+                password=meeting.get("password", ""),
+            )
+            for file_type, extension, rec_type in (
+                ("MP4", "MP4", "shared_screen_with_speaker_view"),
+                ("M4A", "M4A", "audio_only"),
+                ("CHAT", "TXT", "chat_file"),
+            ):
+                recording.files.append(
+                    RecordingFile(
+                        id=secrets.token_hex(16),
+                        file_type=file_type,
+                        file_extension=extension,
+                        recording_type=rec_type,
+                        file_size=self.rng.randint(10_000, 50_000_000),
+                        recording_start=iso(start),
+                        recording_end=iso(end),
+                    )
+                )
+            self.recordings[recording.uuid] = recording
+            self._emit(
+                "recording.completed",
+                {"object": recording.webhook_object(self.config.account_id, mtg.EXAMPLE_BASE, completed=True)},
+                download_token=secrets.token_urlsafe(48),
+            )
+            return recording
+
+    def participant_joins_before_host(self, meeting_id: int, user_name: str = "Guest") -> bool:
+        """A participant joins before the host: emits meeting.participant_jbh_joined when the
+        meeting allows join before host and is not live; False otherwise."""
+        with self.lock:
+            meeting = self.meetings[meeting_id]
+            if meeting_id in self.live or not meeting["settings"].get("join_before_host"):
+                return False
+            obj = meeting_summary(meeting, string_id=True)
+            obj["participant"] = {"id": secrets.token_hex(8), "user_name": user_name}
+            self._emit("meeting.participant_jbh_joined", {"object": obj})
+            return True
+
+    def record_stop_request(self, meeting_id: int, was_recording: bool) -> RecordingStop:
+        with self.lock:
+            live = self.live.get(meeting_id)
+            uuid = live.uuid if live else self.meetings[meeting_id]["uuid"]
+            stop = RecordingStop(meeting_id, uuid, time.time(), was_recording)
+            self.recording_stops.append(stop)
+            return stop
+
+    def recordings_of(self, meeting_ref: str) -> list[Recording]:
+        """Untrashed recordings for a meeting id (latest instance first) or one UUID."""
+        with self.lock:
+            if not meeting_ref.isdigit():
+                found = self.recordings.get(meeting_ref)
+                return [found] if found is not None and not found.trashed else []
+            mid = int(meeting_ref)
+            return [
+                r for r in reversed(list(self.recordings.values()))
+                if r.meeting_id == mid and not r.trashed
+            ]  # fmt: skip
+
+    def remove_recording(self, recording: Recording, *, action: str, operator_id: str | None) -> None:
+        """Trash (recoverable) or delete a recording: emits recording.trashed/deleted."""
+        with self.lock:
+            email, op_id = self.operator(operator_id)
+            obj = recording.webhook_object(self.config.account_id, mtg.EXAMPLE_BASE, completed=False)
+            if action == "delete":
+                self.recordings.pop(recording.uuid, None)
+                name = "recording.deleted"
+            else:
+                recording.trashed = True
+                name = "recording.trashed"
+            self._emit(name, {"operator": email, "operator_id": op_id, "object": obj})
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _emit(self, name: str, payload: dict[str, Any], **top: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "event": name,
+            "payload": {"account_id": self.config.account_id, **payload},
+            "event_ts": int(time.time() * 1000),
+            **top,
+        }
+        with self.lock:
+            self.events.append(event)
+            sink = self.event_sink
+        if sink is not None:
+            sink(event)
+        return event
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        with self.lock:
+            self.deliveries.append(delivery)
+
+    def deliveries_snapshot(self, event: str | None = None) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.deliveries if event is None or d.event == event]
+
+    def events_snapshot(self, name: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [copy.deepcopy(e) for e in self.events if name is None or e["event"] == name]
+
+    def recording_stop_latencies(self) -> list[tuple[int, float]]:
+        """(meeting id, seconds from the first recording.started delivery to the stop request)
+        for every stop received through the API: the benchmark's reaction time."""
+        with self.lock:
+            sent: dict[int | str, float] = {}
+            for d in self.deliveries:
+                if d.event == "recording.started" and d.meeting_id is not None:
+                    sent.setdefault(d.meeting_id, d.sent_at)
+            return [
+                (s.meeting_id, s.received_at - sent[s.meeting_id])
+                for s in self.recording_stops
+                if s.meeting_id in sent
+            ]
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def set_token_ttl(self, seconds: float) -> None:
+        """Lifetime of tokens issued from now on."""
+        self.config.token_ttl_seconds = seconds
+
+    def expire_tokens(self) -> None:
+        """Expire every access token already issued (the next API call gets 124)."""
+        self.tokens.expire_all()
+
+    # -- paging ------------------------------------------------------------------------------
+
+    def paginate(
+        self, key: str, items: list[Any] | None, page_size: int, token: str | None
+    ) -> tuple[list[Any], str, int] | None:
+        """(page, next_page_token, total) or None for an unknown/expired/foreign token.
+
+        A token pins the result set it was issued for (for 15 minutes, as at Zoom), so items
+        deleted between pages do not shift later pages.
+        """
+        with self.lock:
+            if token:
+                page = self._pages.get(token)
+                if (
+                    page is None
+                    or page.key != key
+                    or time.monotonic() - page.created > PAGE_TOKEN_TTL_SECONDS
+                ):
+                    return None
+                remaining, total = page.remaining, page.total
+            else:
+                remaining = list(items or [])
+                total = len(remaining)
+            chunk, rest = remaining[:page_size], remaining[page_size:]
+            next_token = ""
+            if rest:
+                self._purge_pages()
+                next_token = secrets.token_urlsafe(24)
+                self._pages[next_token] = _Page(key, rest, total)
+            return chunk, next_token, total
+
+    def _purge_pages(self) -> None:
+        cutoff = time.monotonic() - PAGE_TOKEN_TTL_SECONDS
+        for token in [t for t, p in self._pages.items() if p.created < cutoff]:
+            del self._pages[token]
+
+    # -- scripting: faults, hooks, the request log -------------------------------------------
+
+    def fail_once(
+        self,
+        method: str,
+        path_or_meeting: str | int,
+        status: int = 429,
+        retry_after: str | None = "1",
+        code: int | None = None,
+        message: str | None = None,
+        times: int = 1,
+    ) -> Fault:
+        """Fail the next ``times`` matching requests with ``status`` and Zoom's error body.
+
+        ``path_or_meeting`` is a path ("/v2/meetings/123", "/oauth/token"; "/v2" optional) or
+        a meeting/user id matched against the request's path parameters."""
+        fault = Fault(
+            method=method,
+            target=str(path_or_meeting),
+            status=status,
+            retry_after=retry_after if status == 429 else None,
+            code=code if code is not None else DEFAULT_FAULT_CODES.get(status, status),
+            message=message or DEFAULT_FAULT_MESSAGES.get(status, "Internal Server Error."),
+            times=times,
+        )
+        with self.lock:
+            self._faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str, params: Mapping[str, str]) -> Fault | None:
+        with self.lock:
+            for fault in self._faults:
+                if fault.matches(method, path, params):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+            return None
+
+    def pending_faults(self) -> list[Fault]:
+        with self.lock:
+            return list(self._faults)
+
+    def delete_after_list(self, meeting_id: int) -> None:
+        """Delete the meeting right after it next appears in a list response (to simulate a
+        meeting deleted between the list and the GET)."""
+        with self.lock:
+            self._delete_after_list.add(int(meeting_id))
+
+    def after_listed(self, meeting_ids: list[int]) -> None:
+        with self.lock:
+            doomed = [mid for mid in meeting_ids if mid in self._delete_after_list]
+            for mid in doomed:
+                self._delete_after_list.discard(mid)
+                self.delete_meeting(mid)
+
+    def log_request(self, **fields: Any) -> RequestRecord:
+        with self._requests_lock:
+            record = RequestRecord(index=len(self._requests), **fields)
+            self._requests.append(record)
+            return record
+
+    def request_log(self, since: int = 0) -> list[RequestRecord]:
+        """A copy of the request log from index ``since`` on (thread-safe)."""
+        with self._requests_lock:
+            return self._requests[since:]
+
+    def clear_request_log(self) -> None:
+        with self._requests_lock:
+            self._requests.clear()
+
+    # -- summary -----------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "account_id": self.config.account_id,
+                "plan": self.config.plan,
+                "users": len(self.users),
+                "groups": len(self.groups),
+                "meetings": len(self.meetings),
+                "noncompliant_generated": len(self.noncompliance),
+                "live_meetings": sorted(self.live),
+                "recordings": sum(1 for r in self.recordings.values() if not r.trashed),
+                "recording_stops": len(self.recording_stops),
+                "events": len(self.events),
+                "deliveries": len(self.deliveries),
+                "requests": len(self._requests),
+                "pending_faults": len(self._faults),
+                "token_ttl_seconds": self.config.token_ttl_seconds,
+                "latency_ms": self.config.latency_ms,
+                "rate_light": self.config.rate("light"),
+                "rate_medium": self.config.rate("medium"),
+                "webhook_url": self.config.webhook_url,
+            }

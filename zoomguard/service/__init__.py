@@ -1,0 +1,34 @@
+"""Use cases: the only package that combines zoom, store, notify and policy.
+
+common   clock, process identity, profile loading, clients, accounts to act on
+sweep    sweep one account: list, read, evaluate, fix once, re-read, record
+alerts   what the privacy officer is told about each finding
+"""
+
+from zoomguard.service.common import (
+    accounts_to_sweep,
+    client_for_account,
+    connect_s2s,
+    env_account,
+    holder_id,
+    load_profile,
+    opened_client,
+    utcnow,
+)
+from zoomguard.service.sweep import MeetingOutcome, SweepBusy, Sweeper, SweepProgress, SweepResult
+
+__all__ = [
+    "MeetingOutcome",
+    "SweepBusy",
+    "SweepProgress",
+    "SweepResult",
+    "Sweeper",
+    "accounts_to_sweep",
+    "client_for_account",
+    "connect_s2s",
+    "env_account",
+    "holder_id",
+    "load_profile",
+    "opened_client",
+    "utcnow",
+]

@@ -1,0 +1,94 @@
+"""What the privacy officer is told about each finding: category, timing and details."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zoomguard import policy
+from zoomguard.config import Settings
+
+if TYPE_CHECKING:
+    from zoomguard.service.sweep import MeetingOutcome
+
+
+def masked(path: str, value: Any) -> Any:
+    # The passcode itself must never reach the audit log, a report or an email.
+    if path.split(".")[-1] in {"password", "pstn_password", "h323_password", "encrypted_password"}:
+        return "(set)" if value else "(none)"
+    return value
+
+
+OFFICER_ACTIONS = {
+    "identifying_information": (
+        "Ask the host to remove the identifying information from the meeting's topic or agenda "
+        "(it is visible to every invitee), and remind them that identifying information is "
+        "discussed by phone, not video."
+    ),
+    "daily_update_limit": (
+        "Zoom's limit of 100 meeting updates per host per day was reached; zoomguard tries again "
+        "on the next sweep after 00:00 UTC. Ask the host to fix the meeting by hand if it starts "
+        "before then."
+    ),
+    "failed": (
+        "Check the meeting in the Zoom web portal and the account's locked settings; fix it by "
+        "hand or cancel it if it cannot be made compliant."
+    ),
+}
+
+
+def alert_category(status: str, detail: str | None, rule_id: str) -> str:
+    if status == "failed":
+        if detail and "daily update limit" in detail:
+            return "meeting.update_cap"
+        return "meeting.fix_failed"
+    if rule_id == "identifying_information":
+        return "meeting.identifying_information"
+    return f"meeting.{status}"
+
+
+def alert_delivery(status: str, detail: str | None, rule_id: str) -> str:
+    from zoomguard.notify import delivery_for
+
+    return delivery_for(alert_category(status, detail, rule_id))
+
+
+def alert_details(
+    evaluation: policy.Evaluation,
+    finding: policy.Finding,
+    status: str,
+    outcome: MeetingOutcome,
+    host_email: str | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    rule = policy.RULES.get(finding.rule_id)
+    changes: list[dict[str, Any]] = []
+    if status in ("fixed", "failed") and outcome.patched:
+        changes.append(
+            {
+                "field": finding.field,
+                "before": masked(finding.field, finding.actual),
+                "after": outcome.after.get(finding.rule_id),
+            }
+        )
+    detail = outcome.details.get(finding.rule_id)
+    officer_action: str | None = None
+    if status == "failed":
+        key = "daily_update_limit" if detail and "daily update limit" in detail else "failed"
+        officer_action = OFFICER_ACTIONS[key]
+    elif finding.rule_id == "identifying_information":
+        officer_action = OFFICER_ACTIONS["identifying_information"]
+    return {
+        "meeting_id": evaluation.meeting_id,
+        "topic": evaluation.topic,
+        "host_email": host_email,
+        "start_time": outcome.start_time,
+        "rule_id": finding.rule_id,
+        "rule": rule.title if rule else finding.reason,
+        "reason": finding.reason,
+        "guidance": finding.guidance,
+        "status": status,
+        "changes": changes,
+        "confirmed": outcome.confirmed if outcome.patched else None,
+        "failure": detail if status == "failed" else None,
+        "officer_action": officer_action,
+    }

@@ -1,0 +1,140 @@
+"""Shared pieces of the use cases: clock, process identity, profile loading, Zoom clients and
+the accounts to act on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from zoomguard import policy
+from zoomguard.config import Settings
+from zoomguard.errors import PolicyError, ZoomAuthError, ZoomGuardError
+from zoomguard.store import Store
+from zoomguard.store.core import AccountRecord
+from zoomguard.tokens import S2STokenProvider
+from zoomguard.zoom import ZoomClient
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def holder_id() -> str:
+    """Identifies this process in leases and claims: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def load_profile(settings: Settings) -> policy.Profile:
+    if settings.policy_path is None:
+        return policy.default_profile()
+    try:
+        with open(settings.policy_path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise PolicyError(
+            f"ZOOMGUARD_POLICY: cannot read {settings.policy_path}: {exc.strerror}"
+        ) from None
+    return policy.load_profile(text)
+
+
+def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
+    """A ZoomClient for a stored Server-to-Server account, its tokens persisted encrypted."""
+    account_id, client_id, client_secret = store.s2s_credentials(account)
+
+    def remember(token: str, expires_at: float) -> None:
+        store.save_token(account.id, token, datetime.fromtimestamp(expires_at, UTC))
+
+    tokens = S2STokenProvider(
+        settings.token_url, account_id, client_id, client_secret, on_token=remember
+    )
+    return ZoomClient(
+        account.api_url or settings.zoom_api_url,
+        tokens,
+        rate_light=settings.rate_light,
+        rate_medium=settings.rate_medium,
+        timeout=settings.http_timeout_seconds,
+        max_retries=settings.max_retries,
+        pool_size=settings.concurrency * 2,
+    )
+
+
+def connect_s2s(
+    settings: Settings,
+    store: Store,
+    *,
+    account_id: str,
+    client_id: str,
+    client_secret: str,
+    name: str | None = None,
+) -> AccountRecord:
+    """Check Server-to-Server credentials (a token and one page of users), then store them."""
+    tokens = S2STokenProvider(settings.token_url, account_id, client_id, client_secret)
+    client = ZoomClient(
+        settings.zoom_api_url,
+        tokens,
+        rate_light=settings.rate_light,
+        rate_medium=settings.rate_medium,
+        timeout=settings.http_timeout_seconds,
+        max_retries=settings.max_retries,
+    )
+    try:
+        tokens.token()
+        next(iter(client.list_users(page_size=1)), None)
+    finally:
+        client.close()
+    return store.save_s2s_account(
+        account_id, client_id, client_secret, name=name, api_url=settings.zoom_api_url
+    )
+
+
+def env_account(settings: Settings, store: Store) -> AccountRecord:
+    """The account named by ZOOM_ACCOUNT_ID/ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET, registered."""
+    if not settings.has_s2s_credentials:
+        raise ZoomAuthError(
+            "no Zoom account: run `zoomguard connect`, or set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID "
+            "and ZOOM_CLIENT_SECRET",
+            status=0,
+        )
+    assert settings.zoom_account_id
+    assert settings.zoom_client_id
+    assert settings.zoom_client_secret
+    return store.save_s2s_account(
+        settings.zoom_account_id,
+        settings.zoom_client_id,
+        settings.zoom_client_secret,
+        api_url=settings.zoom_api_url,
+    )
+
+
+def accounts_to_sweep(
+    settings: Settings, store: Store, zoom_account_id: str | None = None
+) -> list[AccountRecord]:
+    if zoom_account_id is not None:
+        found = store.get_account_by_zoom_id(zoom_account_id)
+        if found is None or found.status != "active":
+            raise ZoomGuardError(f"no connected account {zoom_account_id}", reason="no_account")
+        return [found]
+    accounts = store.list_accounts(active_only=True)
+    if settings.has_s2s_credentials and not any(
+        a.zoom_account_id == settings.zoom_account_id for a in accounts
+    ):
+        accounts.append(env_account(settings, store))
+    if not accounts:
+        env_account(settings, store)  # raises the "no Zoom account" error
+    return accounts
+
+
+@contextmanager
+def opened_client(client: ZoomClient) -> Iterator[ZoomClient]:
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,130 @@
+"""Declarative base, engine set-up and the timestamp type shared by every table.
+
+Nothing here touches a database at import time: engines are made by ``make_engine`` when a
+caller asks for one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import URL, Connection, Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from zoomguard.errors import StoreError
+
+# Explicit constraint names: Alembic can then compare and alter them identically on SQLite
+# (which cannot name constraints after the fact) and PostgreSQL.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is stored as naive
+    UTC and given its ``tzinfo`` back when read. Naive datetimes are refused on the way in: they
+    are always a bug (local time or UTC? nobody knows later).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: zoomguard stores UTC-aware timestamps")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def normalise_url(url: str | URL) -> URL:
+    """The URL with a driver SQLAlchemy has installed: bare ``postgresql://`` means psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, *, enforce_foreign_keys: bool = True) -> Engine:
+    """An engine for SQLite or PostgreSQL, configured for several processes sharing one database.
+
+    ``enforce_foreign_keys=False`` is for migrations only: SQLite batch migrations rebuild
+    tables, which foreign key enforcement would turn into cascading failures.
+    """
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, enforce_foreign_keys=enforce_foreign_keys)
+    if backend == "postgresql":
+        # A connection dropped by a server restart or a NAT timeout is replaced, not reported.
+        return create_engine(parsed, pool_pre_ping=True)
+    raise StoreError(
+        f"unsupported database {parsed.drivername!r}: use sqlite:///path or postgresql+psycopg://",
+        reason="store_config",
+    )
+
+
+def _sqlite_engine(url: URL, *, enforce_foreign_keys: bool) -> Engine:
+    database = url.database or ""
+    is_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if is_file:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    pragmas = (
+        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}",
+        # WAL: readers never block the writer and the writer never blocks readers.
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA foreign_keys={'ON' if enforce_foreign_keys else 'OFF'}",
+    )
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (which would not BEGIN before a
+        # SELECT or a SAVEPOINT); SQLAlchemy's "begin" event below emits it instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    def on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A DEFERRED
+        # transaction that reads and then writes fails at once with SQLITE_BUSY(_SNAPSHOT) when
+        # another process wrote in between, without waiting: the busy timeout cannot help there.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Objects stay readable after commit: the store turns them into dataclasses afterwards.
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,212 @@
+"""The inbox worker: claim due events, call the handler, settle each one. Nothing is dropped.
+
+The handler (the service's "handle one event") raises on failure. Any exception marks the event
+failed with its message; it is retried after an exponential backoff, and once ``max_attempts``
+are used it is dead and ``on_dead`` is called so the privacy officer hears about it. Dead events
+stay listed by ``zoomguard.store.inbox.dead_events`` for reports and health checks.
+
+Several workers (threads, processes, machines) may share one database: claims are leases, so a
+worker killed mid-event has its events taken over when the lease runs out. Stopping is
+cooperative: the caller sets ``stop`` (the CLI does on SIGTERM/SIGINT); the event in hand is
+finished and the rest of the batch is given back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from zoomguard.errors import StoreError
+from zoomguard.store import inbox
+from zoomguard.store.core import Store
+from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff, InboxItem
+
+log = logging.getLogger("zoomguard.worker")
+
+Handler = Callable[[InboxItem], None]
+DeadHandler = Callable[[InboxItem, str], None]
+Clock = Callable[[], datetime]
+
+# Long enough for a handler that waits out Zoom's rate limits and retries; a crashed worker's
+# events wait at most this long before another worker takes them.
+DEFAULT_LEASE_SECONDS = 600.0
+# How long a worker waits after the database failed before trying again (doubles up to the cap).
+STORE_RETRY_SECONDS = 1.0
+STORE_RETRY_CAP_SECONDS = 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _describe(error: BaseException) -> str:
+    message = str(error).strip()
+    name = type(error).__name__
+    return f"{name}: {message}" if message else name
+
+
+def _process(
+    store: Store,
+    item: InboxItem,
+    handler: Handler,
+    *,
+    worker_id: str,
+    max_attempts: int,
+    lease_seconds: float,
+    backoff: Backoff,
+    on_dead: DeadHandler | None,
+    clock: Clock,
+) -> None:
+    # The batch was claimed together; renew this event's lease now so a slow predecessor in the
+    # batch cannot let it expire while we work on it. False: another worker took it over.
+    if not inbox.renew_claim(
+        store, item.id, worker_id=worker_id, now=clock(), lease_seconds=lease_seconds
+    ):
+        log.warning("inbox event %d (%s) was taken over; skipping", item.id, item.event)
+        return
+
+    if item.attempts > max_attempts:
+        # Claimed more often than allowed without ever failing cleanly: its workers died
+        # while processing it. Don't run it again.
+        error = f"abandoned: {item.attempts - 1} workers stopped while processing it"
+    else:
+        try:
+            handler(item)
+        except Exception as exc:
+            error = _describe(exc)
+        else:
+            if inbox.mark_done(store, item.id, clock(), worker_id=worker_id):
+                log.info("inbox event %d (%s) done", item.id, item.event)
+            else:
+                log.warning("inbox event %d (%s) done, but was taken over", item.id, item.event)
+            return
+
+    status = inbox.mark_failed(
+        store,
+        item.id,
+        error,
+        clock(),
+        max_attempts=max_attempts,
+        backoff=backoff,
+        worker_id=worker_id,
+    )
+    if status == inbox.DEAD:
+        log.error(
+            "inbox event %d (%s) is dead after %d attempts: %s",
+            item.id,
+            item.event,
+            item.attempts,
+            error,
+        )
+        if on_dead is not None:
+            try:
+                on_dead(item, error)
+            except Exception as exc:
+                # The event stays dead in the inbox (dead_events reports it); say so loudly.
+                log.error(
+                    "inbox event %d: telling about its death failed: %s", item.id, _describe(exc)
+                )
+    elif status == inbox.PENDING:
+        log.warning(
+            "inbox event %d (%s) failed (attempt %d of %d), will retry: %s",
+            item.id,
+            item.event,
+            item.attempts,
+            max_attempts,
+            error,
+        )
+    else:
+        log.warning("inbox event %d (%s) failed, but was taken over", item.id, item.event)
+
+
+def drain_once(
+    store: Store,
+    handler: Handler,
+    *,
+    worker_id: str,
+    batch: int = 10,
+    max_attempts: int = 5,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    on_dead: DeadHandler | None = None,
+    clock: Clock = utc_now,
+    stop: threading.Event | None = None,
+) -> int:
+    """Process every event due now, batch by batch; returns how many were handed to the handler.
+
+    Events that fail are rescheduled into the future, so this ends once nothing is due. When
+    ``stop`` is set the event in hand is finished and the rest of its batch is given back.
+    """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    processed = 0
+    while stop is None or not stop.is_set():
+        items = inbox.claim_events(store, worker_id, batch, clock(), lease_seconds)
+        if not items:
+            break
+        for position, item in enumerate(items):
+            if stop is not None and stop.is_set():
+                unstarted = [later.id for later in items[position:]]
+                inbox.release_claims(store, unstarted, worker_id=worker_id)
+                log.info("worker %s stopping: gave back %d events", worker_id, len(unstarted))
+                return processed
+            _process(
+                store,
+                item,
+                handler,
+                worker_id=worker_id,
+                max_attempts=max_attempts,
+                lease_seconds=lease_seconds,
+                backoff=backoff,
+                on_dead=on_dead,
+                clock=clock,
+            )
+            processed += 1
+    return processed
+
+
+def run_worker(
+    store: Store,
+    handler: Handler,
+    *,
+    worker_id: str,
+    stop: threading.Event,
+    batch: int = 10,
+    poll_interval: float = 0.5,
+    max_attempts: int = 5,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    on_dead: DeadHandler | None = None,
+    clock: Clock = utc_now,
+) -> None:
+    """Drain the inbox until ``stop`` is set, polling every ``poll_interval`` seconds when idle.
+
+    A database outage does not end the loop: it is logged and retried with a capped backoff.
+    """
+    log.info("worker %s started", worker_id)
+    store_wait = STORE_RETRY_SECONDS
+    while not stop.is_set():
+        try:
+            processed = drain_once(
+                store,
+                handler,
+                worker_id=worker_id,
+                batch=batch,
+                max_attempts=max_attempts,
+                lease_seconds=lease_seconds,
+                backoff=backoff,
+                on_dead=on_dead,
+                clock=clock,
+                stop=stop,
+            )
+        except StoreError as exc:
+            log.error("worker %s: database unavailable (%s); retrying", worker_id, exc.message)
+            stop.wait(store_wait)
+            store_wait = min(store_wait * 2, STORE_RETRY_CAP_SECONDS)
+            continue
+        store_wait = STORE_RETRY_SECONDS
+        if processed == 0:
+            stop.wait(poll_interval)
+    log.info("worker %s stopped", worker_id)
