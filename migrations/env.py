@@ -24,15 +24,21 @@ def _database_url() -> str:
 
 def _configure(connection: Connection | None, url: str) -> None:
     is_sqlite = normalise_url(url).get_backend_name() == "sqlite"
-    options = {
-        "target_metadata": target_metadata,
-        "render_as_batch": is_sqlite,
-        "compare_type": True,
-    }
     if connection is None:
-        context.configure(url=url, literal_binds=True, **options)
+        context.configure(
+            url=url,
+            literal_binds=True,
+            target_metadata=target_metadata,
+            render_as_batch=is_sqlite,
+            compare_type=True,
+        )
     else:
-        context.configure(connection=connection, **options)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=is_sqlite,
+            compare_type=True,
+        )
 
 
 def run_migrations_offline() -> None:

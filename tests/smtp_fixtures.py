@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from zoomguard.notify.smtp import DeliveryError, SendResult
+from zoomguard.notify.smtp import SendResult
 
 HOST = "127.0.0.1"
 # aiosmtpd would otherwise call socket.getfqdn(), which can stall on a machine without DNS.
@@ -90,7 +90,7 @@ class ScriptedHandler:
     refused: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         with self._lock:
@@ -101,9 +101,7 @@ class ScriptedHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
             if self.refuse_data > 0:
                 self.refuse_data -= 1
@@ -274,7 +272,7 @@ class MemorySender:
 
     from_addr: str = "zoomguard@example.org"
     description: str = "memory"
-    fail: list[DeliveryError] = field(default_factory=list)
+    fail: list[Exception] = field(default_factory=list)
     sent: list[EmailMessage] = field(default_factory=list)
 
     def send(self, message: EmailMessage) -> SendResult:

@@ -64,7 +64,8 @@ def message(subject: str = "hello") -> EmailMessage:
 def test_smtp_url_schemes_and_default_ports(url: str, security: str, port: int) -> None:
     config = parse_smtp_url(url)
     assert (config.host, config.security, config.port) == ("mail.example.org", security, port)
-    assert config.username is None and config.password is None
+    assert config.username is None
+    assert config.password is None
 
 
 def test_smtp_url_user_and_password_are_url_decoded() -> None:
@@ -77,7 +78,8 @@ def test_smtp_url_user_and_password_are_url_decoded() -> None:
     assert config.timeout == 7.5
     assert config.helo == "zoomguard.agency.example"
     # Neither the repr nor the display form carries the password.
-    assert "p@ss" not in repr(config) and "p@ss" not in config.display
+    assert "p@ss" not in repr(config)
+    assert "p@ss" not in config.display
     assert config.display == "smtp+starttls://alerts@agency.example@mail.example.org:587"
 
 
@@ -110,7 +112,8 @@ def test_sender_from_settings() -> None:
     )
     assert isinstance(sender, SmtpSender)
     assert sender.from_addr == "zg@agency.example"
-    assert sender.config.security == "ssl" and sender.config.port == 465
+    assert sender.config.security == "ssl"
+    assert sender.config.port == 465
     with pytest.raises(ConfigError, match="ZOOMGUARD_SMTP_URL"):
         notify.sender_from_settings(Settings(smtp_url="ftp://x"))
 
@@ -194,7 +197,8 @@ def test_scrub_masks_every_secret_and_keeps_what_is_safe() -> None:
     assert clean["changes"][0] == {"field": "password", "before": "", "after": "(hidden)"}
     # Booleans cannot hold a secret and say something the officer needs.
     assert clean["changes"][1] == {"field": "settings.waiting_room", "before": False, "after": True}
-    assert clean["changes"][2]["before"] is True and clean["changes"][2]["after"] is False
+    assert clean["changes"][2]["before"] is True
+    assert clean["changes"][2]["after"] is False
     assert clean["join_url"] == "https://zoom.us/j/81234567890?pwd=(hidden)&from=addon"
     assert clean["secret_count"] == "(hidden)"
     # The input is left alone.
@@ -288,7 +292,8 @@ def test_failed_fix_says_why_and_what_the_officer_should_do() -> None:
 
 def test_missing_officer_action_falls_back_per_category() -> None:
     view = alert_view(alert(3, cat.MEETING_UPDATE_CAP, officer_action=None, changes=[]))
-    assert view.officer_action is not None and "00:00 UTC" in view.officer_action
+    assert view.officer_action is not None
+    assert "00:00 UTC" in view.officer_action
     assert alert_view(alert(4, cat.MEETING_FIXED)).officer_action is None
 
 
@@ -369,10 +374,27 @@ def test_digest_groups_by_meeting_and_counts_by_category() -> None:
     assert "finished 2026-03-02 15:03 UTC" in text
     # The report-only finding comes before the fixed meeting: worst first.
     assert text.index("Meeting 89999999999") < text.index("Meeting 81234567890")
-    assert f'"{GUIDANCE_PASSWORD}"' in text and f'"{GUIDANCE_WAITING}"' in text
+    assert f'"{GUIDANCE_PASSWORD}"' in text
+    assert f'"{GUIDANCE_WAITING}"' in text
     assert "settings.waiting_room: off → on" in text
     assert "Nothing was changed: zoomguard reports this for a person to handle." in text
-    assert "<h3" in email.html and email.html.count("Meeting 81234567890") == 1
+    assert "<h3" in email.html
+    assert email.html.count("Meeting 81234567890") == 1
+
+
+def test_a_huge_digest_details_the_worst_and_counts_the_rest() -> None:
+    fixed = [alert(100 + n, cat.MEETING_FIXED, meeting_id=str(81000000000 + n)) for n in range(5)]
+    reported = alert(200, cat.MEETING_REPORTED, meeting_id="89000000000", changes=[])
+    email = notify.render_digest([*fixed, reported], max_detailed=2)
+    assert email.subject == "[zoomguard] Digest for Zoom events: 6 alerts in 6 meetings"
+    for part in (email.text, email.html):
+        assert "Meeting corrected" in part
+        assert "Meeting 89000000000" in part  # the most urgent is shown in full
+        assert "Meeting 81000000000" in part
+        assert "Meeting 81000000001" not in part
+        assert "4 more alerts" in part
+    assert "Meeting corrected: 5" in email.text
+    assert "Meeting breaks a rule (reported, not changed): 1" in email.text
 
 
 def test_host_notice_lists_only_changes_made() -> None:
@@ -390,7 +412,8 @@ def test_host_notice_lists_only_changes_made() -> None:
     )
     assert "settings.waiting_room: off → on" in notice.text
     assert GUIDANCE_WAITING in notice.text
-    assert "privacy@agency.example" in notice.text and "privacy@agency.example" in notice.html
+    assert "privacy@agency.example" in notice.text
+    assert "privacy@agency.example" in notice.html
     assert "80000000000" not in notice.text
 
 
@@ -419,8 +442,10 @@ def test_build_message_is_multipart_alternative_with_stable_headers() -> None:
     assert built["Date"] == "Mon, 02 Mar 2026 15:00:00 +0000"
     text = built.get_body(("plain",))
     html = built.get_body(("html",))
-    assert text is not None and html is not None
-    assert isinstance(text, EmailMessage) and isinstance(html, EmailMessage)
+    assert text is not None
+    assert html is not None
+    assert isinstance(text, EmailMessage)
+    assert isinstance(html, EmailMessage)
     assert text.get_content() == "plain → text\n"
     assert html.get_content() == "<p>html</p>\n"
 
@@ -437,7 +462,8 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 def test_plain_smtp_with_login() -> None:
     with SmtpTestServer(username="alerts@agency.example", password="p@ss:word") as server:
         sender = SmtpSender.from_url(server.url, from_addr="zoomguard@agency.example")
-        assert "p%40ss" not in sender.description and "p@ss" not in sender.description
+        assert "p%40ss" not in sender.description
+        assert "p@ss" not in sender.description
         result = sender.send(message())
         assert result.refused == {}
         assert server.logins == ["alerts@agency.example"]
@@ -492,7 +518,8 @@ def test_refused_data_is_a_temporary_failure_then_accepted() -> None:
         sender = SmtpSender.from_url(server.url)
         with pytest.raises(DeliveryError) as caught:
             sender.send(message())
-        assert caught.value.code == 451 and not caught.value.permanent
+        assert caught.value.code == 451
+        assert not caught.value.permanent
         assert not caught.value.connection
         sender.send(message())
         assert server.handler.refused == ["DATA"]
@@ -504,7 +531,8 @@ def test_refused_recipient_is_a_permanent_failure() -> None:
     with SmtpTestServer(handler) as server:
         with pytest.raises(DeliveryError) as caught:
             SmtpSender.from_url(server.url).send(message())
-        assert caught.value.permanent and caught.value.code == 550
+        assert caught.value.permanent
+        assert caught.value.code == 550
         assert "officer@agency.example (550" in str(caught.value)
         assert server.received == []
 

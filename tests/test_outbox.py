@@ -104,13 +104,14 @@ def record(
     category: str,
     details: dict[str, Any],
     now: datetime = T0,
+    delivery: str | None = None,
 ) -> int:
     with store.transaction() as session:
         return notify.record_alert(
             session,
             account_pk=account,
             sweep_id=sweep,
-            delivery=notify.delivery_for(category),
+            delivery=delivery or notify.delivery_for(category),
             category=category,
             details=details,
             now=now,
@@ -189,32 +190,31 @@ def test_record_alert_scrubs_and_belongs_to_the_callers_transaction(store: Store
     with store.transaction() as session:
         row = session.get(Alert, alert_id)
         assert row is not None
-        assert row.delivery == "digest" and row.category == cat.MEETING_FIXED
+        assert row.delivery == "digest"
+        assert row.category == cat.MEETING_FIXED
         assert row.details["changes"] == [{"field": "password", "before": "", "after": "(hidden)"}]
-        assert row.created_at == T0 and row.email_id is None
+        assert row.created_at == T0
+        assert row.email_id is None
     # A finding that rolls back takes its alert with it.
-    with pytest.raises(RuntimeError), store.transaction() as session:
-        notify.record_alert(
-            session,
-            account_pk=account,
-            sweep_id=None,
-            delivery="immediate",
-            category=cat.RECORDING_STARTED,
-            details=RECORDING,
-            now=T0,
-        )
-        raise RuntimeError("the finding could not be written")
+
+    def finding_fails() -> None:
+        with store.transaction() as session:
+            notify.record_alert(
+                session,
+                account_pk=account,
+                sweep_id=None,
+                delivery="immediate",
+                category=cat.RECORDING_STARTED,
+                details=RECORDING,
+                now=T0,
+            )
+            raise RuntimeError("the finding could not be written")
+
+    with pytest.raises(RuntimeError):
+        finding_fails()
     assert alerts_without_email(store) == 1
-    with pytest.raises(ValueError, match="delivery"), store.transaction() as session:
-        notify.record_alert(
-            session,
-            account_pk=account,
-            sweep_id=None,
-            delivery="someday",
-            category=cat.MEETING_FIXED,
-            details={},
-            now=T0,
-        )
+    with pytest.raises(ValueError, match="delivery"):
+        record(store, account=account, sweep=None, category="x", details={}, delivery="someday")
 
 
 # --- composing ------------------------------------------------------------------------------
@@ -238,9 +238,7 @@ def test_running_sweep_sends_immediates_now_and_its_digest_when_finished(store: 
     assert len({e.message_id for e in rows}) == 3
     assert all(e.message_id.endswith("@agency.example>") for e in rows)
     digest = rows[2]
-    assert digest.subject == "[zoomguard: Agency] Digest for sweep %d: 3 alerts in 2 meetings" % (
-        sweep
-    )
+    assert digest.subject == f"[zoomguard: Agency] Digest for sweep {sweep}: 3 alerts in 2 meetings"
     assert "Checked 40 meetings of 3 users" in digest.text_body
 
 
@@ -291,36 +289,32 @@ def test_compose_applies_a_redactor_to_topics(store: Store) -> None:
         assert REDACTED_TOPIC in body
 
 
+def compose_by_hand(store: Store, message_id: str, alert_ids: list[int]) -> None:
+    with store.transaction() as session:
+        email_id = db.insert_email(
+            session,
+            message_id=message_id,
+            kind="digest",
+            recipients=[OFFICER],
+            subject="s",
+            text_body="t",
+            html_body="h",
+            now=T0,
+        )
+        db.attach_alerts(session, alert_ids, email_id)
+
+
 def test_two_composers_never_compose_one_alert_twice(store: Store) -> None:
     sweep_with_violations(store)
     with store.transaction() as session:
         alert_ids = [a.id for a in db.uncomposed_alerts(session)]
-        first = db.insert_email(
-            session,
-            message_id="<a@x>",
-            kind="digest",
-            recipients=[OFFICER],
-            subject="s",
-            text_body="t",
-            html_body="h",
-            now=T0,
-        )
-        db.attach_alerts(session, alert_ids[:2], first)
-    with pytest.raises(StoreError) as caught, store.transaction() as session:
-        second = db.insert_email(
-            session,
-            message_id="<b@x>",
-            kind="digest",
-            recipients=[OFFICER],
-            subject="s",
-            text_body="t",
-            html_body="h",
-            now=T0,
-        )
-        db.attach_alerts(session, alert_ids, second)
+    compose_by_hand(store, "<a@x>", alert_ids[:2])
+    with pytest.raises(StoreError) as caught:
+        compose_by_hand(store, "<b@x>", alert_ids)
     assert caught.value.reason == "outbox_race"
-    # The losing email rolled back with its attach.
+    # The losing email rolled back with its attach; the alerts it did not win stay free.
     assert [e.message_id for e in emails(store)] == ["<a@x>"]
+    assert alerts_without_email(store) == len(alert_ids) - 2
 
 
 def test_concurrent_compose_creates_each_email_once(store: Store) -> None:
@@ -381,18 +375,26 @@ def test_a_sweep_yields_one_digest_and_the_immediates_each_delivered_once(
     assert len(smtp.received) == 3
     assert_delivered_exactly_once(store, smtp)
 
-    kinds = {m["X-Zoomguard-Kind"]: m for m in smtp.messages if m["X-Zoomguard-Kind"] != "immediate"}
+    kinds = {
+        m["X-Zoomguard-Kind"]: m for m in smtp.messages if m["X-Zoomguard-Kind"] != "immediate"
+    }
     digest = kinds["digest"]
-    assert digest["Subject"] == f"[zoomguard: Agency] Digest for sweep {sweep}: 3 alerts in 2 meetings"
-    assert digest["From"] == FROM and digest["To"] == OFFICER
+    assert (
+        digest["Subject"] == f"[zoomguard: Agency] Digest for sweep {sweep}: 3 alerts in 2 meetings"
+    )
+    assert digest["From"] == FROM
+    assert digest["To"] == OFFICER
     assert digest.get_content_type() == "multipart/alternative"
     text_part = digest.get_body(("plain",))
     html_part = digest.get_body(("html",))
-    assert isinstance(text_part, EmailMessage) and isinstance(html_part, EmailMessage)
+    assert isinstance(text_part, EmailMessage)
+    assert isinstance(html_part, EmailMessage)
     text, html = text_part.get_content(), html_part.get_content()
     for body in (text, html):
-        assert REDACTED_TOPIC in body and "046 454 286" not in body
-        assert "89999999999" in body and "81234567890" in body
+        assert REDACTED_TOPIC in body
+        assert "046 454 286" not in body
+        assert "89999999999" in body
+        assert "81234567890" in body
         assert "host@agency.example" in body
     assert f'"{policy.RULES[policy.PASSCODE].guidance}"' in text
     assert policy.RULES[policy.PASSCODE].guidance in html
@@ -451,7 +453,9 @@ def test_refused_recipient_then_accepted(store: Store) -> None:
             now = email.next_attempt_at
         assert notify.flush_outbox(store, sender, now).sent == 1
         [email] = emails(store)
-        assert email.status == "sent" and email.attempts == 4 and email.sent_at == now
+        assert email.status == "sent"
+        assert email.attempts == 4
+        assert email.sent_at == now
         assert len(server.received) == 1
         assert server.messages[0]["Message-ID"] == email.message_id
 
@@ -468,9 +472,12 @@ def test_server_down_then_started_loses_nothing(store: Store) -> None:
     # Unreachable: one attempt, and the flush stops instead of timing out once per email.
     assert down == notify.FlushResult(sent=0, failed=1, pending=3)
     tried = [e for e in emails(store) if e.attempts]
-    assert len(tried) == 1 and "Connection refused" in (tried[0].last_error or "")
+    assert len(tried) == 1
+    assert "Connection refused" in (tried[0].last_error or "")
     status = notify.outbox_status(store, T0 + timedelta(hours=2), 3600)
-    assert status.pending == 3 and status.overdue == 3 and not status.local_only
+    assert status.pending == 3
+    assert status.overdue == 3
+    assert not status.local_only
 
     with SmtpTestServer(port=port) as server:
         up = notify.flush_outbox(store, sender, T0 + timedelta(minutes=1))
@@ -488,10 +495,14 @@ def test_partly_refused_recipients_are_not_sent_twice(store: Store) -> None:
         notify.compose_pending(store, s.with_overrides(smtp_url=server.url), T0)
         assert notify.flush_outbox(store, sender_for(server), T0).sent == 1
         assert notify.flush_outbox(store, sender_for(server), T0 + timedelta(days=1)).sent == 0
-        assert len(server.received) == 1 and server.received[0].rcpt_tos == (OFFICER,)
+        assert len(server.received) == 1
+        assert server.received[0].rcpt_tos == (OFFICER,)
     [email] = emails(store)
     assert email.status == "sent"
-    assert email.last_error == "accepted, but the server refused gone@agency.example (550 No such user)"
+    assert (
+        email.last_error
+        == "accepted, but the server refused gone@agency.example (550 No such user)"
+    )
 
 
 class SlowSender:
@@ -535,7 +546,8 @@ def test_concurrent_flushers_send_each_email_once(store: Store) -> None:
     for t in threads:
         t.join()
     assert sum(r.sent for r in results) == 12
-    assert len(sender.sent) == 12 and len(set(sender.sent)) == 12
+    assert len(sender.sent) == 12
+    assert len(set(sender.sent)) == 12
     assert all(e.status == "sent" and e.attempts == 1 for e in emails(store))
 
 
@@ -566,11 +578,24 @@ def test_a_flush_stops_at_max_attempts(store: Store) -> None:
     assert len(fake.sent) == 3
 
 
+def test_an_unexpected_sender_error_is_retried_and_does_not_stop_the_flush(store: Store) -> None:
+    account = add_account(store)
+    for _ in range(2):
+        record(store, account=account, sweep=None, category=cat.EVENT_DEAD, details={"e": 1})
+    notify.compose_pending(store, settings(), T0)
+    fake = MemorySender(from_addr=FROM, fail=[UnicodeEncodeError("ascii", "é", 0, 1, "nope")])
+    assert notify.flush_outbox(store, fake, T0) == notify.FlushResult(sent=1, failed=1, pending=1)
+    [waiting] = notify.list_emails(store, status="pending")
+    assert (waiting.last_error or "").startswith("UnicodeEncodeError")
+    assert waiting.next_attempt_at == T0 + timedelta(seconds=60)
+    assert notify.flush_outbox(store, fake, waiting.next_attempt_at).sent == 1
+
+
 def test_backoff_is_capped(store: Store) -> None:
     add_account(store)
     record(store, account=None, sweep=None, category=cat.EVENT_DEAD, details={"event": "e"})
     notify.compose_pending(store, settings(), T0)
-    failures = [DeliveryError("451 busy", code=451) for _ in range(12)]
+    failures: list[Exception] = [DeliveryError("451 busy", code=451) for _ in range(12)]
     fake = MemorySender(from_addr=FROM, fail=failures)
     now = T0
     delays = []
@@ -605,7 +630,9 @@ def test_without_smtp_emails_stay_in_the_local_outbox(store: Store) -> None:
     assert [e.id for e in listed] == sorted((e.id for e in listed), reverse=True)
 
     status = notify.outbox_status(store, T0 + timedelta(minutes=30), warn_seconds=3600)
-    assert status.pending == 3 and status.local_only and status.overdue == 0
+    assert status.pending == 3
+    assert status.local_only
+    assert status.overdue == 0
     assert status.oldest_pending_age_seconds == 25 * 60
     assert status.waiting_alerts == 0
     later = notify.outbox_status(store, T0 + timedelta(hours=2), warn_seconds=3600)

@@ -117,6 +117,12 @@ def test_saving_an_account_again_updates_the_same_row(store: Store) -> None:
     assert store.get_account(first.id + 100) is None
 
 
+def test_concurrent_registrations_of_one_account_share_one_row(store: Store) -> None:
+    records = race(4, lambda i: store.save_s2s_account("acct-1", "client-1", SECRET))
+    assert len({r.id for r in records}) == 1
+    assert len(store.list_accounts()) == 1
+
+
 def test_without_a_secret_key_credentials_are_neither_saved_nor_read(
     store: Store, store_without_key: Store
 ) -> None:
@@ -211,7 +217,9 @@ def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
 
     assert record is not None
     assert record.status == "deauthorized"
-    assert not (record.has_client_secret or record.has_access_token or record.has_refresh_token)
+    assert not record.has_client_secret
+    assert not record.has_access_token
+    assert not record.has_refresh_token
     assert raw(
         db_engine,
         "SELECT client_secret_enc, access_token_enc, refresh_token_enc, access_token_expires_at "
@@ -472,20 +480,25 @@ def test_concurrent_upserts_of_one_finding_leave_one_open_row(store: Store) -> N
 
 def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     pk = add_account(store)
-    with pytest.raises(RuntimeError), store.transaction() as session:
-        finding(store, session, account_pk=pk)
-        store.append_audit(
-            session,
-            account_pk=pk,
-            actor="sweep",
-            action="meeting.update",
-            target="meeting:111",
-            before={},
-            after={},
-            confirmed=None,
-            now=T0,
-        )
-        raise RuntimeError("the alert could not be written")
+
+    def write_then_fail() -> None:
+        with store.transaction() as session:
+            finding(store, session, account_pk=pk)
+            store.append_audit(
+                session,
+                account_pk=pk,
+                actor="sweep",
+                action="meeting.update",
+                target="meeting:111",
+                before={},
+                after={},
+                confirmed=None,
+                now=T0,
+            )
+            raise RuntimeError("the alert could not be written")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     assert store.all_findings() == []
     assert store.recent_audit() == []
 

@@ -18,17 +18,16 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from webhook_fixtures import ACCOUNT_ID, SECRET, event_body, meeting_event, signed_headers
 from werkzeug.serving import make_server
+from zoom_openapi import webhook_events
 
 from webhooks import create_app
 from webhooks.envelope import parse_envelope
 from webhooks.signature import Rejection, sign, url_validation_token, verify
-from webhook_fixtures import ACCOUNT_ID, SECRET, event_body, meeting_event, signed_headers
-from zoom_openapi import webhook_events
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError
-from zoomguard.store import Store, make_engine
-from zoomguard.store import inbox
+from zoomguard.store import Store, inbox, make_engine
 from zoomguard.store.models import InboxEvent
 
 pytest_plugins = ("store_fixtures",)
@@ -148,9 +147,11 @@ def test_url_validation_token_is_hex_hmac_of_the_plain_token() -> None:
 
 
 def test_envelope_keeps_only_well_formed_optional_fields() -> None:
-    envelope = parse_envelope(
-        b'{"event":"meeting.created","event_ts":true,"payload":{"account_id":' + b'"' + b"x" * 65 + b'"}}'
+    too_long_account = "x" * 65
+    body = json.dumps(
+        {"event": "meeting.created", "event_ts": True, "payload": {"account_id": too_long_account}}
     )
+    envelope = parse_envelope(body.encode())
     assert (envelope.event, envelope.event_ts, envelope.zoom_account_id) == (
         "meeting.created",
         None,
@@ -213,7 +214,20 @@ def test_unhandled_event_answers_200_and_is_stored_ignored(
     assert (status, answer) == (200, {"status": "ignored"})
     [row] = rows(store)
     assert (row.event, row.status) == ("meeting.participant_joined", inbox.IGNORED)
+    assert row.body == ""  # not handled, so its personal data is not kept
+    assert row.dedupe_key == hashlib.sha256(body).hexdigest()
     assert inbox.claim_events(store, "w", 10, row.received_at, 60) == []
+    assert post(client, body) == (200, {"status": "duplicate"})
+    assert len(rows(store)) == 1
+
+
+def test_overlong_event_name_is_stored_ignored_and_truncated(
+    client: FlaskClient, store: Store
+) -> None:
+    body = event_body("meeting." + "x" * 200)
+    assert post(client, body) == (200, {"status": "ignored"})
+    [row] = rows(store)
+    assert row.event == ("meeting." + "x" * 200)[:100]
 
 
 def test_same_delivery_twice_is_stored_once(client: FlaskClient, store: Store) -> None:
@@ -393,7 +407,7 @@ def test_logs_name_the_event_and_outcome_but_never_the_body_or_secret(
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}{URL}"
@@ -403,9 +417,7 @@ def serving(app: Flask) -> Iterator[str]:
         server.server_close()
 
 
-def test_real_http_signed_events_are_stored_and_bad_ones_refused(
-    app: Flask, store: Store
-) -> None:
+def test_real_http_signed_events_are_stored_and_bad_ones_refused(app: Flask, store: Store) -> None:
     with serving(app) as url, requests.Session() as http:
         body = meeting_event("meeting.deleted")
         ok = http.post(url, data=body, headers=signed_headers(body), timeout=5)
@@ -431,9 +443,7 @@ def padded_event(total: int) -> bytes:
 
 
 @pytest.mark.parametrize("size", [MIB + 1, 3 * MIB], ids=["one-byte-over", "far-over"])
-def test_real_http_chunked_body_over_the_limit_is_413(
-    app: Flask, store: Store, size: int
-) -> None:
+def test_real_http_chunked_body_over_the_limit_is_413(app: Flask, store: Store, size: int) -> None:
     body = padded_event(size)
     with serving(app) as url:
         response = requests.post(url, data=chunked(body), headers=signed_headers(body), timeout=5)
@@ -457,9 +467,7 @@ def test_real_http_chunked_body_within_the_limit_is_accepted(
     assert rows(store)[0].body == body.decode()
 
 
-def test_real_http_concurrent_duplicate_deliveries_store_one_row(
-    app: Flask, store: Store
-) -> None:
+def test_real_http_concurrent_duplicate_deliveries_store_one_row(app: Flask, store: Store) -> None:
     body = meeting_event("meeting.created")
     headers = signed_headers(body)
     with serving(app) as url, ThreadPoolExecutor(max_workers=8) as pool:

@@ -19,9 +19,7 @@ def sign(body: bytes, secret: str = SECRET, ts: int | str | None = None) -> str:
     return _production_sign(body, secret=secret, timestamp=timestamp)
 
 
-def signed_headers(
-    body: bytes, *, secret: str = SECRET, ts: int | None = None
-) -> dict[str, str]:
+def signed_headers(body: bytes, *, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
     timestamp = str(int(time.time()) if ts is None else ts)
     return {
         "Content-Type": "application/json",

@@ -14,7 +14,7 @@ from webhooks import routes
 from webhooks.context import WebhookContext
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError, StoreError
-from zoomguard.store.core import Store
+from zoomguard.store import Store
 
 log = logging.getLogger("zoomguard.webhooks")
 

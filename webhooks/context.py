@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zoomguard.config import Settings
-from zoomguard.store.core import Store
+from zoomguard.store import Store
 
 
 @dataclass(frozen=True)

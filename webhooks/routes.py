@@ -102,7 +102,9 @@ def zoom_webhook() -> tuple[Response, int]:
         event=event_name,
         zoom_account_id=envelope.zoom_account_id,
         event_ts=envelope.event_ts,
-        body=envelope.text,
+        # Data minimisation: an event zoomguard ignores (participant joins and the like) is
+        # recorded by name only; its body, often names and emails, is not kept.
+        body=envelope.text if handled else "",
         status=status,
         now=datetime.fromtimestamp(context.clock(), UTC),
     )

@@ -14,6 +14,11 @@ The file's shape::
     meeting_id = "85746065432"  # or host_email = "someone@example.org"
     reason = "why the privacy officer allowed it"
     expires = 2027-01-31        # last day the exemption applies
+    [baseline]                  # account settings zoomguard sets and locks; any left out: on
+    mode = "report"             # optional: the baseline's own mode (default: the file's mode)
+    file_transfer = true
+    ...
+    recordings_lookback_days = 30
 
 Every mistake is a ``PolicyError`` whose message names the key, e.g.
 ``policy: rules.waiting_rom: unknown key``, so the operator sees one line that says what to fix.
@@ -58,9 +63,48 @@ RULE_DEFAULTS: Final[Mapping[str, bool]] = MappingProxyType(
 )
 DEFAULT_RULES: Final[frozenset[str]] = frozenset(k for k, on in RULE_DEFAULTS.items() if on)
 
-# Top-level keys a policy file may hold. A later issue adds a [baseline] table (account-level
-# settings); until then it is an unknown key like any other, so a typo never passes silently.
-_TOP_LEVEL_KEYS: Final = ("mode", "rules", "exemptions")
+# Baseline item ids: the account settings zoomguard sets to the guidance's value and locks, so
+# that groups and users cannot change them (``zoomguard.baseline.ITEMS`` says where each lives).
+# Each is named after the Zoom setting it governs; ``true`` means "zoomguard keeps it at the
+# baseline value", never "the Zoom feature is on".
+BASELINE_PASSCODE_NEW_MEETINGS: Final = "passcode_new_meetings"
+BASELINE_PASSCODE_INSTANT_MEETINGS: Final = "passcode_instant_meetings"
+BASELINE_PASSCODE_PMI_MEETINGS: Final = "passcode_pmi_meetings"
+BASELINE_PASSCODE_IN_JOIN_LINK: Final = "passcode_in_join_link"
+BASELINE_WAITING_ROOM: Final = "waiting_room"
+BASELINE_JOIN_BEFORE_HOST: Final = "join_before_host"
+BASELINE_LOCAL_RECORDING: Final = "local_recording"
+BASELINE_CLOUD_RECORDING: Final = "cloud_recording"
+BASELINE_AUTO_RECORDING: Final = "auto_recording"
+BASELINE_FILE_TRANSFER: Final = "file_transfer"
+# A user's Personal Meeting ID room has a passcode (the PMI counts as a meeting). Not lockable.
+BASELINE_PMI_PASSCODE: Final = "pmi_passcode"
+
+# Every baseline item a policy file may switch, in report order; all on by default.
+BASELINE_DEFAULTS: Final[Mapping[str, bool]] = MappingProxyType(
+    {
+        BASELINE_PASSCODE_NEW_MEETINGS: True,
+        BASELINE_PASSCODE_INSTANT_MEETINGS: True,
+        BASELINE_PASSCODE_PMI_MEETINGS: True,
+        BASELINE_PASSCODE_IN_JOIN_LINK: True,
+        BASELINE_WAITING_ROOM: True,
+        BASELINE_JOIN_BEFORE_HOST: True,
+        BASELINE_LOCAL_RECORDING: True,
+        BASELINE_CLOUD_RECORDING: True,
+        BASELINE_AUTO_RECORDING: True,
+        BASELINE_FILE_TRANSFER: True,
+        BASELINE_PMI_PASSCODE: True,
+    }
+)
+DEFAULT_BASELINE_ITEMS: Final[frozenset[str]] = frozenset(
+    k for k, on in BASELINE_DEFAULTS.items() if on
+)
+DEFAULT_RECORDINGS_LOOKBACK_DAYS: Final = 30
+# Each look-back costs one request per user per 28 days (Zoom's window limit): ten years at most.
+MAX_RECORDINGS_LOOKBACK_DAYS: Final = 3650
+
+# Top-level keys a policy file may hold; anything else is an error, so a typo never passes.
+_TOP_LEVEL_KEYS: Final = ("mode", "rules", "exemptions", "baseline")
 _EXEMPTION_KEYS: Final = ("meeting_id", "host_email", "reason", "expires")
 
 _MEETING_ID = re.compile(r"\d+")
@@ -103,12 +147,41 @@ class Exemption:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The account-settings baseline: which items are kept and locked, and in which mode.
+
+    ``mode`` None follows the profile's mode, so ``mode = "report"`` at the top of a policy file
+    keeps zoomguard from changing anything at all unless the baseline says otherwise.
+    """
+
+    items: frozenset[str] = DEFAULT_BASELINE_ITEMS
+    mode: Mode | None = None
+    recordings_lookback_days: int = DEFAULT_RECORDINGS_LOOKBACK_DAYS
+
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        unknown = sorted(set(self.items) - set(BASELINE_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown baseline items: {', '.join(unknown)}")
+        if not 1 <= self.recordings_lookback_days <= MAX_RECORDINGS_LOOKBACK_DAYS:
+            raise ValueError(
+                f"recordings_lookback_days must be 1 to {MAX_RECORDINGS_LOOKBACK_DAYS}, "
+                f"got {self.recordings_lookback_days}"
+            )
+
+    def enabled(self, item_id: str) -> bool:
+        return item_id in self.items
+
+
+@dataclass(frozen=True)
 class Profile:
-    """The rules in force, the mode, and the exemptions."""
+    """The rules in force, the mode, the exemptions and the account-settings baseline."""
 
     mode: Mode = "enforce"
     rules: frozenset[str] = DEFAULT_RULES
     exemptions: tuple[Exemption, ...] = ()
+    baseline: Baseline = Baseline()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -119,6 +192,11 @@ class Profile:
 
     def enabled(self, rule_id: str) -> bool:
         return rule_id in self.rules
+
+    @property
+    def baseline_mode(self) -> Mode:
+        """The mode of the baseline: its own if the policy file gives one, else the profile's."""
+        return self.baseline.mode if self.baseline.mode is not None else self.mode
 
     def exemption_for(
         self, meeting_id: str, host_email: str | None, *, today: date
@@ -151,13 +229,14 @@ def load_profile(text: str) -> Profile:
         mode=_mode(document.get("mode", "enforce")),
         rules=_rules(document.get("rules", {})),
         exemptions=_exemptions(document.get("exemptions", [])),
+        baseline=_baseline(document.get("baseline", {})),
     )
 
 
-def _mode(value: Any) -> Mode:
+def _mode(value: Any, *, where: str = "mode") -> Mode:
     if not isinstance(value, str) or value not in MODES:
         choices = " or ".join(f'"{m}"' for m in MODES)
-        raise PolicyError(f"policy: mode: must be {choices}, got {_show(value)}")
+        raise PolicyError(f"policy: {where}: must be {choices}, got {_show(value)}")
     return cast(Mode, value)
 
 
@@ -172,6 +251,45 @@ def _rules(table: Any) -> frozenset[str]:
             raise PolicyError(f"policy: rules.{key}: must be true or false, got {_show(value)}")
         enabled[key] = value
     return frozenset(k for k, on in enabled.items() if on)
+
+
+def _baseline(table: Any) -> Baseline:
+    if not isinstance(table, dict):
+        raise PolicyError(f"policy: baseline: must be a table, got {_show(table)}")
+    enabled = dict(BASELINE_DEFAULTS)
+    mode: Mode | None = None
+    lookback = DEFAULT_RECORDINGS_LOOKBACK_DAYS
+    for key, value in table.items():
+        if key == "mode":
+            mode = _mode(value, where="baseline.mode")
+        elif key == "recordings_lookback_days":
+            lookback = _lookback_days(value)
+        elif key in BASELINE_DEFAULTS:
+            if not isinstance(value, bool):
+                raise PolicyError(
+                    f"policy: baseline.{key}: must be true or false, got {_show(value)}"
+                )
+            enabled[key] = value
+        else:
+            raise PolicyError(f"policy: baseline.{key}: unknown key")
+    return Baseline(
+        items=frozenset(k for k, on in enabled.items() if on),
+        mode=mode,
+        recordings_lookback_days=lookback,
+    )
+
+
+def _lookback_days(value: Any) -> int:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 1 <= value <= MAX_RECORDINGS_LOOKBACK_DAYS
+    ):
+        return value
+    raise PolicyError(
+        f"policy: baseline.recordings_lookback_days: must be a whole number of days from 1 to "
+        f"{MAX_RECORDINGS_LOOKBACK_DAYS}, got {_show(value)}"
+    )
 
 
 def _exemptions(items: Any) -> tuple[Exemption, ...]:

@@ -8,19 +8,23 @@ stay listed by ``zoomguard.store.inbox.dead_events`` for reports and health chec
 Several workers (threads, processes, machines) may share one database: claims are leases, so a
 worker killed mid-event has its events taken over when the lease runs out. Stopping is
 cooperative: the caller sets ``stop`` (the CLI does on SIGTERM/SIGINT); the event in hand is
-finished and the rest of the batch is given back.
+finished and the rest of the batch is given back. Delivery to the handler is at least once (a
+worker that dies after the handler succeeded but before recording it leaves the event to be
+taken over), so handlers must be idempotent: re-read the meeting, compare, then act.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from zoomguard.errors import StoreError
 from zoomguard.store import inbox
-from zoomguard.store.core import Store
+from zoomguard.store import Store
 from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff, InboxItem
 
 log = logging.getLogger("zoomguard.worker")
@@ -39,6 +43,12 @@ STORE_RETRY_CAP_SECONDS = 60.0
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def default_worker_id(suffix: str = "") -> str:
+    """host:pid[:suffix], unique per worker loop, readable in ``inbox_events.claimed_by``."""
+    base = f"{socket.gethostname()}:{os.getpid()}"
+    return f"{base}:{suffix}" if suffix else base
 
 
 def _describe(error: BaseException) -> str:

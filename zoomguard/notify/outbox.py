@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
 
@@ -41,7 +42,7 @@ from zoomguard.notify.render import (
     render_host_notice,
     render_immediate,
 )
-from zoomguard.notify.smtp import DeliveryError, Sender, SmtpSender, parse_smtp_url
+from zoomguard.notify.smtp import DeliveryError, Sender, SendResult, SmtpSender, parse_smtp_url
 from zoomguard.store import outbox as db
 from zoomguard.store.outbox import EmailRecord
 
@@ -269,9 +270,14 @@ def _compose(
 # --- flush ----------------------------------------------------------------------------------
 
 
+# RFC 5322 allows 998-character lines; folding at 78 makes the email package put a subject that
+# contains a colon on a continuation line of its own, which some readers show with a leading space.
+_MESSAGE_POLICY = SMTP_POLICY.clone(max_line_length=998)
+
+
 def build_message(email: EmailRecord, from_addr: str) -> EmailMessage:
     """The MIME message for an outbox row: text and HTML alternatives, stable Message-ID."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_MESSAGE_POLICY)
     message["Subject"] = email.subject
     message["From"] = from_addr
     message["To"] = ", ".join(email.recipients)
@@ -290,6 +296,18 @@ def backoff_delay(attempts: int, *, base: float, cap: float) -> timedelta:
     exponent = max(0, attempts - 1)
     seconds = cap if exponent >= 32 else min(cap, base * (2**exponent))
     return timedelta(seconds=seconds)
+
+
+def _send_one(sender: Sender, email: EmailRecord) -> SendResult:
+    try:
+        return sender.send(build_message(email, sender.from_addr))
+    except DeliveryError:
+        raise
+    except Exception as error:
+        # A bug or an unencodable message must not wedge the outbox: it is retried with backoff
+        # like any failed delivery, and the other emails keep going.
+        log.exception("email %s: unexpected error while sending", email.id)
+        raise DeliveryError(f"{type(error).__name__}: {error}") from error
 
 
 def flush_outbox(
@@ -327,7 +345,7 @@ def flush_outbox(
             email = db.get_email(session, email_id)
         assert email is not None
         try:
-            result = sender.send(build_message(email, sender.from_addr))
+            result = _send_one(sender, email)
         except DeliveryError as error:
             failed += 1
             delay = backoff_delay(email.attempts, base=backoff_seconds, cap=max_backoff_seconds)

@@ -21,6 +21,8 @@ from zoomguard.notify import categories as cat
 from zoomguard.store.outbox import scrub_details
 
 PRIVACY_OFFICER_DEFAULT = "PrivacyOfficerCLBC@gov.bc.ca"
+# Alerts shown in full in one digest; the rest are counted in its summary.
+DIGEST_MAX_DETAILED = 300
 
 Redactor = Callable[[str], str]
 
@@ -371,11 +373,18 @@ def render_digest(
     account_name: str | None = None,
     officer: str = PRIVACY_OFFICER_DEFAULT,
     redact: Redactor | None = None,
+    max_detailed: int = DIGEST_MAX_DETAILED,
 ) -> RenderedEmail:
-    """Every digest alert of one sweep (or one batch of webhook alerts) in one email."""
+    """Every digest alert of one sweep (or one batch of webhook alerts) in one email.
+
+    The summary counts every alert; the details stop after the ``max_detailed`` most urgent, so
+    a first sweep of a large account yields a readable email, not megabytes (the rest are in
+    ``zoomguard report``).
+    """
     views = [alert_view(a, redact=redact) for a in alerts]
-    groups = group_by_meeting(views)
-    meetings = sum(1 for g in groups if g.meeting_id is not None)
+    detailed = sorted(views, key=lambda v: (v.rank, v.id))[: max(0, max_detailed)]
+    groups = group_by_meeting(detailed)
+    meetings = len({v.meeting_id for v in views if v.meeting_id is not None})
     name = account_name or (sweep.account_name if sweep else None)
     what = f"{len(views)} alert{'s' if len(views) != 1 else ''}"
     if meetings:
@@ -386,6 +395,7 @@ def render_digest(
         subject=_subject(f"{_prefix(name)} Digest for {source}: {what}"),
         alerts=views,
         groups=groups,
+        omitted=len(views) - len(detailed),
         counts=count_by_category(views),
         sweep=sweep,
         sweep_started=format_time(sweep.started_at) if sweep else "",

@@ -93,9 +93,7 @@ def identifying_topic(rng: random.Random) -> str:
 def _pick_kinds(rng: random.Random, kinds: Sequence[str]) -> tuple[str, ...]:
     first = rng.choice(list(kinds))
     if rng.random() < 0.3:
-        others = [
-            k for k in kinds if k != first and frozenset({first, k}) not in _INCOMPATIBLE
-        ]
+        others = [k for k in kinds if k != first and frozenset({first, k}) not in _INCOMPATIBLE]
         if others:
             return tuple(sorted((first, rng.choice(others))))
     return (first,)
@@ -172,7 +170,9 @@ def _account_settings(state: SandboxState) -> None:
 def _groups(state: SandboxState, rng: random.Random) -> list[str]:
     staff = state.add_group("Staff", group_id=_id(rng))
     contractors = state.add_group("Contractors", group_id=_id(rng))
-    state.settings.patch_group(contractors["id"], {"file_transfer": False, "join_before_host": False})
+    state.settings.patch_group(
+        contractors["id"], {"file_transfer": False, "join_before_host": False}
+    )
     state.settings.patch_group_locks(contractors["id"], {"file_transfer": True})
     return [staff["id"], contractors["id"]]
 
@@ -266,7 +266,9 @@ def _meeting(
         agenda=rng.choice(AGENDAS),
         password=password,
         settings=settings,
-        created_at=start - timedelta(days=rng.randint(1, 30)) if start < base else base - timedelta(days=rng.randint(1, 30)),
+        created_at=start - timedelta(days=rng.randint(1, 30))
+        if start < base
+        else base - timedelta(days=rng.randint(1, 30)),
         occurrences=rng.randint(3, 8),
     )
     if chosen:

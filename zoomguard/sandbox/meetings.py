@@ -159,7 +159,7 @@ def validate_patch(body: Any) -> dict[str, Any]:
             if len(body[name]) > limit:
                 raise MeetingValidationError(name)
             clean[name] = body[name]
-    if "start_time" in clean and clean["start_time"]:
+    if clean.get("start_time"):
         try:
             parse_iso(clean["start_time"])
         except ValueError:

@@ -248,7 +248,9 @@ class OAuthEndpoints:
     def _refresh_token(self, client: str, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         if client != "oauth":
             return _error(400, "Unsupported grant type", "unsupported_grant_type")
-        grant = self._tokens.use_refresh(self._config.oauth_client_id, params.get("refresh_token", ""))
+        grant = self._tokens.use_refresh(
+            self._config.oauth_client_id, params.get("refresh_token", "")
+        )
         if grant is None:
             return _error(400, "Invalid Token!", "invalid_grant")
         body = self._token_body("user", grant.client_id, grant.user_id, grant.scope, refresh=True)
@@ -266,14 +268,18 @@ class OAuthEndpoints:
             return 400, {"reason": "Redirect URI mismatch.", "error": "invalid_request"}, None
         state = params.get("state")
         if params.get("response_type") != "code":
-            return 302, None, _with_query(
-                redirect_uri, {"error": "unsupported_response_type", "state": state}
+            return (
+                302,
+                None,
+                _with_query(redirect_uri, {"error": "unsupported_response_type", "state": state}),
             )
         challenge = params.get("code_challenge") or None
         method = params.get("code_challenge_method") or ("plain" if challenge else None)
         if challenge is not None and method != "S256":
-            return 302, None, _with_query(
-                redirect_uri, {"error": "invalid_request", "state": state}
+            return (
+                302,
+                None,
+                _with_query(redirect_uri, {"error": "invalid_request", "state": state}),
             )
         user_id = self._resolve_user(params.get("sandbox_user"))
         if user_id is None:

@@ -625,7 +625,11 @@ class SandboxState:
             self.recordings[recording.uuid] = recording
             self._emit(
                 "recording.completed",
-                {"object": recording.webhook_object(self.config.account_id, mtg.EXAMPLE_BASE, completed=True)},
+                {
+                    "object": recording.webhook_object(
+                        self.config.account_id, mtg.EXAMPLE_BASE, completed=True
+                    )
+                },
                 download_token=secrets.token_urlsafe(48),
             )
             return recording
@@ -642,11 +646,15 @@ class SandboxState:
             self._emit("meeting.participant_jbh_joined", {"object": obj})
             return True
 
-    def record_stop_request(self, meeting_id: int, was_recording: bool) -> RecordingStop:
+    def record_stop_request(
+        self, meeting_id: int, was_recording: bool, received_at: float | None = None
+    ) -> RecordingStop:
+        """Note a recording.stop received through the API, with the time it arrived."""
         with self.lock:
             live = self.live.get(meeting_id)
             uuid = live.uuid if live else self.meetings[meeting_id]["uuid"]
-            stop = RecordingStop(meeting_id, uuid, time.time(), was_recording)
+            arrived = received_at if received_at is not None else time.time()
+            stop = RecordingStop(meeting_id, uuid, arrived, was_recording)
             self.recording_stops.append(stop)
             return stop
 
@@ -662,11 +670,15 @@ class SandboxState:
                 if r.meeting_id == mid and not r.trashed
             ]  # fmt: skip
 
-    def remove_recording(self, recording: Recording, *, action: str, operator_id: str | None) -> None:
+    def remove_recording(
+        self, recording: Recording, *, action: str, operator_id: str | None
+    ) -> None:
         """Trash (recoverable) or delete a recording: emits recording.trashed/deleted."""
         with self.lock:
             email, op_id = self.operator(operator_id)
-            obj = recording.webhook_object(self.config.account_id, mtg.EXAMPLE_BASE, completed=False)
+            obj = recording.webhook_object(
+                self.config.account_id, mtg.EXAMPLE_BASE, completed=False
+            )
             if action == "delete":
                 self.recordings.pop(recording.uuid, None)
                 name = "recording.deleted"

@@ -173,7 +173,11 @@ class WebhookDispatcher:
         plain = secrets.token_urlsafe(16)
         event_ts = int(time.time() * 1000)
         body = json.dumps(
-            {"payload": {"plainToken": plain}, "event_ts": event_ts, "event": "endpoint.url_validation"},
+            {
+                "payload": {"plainToken": plain},
+                "event_ts": event_ts,
+                "event": "endpoint.url_validation",
+            },
             separators=(",", ":"),
         ).encode()
         sent_at = time.time()

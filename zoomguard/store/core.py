@@ -8,7 +8,7 @@ secret key, saving or reading credentials raises ``SecretKeyError``, never falls
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -240,6 +240,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _secret_matches(vault: Vault, stored: str | None, plaintext: str) -> bool:
+    if stored is None:
+        return False
+    try:
+        return vault.decrypt(stored) == plaintext
+    except SecretKeyError:
+        return False  # encrypted under a key we no longer have: treat it as different
+
+
 # --- the facade ------------------------------------------------------------------------------
 
 
@@ -322,57 +331,19 @@ class Store:
         """
         vault = self._require_vault()
         secret_enc = vault.encrypt(client_secret)
-        when = now or _now()
-        for attempt in (1, 2):
-            try:
-                with self.transaction() as session:
-                    row = session.scalars(
-                        select(Account)
-                        .where(Account.zoom_account_id == zoom_account_id)
-                        .with_for_update()
-                    ).first()
-                    if row is None:
-                        row = Account(
-                            zoom_account_id=zoom_account_id,
-                            auth_type=AUTH_S2S,
-                            client_id=client_id,
-                            name=name,
-                            api_url=api_url,
-                            created_at=when,
-                        )
-                        session.add(row)
-                    elif row.client_id != client_id or not self._secret_matches(
-                        vault, row.client_secret_enc, client_secret
-                    ):
-                        row.access_token_enc = None
-                        row.access_token_expires_at = None
-                        row.refresh_token_enc = None
-                    row.auth_type = AUTH_S2S
-                    row.client_id = client_id
-                    row.client_secret_enc = secret_enc
-                    row.status = ACCOUNT_ACTIVE
-                    row.updated_at = when
-                    if name is not None:
-                        row.name = name
-                    if api_url is not None:
-                        row.api_url = api_url
-                    session.flush()
-                    return _account_record(row)
-            except exc.IntegrityError:
-                # Another process registered the same account between our SELECT and INSERT:
-                # the second attempt finds its row and updates it.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
 
-    @staticmethod
-    def _secret_matches(vault: Vault, stored: str | None, plaintext: str) -> bool:
-        if stored is None:
-            return False
-        try:
-            return vault.decrypt(stored) == plaintext
-        except SecretKeyError:
-            return False  # encrypted under a key we no longer have: treat as different
+        def apply(row: Account) -> None:
+            if row.client_id != client_id or not _secret_matches(
+                vault, row.client_secret_enc, client_secret
+            ):
+                row.access_token_enc = None
+                row.access_token_expires_at = None
+                row.refresh_token_enc = None
+            row.auth_type = AUTH_S2S
+            row.client_id = client_id
+            row.client_secret_enc = secret_enc
+
+        return self._upsert_account(zoom_account_id, name, api_url, now or _now(), apply)
 
     def save_oauth_account(
         self,
@@ -388,22 +359,51 @@ class Store:
     ) -> AccountRecord:
         """Register or update an account connected through the user-authorised OAuth app."""
         vault = self._require_vault()
-        when = now or _now()
+        access_enc, refresh_enc = vault.encrypt(access_token), vault.encrypt(refresh_token)
+
+        def apply(row: Account) -> None:
+            row.auth_type = AUTH_OAUTH
+            row.client_id = client_id
+            row.client_secret_enc = None  # the OAuth app's secret lives in Settings, not here
+            row.access_token_enc = access_enc
+            row.access_token_expires_at = expires_at
+            row.refresh_token_enc = refresh_enc
+
+        return self._upsert_account(zoom_account_id, name, api_url, now or _now(), apply)
+
+    def _upsert_account(
+        self,
+        zoom_account_id: str,
+        name: str | None,
+        api_url: str | None,
+        now: datetime,
+        apply: Callable[[Account], None],
+    ) -> AccountRecord:
+        try:
+            return self._upsert_account_once(zoom_account_id, name, api_url, now, apply)
+        except exc.IntegrityError:
+            # Another process registered the same account between our SELECT and INSERT; this
+            # time the SELECT finds its row.
+            return self._upsert_account_once(zoom_account_id, name, api_url, now, apply)
+
+    def _upsert_account_once(
+        self,
+        zoom_account_id: str,
+        name: str | None,
+        api_url: str | None,
+        now: datetime,
+        apply: Callable[[Account], None],
+    ) -> AccountRecord:
         with self.transaction() as session:
             row = session.scalars(
                 select(Account).where(Account.zoom_account_id == zoom_account_id).with_for_update()
             ).first()
             if row is None:
-                row = Account(zoom_account_id=zoom_account_id, created_at=when)
+                row = Account(zoom_account_id=zoom_account_id, created_at=now)
                 session.add(row)
-            row.auth_type = AUTH_OAUTH
-            row.client_id = client_id
-            row.client_secret_enc = None  # the OAuth app's secret lives in Settings, not here
-            row.access_token_enc = vault.encrypt(access_token)
-            row.access_token_expires_at = expires_at
-            row.refresh_token_enc = vault.encrypt(refresh_token)
+            apply(row)
             row.status = ACCOUNT_ACTIVE
-            row.updated_at = when
+            row.updated_at = now
             if name is not None:
                 row.name = name
             if api_url is not None:

@@ -222,3 +222,17 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Set when the alert is composed into an email; NULL = still to be sent.
     email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id"), index=True)
+
+
+__all__ = [
+    "Account",
+    "Alert",
+    "AuditEntry",
+    "Base",
+    "Email",
+    "Finding",
+    "InboxEvent",
+    "Lease",
+    "Sweep",
+    "UpdateCounter",
+]
