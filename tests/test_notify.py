@@ -184,6 +184,7 @@ def test_scrub_masks_every_secret_and_keeps_what_is_safe() -> None:
             {"field": "password", "before": "", "after": PASSCODE},
             {"field": "settings.waiting_room", "before": False, "after": True},
             {"field": "embed_password_in_join_link", "before": True, "after": False},
+            {"field": "pmi_password", "before": "(none)", "after": "(set)"},
         ],
         "join_url": f"https://zoom.us/j/81234567890?pwd={PASSCODE}&from=addon",
         "note": "see https://x.example/cb?token=abc123 now",
@@ -199,6 +200,8 @@ def test_scrub_masks_every_secret_and_keeps_what_is_safe() -> None:
     assert clean["changes"][1] == {"field": "settings.waiting_room", "before": False, "after": True}
     assert clean["changes"][2]["before"] is True
     assert clean["changes"][2]["after"] is False
+    # Masks a caller already applied are kept: "(none) → (set)" says what happened.
+    assert clean["changes"][3] == {"field": "pmi_password", "before": "(none)", "after": "(set)"}
     assert clean["join_url"] == "https://zoom.us/j/81234567890?pwd=(hidden)&from=addon"
     assert clean["secret_count"] == "(hidden)"
     # The input is left alone.
@@ -290,6 +293,13 @@ def test_failed_fix_says_why_and_what_the_officer_should_do() -> None:
         assert "Unlock the waiting room setting for the group" in part
 
 
+def test_a_reason_that_quotes_the_guidance_is_not_repeated() -> None:
+    reason = f"The waiting room is off. The guidance says: \u201c{GUIDANCE_WAITING}\u201d"
+    email = notify.render_immediate(alert(7, cat.MEETING_FIXED, reason=reason))
+    assert email.text.count(GUIDANCE_WAITING) == 1
+    assert "What was wrong: The waiting room is off.\n" in email.text
+
+
 def test_missing_officer_action_falls_back_per_category() -> None:
     view = alert_view(alert(3, cat.MEETING_UPDATE_CAP, officer_action=None, changes=[]))
     assert view.officer_action is not None
@@ -348,7 +358,15 @@ def test_digest_groups_by_meeting_and_counts_by_category() -> None:
             changes=[],
             confirmed=None,
         ),
-        alert(13, cat.SETTINGS_BASELINE, meeting_id=None, topic=None, host_email=None),
+        alert(
+            13,
+            cat.SETTINGS_BASELINE,
+            meeting_id=None,
+            topic=None,
+            host_email=None,
+            target="account acct-1",
+            locked_before=False,
+        ),
     ]
     sweep = SweepSummary(
         id=42,
@@ -368,6 +386,9 @@ def test_digest_groups_by_meeting_and_counts_by_category() -> None:
     assert text.count("Meeting 81234567890") == 1
     assert text.count("Meeting 89999999999") == 1
     assert "Account-wide" in text
+    # Keys the template does not know are still shown, with readable names.
+    assert "Target: account acct-1" in text
+    assert "Locked before: off" in text
     assert "Meeting corrected: 2" in text
     assert "Possible identifying information in a meeting: 1" in text
     assert "Checked 120 meetings of 5 users: 117 compliant, 3 not." in text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -316,3 +318,8 @@ def test_run_worker_survives_a_database_outage(
             stop.set()
             thread.join(timeout=5)
     assert "database unavailable (database error: connection refused)" in caplog.text
+
+
+def test_default_worker_id_names_host_process_and_loop() -> None:
+    assert worker.default_worker_id() == f"{socket.gethostname()}:{os.getpid()}"
+    assert worker.default_worker_id("t2").endswith(f":{os.getpid()}:t2")

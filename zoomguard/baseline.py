@@ -30,7 +30,7 @@ whether it is now locked at the source or only repaired after the fact.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -320,10 +320,13 @@ class Check:
     locked: bool | None  # None: no lock exists for it at this level
     value_ok: bool
     lock_ok: bool
+    # A group's or user's wrong value that is the same wrong value a level above it has: it is
+    # inherited, reported and fixed there, not here.
+    follows_above: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.value_ok and self.lock_ok
+        return (self.value_ok and self.lock_ok) or self.follows_above
 
     @property
     def item(self) -> Item:
@@ -458,6 +461,7 @@ def evaluate(
     *,
     enforce: bool,
     inherited_locks: Mapping[str, bool] | None = None,
+    above: Sequence[Mapping[str, JSONScalar]] = (),
     make_passcode: Callable[[], str] = generate_passcode,
 ) -> TargetEvaluation:
     """Check one target's settings (merged plain + meeting_security reads) against ``baseline``.
@@ -465,6 +469,10 @@ def evaluate(
     ``locks`` is the target's own lock_settings (account or group; None for a user).
     ``inherited_locks`` (item id -> locked) says which items a higher level locks, for a user
     or group: shown as ``Check.locked`` where the level has no lock of its own.
+    ``above`` holds the values (item id -> value, see ``values_of``) of the levels this group or
+    user inherits from: a wrong value equal to one of them is inherited, not the target's own
+    deviation (``Check.follows_above``), and is fixed where it comes from. Zoom's API returns
+    only effective values, so this is how an inherited value is told from an override.
     With ``enforce`` the patches fix every deviation; otherwise they are empty.
     """
     if level not in (ACCOUNT, GROUP, USER):
@@ -479,6 +487,12 @@ def evaluate(
                 continue
         else:
             check = _setting_check(level, item, settings, locks, inherited_locks)
+            if level != ACCOUNT and not check.value_ok and check.actual is not None:
+                wrong_above = [
+                    v[item.id] for v in above if item.id in v and v[item.id] != item.desired
+                ]
+                if check.actual in wrong_above:
+                    check = replace(check, follows_above=True)
         checks.append(check)
         if check.ok or not enforce:
             continue
@@ -550,6 +564,11 @@ def _scalar(value: Any) -> JSONScalar:
     if value is None or isinstance(value, str | bool | int):
         return value
     return repr(value)
+
+
+def values_of(evaluation: TargetEvaluation) -> dict[str, JSONScalar]:
+    """Item id -> value read, for passing down as ``above``."""
+    return {c.item_id: c.actual for c in evaluation.checks}
 
 
 def lock_state(evaluation: TargetEvaluation) -> dict[str, bool]:

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from zoomguard.errors import StoreError
-from zoomguard.store import inbox
-from zoomguard.store import Store
+from zoomguard.store import Store, inbox
 from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff, InboxItem
 
 log = logging.getLogger("zoomguard.worker")

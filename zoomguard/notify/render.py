@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -204,6 +205,14 @@ def _opt_text(value: Any) -> str | None:
     return text or None
 
 
+def _without_quote(reason: str | None, guidance: str | None) -> str | None:
+    # The service's reasons may end by quoting the guidance, which the email shows on its own line.
+    if not reason or not guidance or guidance not in reason:
+        return reason
+    pattern = r"\s*The guidance says:?\s*[\u201c\"]" + re.escape(guidance) + r"[\u201d\"]\.?"
+    return re.sub(pattern, "", reason).strip() or reason
+
+
 def _outcome(
     category: str, changes: Sequence[ChangeView], confirmed: bool | None, failure: str | None
 ) -> tuple[str, str]:
@@ -255,7 +264,9 @@ def alert_view(alert: AlertRecord, *, redact: Redactor | None = None) -> AlertVi
         if officer_action is None and state == "failed":
             officer_action = _DEFAULT_OFFICER_ACTIONS[cat.MEETING_FIX_FAILED]
     extra = tuple(
-        (str(k), format_value(v)) for k, v in sorted(details.items()) if k not in _KNOWN_KEYS
+        (str(k).replace("_", " ").capitalize(), format_value(v))
+        for k, v in sorted(details.items())
+        if k not in _KNOWN_KEYS
     )
     return AlertView(
         id=alert.id,
@@ -269,7 +280,9 @@ def alert_view(alert: AlertRecord, *, redact: Redactor | None = None) -> AlertVi
         rule_id=_opt_text(details.get("rule_id")),
         rule=_opt_text(details.get("rule")),
         guidance=_opt_text(details.get("guidance")),
-        finding=_opt_text(details.get("reason")),
+        finding=_without_quote(
+            _opt_text(details.get("reason")), _opt_text(details.get("guidance"))
+        ),
         changes=changes,
         confirmed=confirmed,
         failure=failure,

@@ -148,7 +148,7 @@ def get_user(call: Call, user_id: str) -> Reply:
     if isinstance(user, Reply):
         return user
     with call.state.lock:
-        return Reply(200, meeting_view(user))
+        return Reply(200, {**meeting_view(user), "account_id": call.config.account_id})
 
 
 # -- meetings ----------------------------------------------------------------------------------

@@ -238,7 +238,6 @@ class SandboxState:
                 "language": "en-US",
                 "status": status,
                 "role_id": role_id or ("0" if is_owner else "2"),
-                "account_id": self.config.account_id,
                 "group_ids": [group_id] if group_id else [],
                 "login_types": [100],
             }

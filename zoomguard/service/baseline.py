@@ -121,6 +121,8 @@ class _Target:
     locks: dict[str, Any] | None
     evaluation: bl.TargetEvaluation
     inherited: dict[str, bool] | None = None
+    # Values of the levels it inherits from (account, groups): see zoomguard.baseline.evaluate.
+    above: tuple[dict[str, Any], ...] = ()
     pmi: str | None = None
     group_ids: tuple[str, ...] = ()
     # The target as last read after zoomguard acted (None: nothing was re-read).
@@ -191,31 +193,34 @@ class BaselineRunner:
         with self._lease():
             self._load_open_findings()
             account = self._read_target(bl.ACCOUNT, None, None)
-            groups = self._map(self._read_group, list(self.client.list_groups()))
+            account_locks = bl.lock_state(account.evaluation)
+            account_values = bl.values_of(account.evaluation)
+
+            def read_group(group: Mapping[str, Any]) -> _Target:
+                return self._read_group(group, account_locks, account_values)
+
+            groups = self._map(read_group, list(self.client.list_groups()))
             users = list(self.client.list_users(status="active"))
             self._check_stop()
-            group_locks = {t.ident: bl.lock_state(t.evaluation) for t in groups if t.ident}
-            account_locks = bl.lock_state(account.evaluation)
+            by_group = {t.ident: t.evaluation for t in groups if t.ident}
 
             def read_user(user: Mapping[str, Any]) -> _Target:
-                return self._read_user(user, account_locks, group_locks)
+                return self._read_user(user, account_locks, account_values, by_group)
 
             user_targets = self._map(read_user, users)
 
+            # Fix from the top down: locking the account brings most groups and users in line.
             self._settle_account(account)
             locks_after = bl.lock_state(account.latest)
+            values_after = bl.values_of(account.latest)
             for target in groups:
-                target.inherited = locks_after
+                target.inherited, target.above = locks_after, (values_after,)
             self._map(self._settle_below, groups)
-            group_locks_after = {
-                t.ident: bl.combine_locks(locks_after, bl.lock_state(t.latest))
-                for t in groups
-                if t.ident
-            }
+            groups_after = {t.ident: t.latest for t in groups if t.ident}
             for target in user_targets:
-                target.inherited = bl.combine_locks(
-                    locks_after, *(group_locks_after.get(g) for g in target.group_ids)
-                )
+                mine = [groups_after[g] for g in target.group_ids if g in groups_after]
+                target.inherited = bl.combine_locks(locks_after, *map(bl.lock_state, mine))
+                target.above = (values_after, *map(bl.values_of, mine))
             self._map(self._settle_below, user_targets)
 
             everyone = [account, *groups, *user_targets]
@@ -238,30 +243,50 @@ class BaselineRunner:
                 self._settle_account(target)
             else:
                 level, ident = _parse_scope(scope)
-                account_locks = self._account_locks()
-                target = self._read_target(level, ident, None, inherited=account_locks)
+                account = self._read_target(bl.ACCOUNT, None, None).evaluation
+                target = self._read_target(
+                    level,
+                    ident,
+                    None,
+                    inherited=bl.lock_state(account),
+                    above=(bl.values_of(account),),
+                )
                 self._settle_below(target, reread_first=False)
             self._record(target)
             return self._result(target.target, [target], (), full=False)
 
     # Reading ----------------------------------------------------------------------------------
 
-    def _read_group(self, group: Mapping[str, Any]) -> _Target:
+    def _read_group(
+        self,
+        group: Mapping[str, Any],
+        account_locks: Mapping[str, bool],
+        account_values: Mapping[str, Any],
+    ) -> _Target:
         ident = str(group.get("id") or "")
         name = group.get("name") if isinstance(group.get("name"), str) else None
-        return self._read_target(bl.GROUP, ident, name)
+        return self._read_target(
+            bl.GROUP, ident, name, inherited=account_locks, above=(dict(account_values),)
+        )
 
     def _read_user(
         self,
         user: Mapping[str, Any],
         account_locks: Mapping[str, bool],
-        group_locks: Mapping[str, Mapping[str, bool]],
+        account_values: Mapping[str, Any],
+        groups_read: Mapping[str, bl.TargetEvaluation],
     ) -> _Target:
         ident = str(user.get("id") or "")
         email = user.get("email") if isinstance(user.get("email"), str) else None
         groups = [g for g in user.get("group_ids") or [] if isinstance(g, str)]
-        inherited = bl.combine_locks(account_locks, *(group_locks.get(g) for g in groups))
-        target = self._read_target(bl.USER, ident, email, inherited=inherited)
+        mine = [groups_read[g] for g in groups if g in groups_read]
+        target = self._read_target(
+            bl.USER,
+            ident,
+            email,
+            inherited=bl.combine_locks(account_locks, *map(bl.lock_state, mine)),
+            above=(dict(account_values), *map(bl.values_of, mine)),
+        )
         pmi = user.get("pmi")
         target.pmi = str(pmi) if isinstance(pmi, int | str) and str(pmi) else None
         target.group_ids = tuple(groups)
@@ -274,11 +299,12 @@ class BaselineRunner:
         name: str | None,
         *,
         inherited: Mapping[str, bool] | None = None,
+        above: Sequence[Mapping[str, Any]] = (),
     ) -> _Target:
         self._check_stop()
         settings, locks = self._read(level, ident)
         # Read-only evaluation: patches (and a PMI passcode) are made just before sending.
-        evaluation = self._evaluate(level, ident, settings, locks, inherited, enforce=False)
+        evaluation = self._evaluate(level, ident, settings, locks, inherited, above, enforce=False)
         return _Target(
             level=level,
             ident=ident,
@@ -287,6 +313,7 @@ class BaselineRunner:
             locks=locks,
             evaluation=evaluation,
             inherited=dict(inherited) if inherited is not None else None,
+            above=tuple(dict(a) for a in above),
         )
 
     def _evaluate(
@@ -296,6 +323,7 @@ class BaselineRunner:
         settings: Mapping[str, Any],
         locks: Mapping[str, Any] | None,
         inherited: Mapping[str, bool] | None,
+        above: Sequence[Mapping[str, Any]] = (),
         *,
         enforce: bool,
     ) -> bl.TargetEvaluation:
@@ -307,6 +335,7 @@ class BaselineRunner:
             self.baseline,
             enforce=enforce,
             inherited_locks=inherited,
+            above=above,
             make_passcode=self.make_passcode,
         )
 
@@ -344,9 +373,6 @@ class BaselineRunner:
         )
         return settings, None
 
-    def _account_locks(self) -> dict[str, bool]:
-        return bl.lock_state(self._read_target(bl.ACCOUNT, None, None).evaluation)
-
     # Fixing -----------------------------------------------------------------------------------
 
     def _settle_account(self, target: _Target) -> None:
@@ -380,7 +406,13 @@ class BaselineRunner:
             else (target.settings, target.locks)
         )
         current = self._evaluate(
-            target.level, target.ident, settings, locks, target.inherited, enforce=True
+            target.level,
+            target.ident,
+            settings,
+            locks,
+            target.inherited,
+            target.above,
+            enforce=True,
         )
         if current.compliant:
             target.after = current
@@ -417,6 +449,7 @@ class BaselineRunner:
                 new_settings,
                 new_locks,
                 target.inherited,
+                target.above,
                 enforce=False,
             )
         target.results = bl.settle(

@@ -51,10 +51,15 @@ def is_sensitive_name(name: str) -> bool:
     return bool(_SENSITIVE_NAME.search(name))
 
 
+# What callers already put in place of a secret (the service's masks, policy.MASK): kept, since
+# "(none) → (set)" tells the officer more than "(hidden) → (hidden)".
+_MASKS = frozenset({SECRET_MASK, "(set)", "(none)", "(not set)", "********"})
+
+
 def _mask_value(value: Any) -> Any:
     # true/false and "nothing" cannot carry a secret and say something useful
     # (embed_password_in_join_link: true → false; no passcode → a passcode).
-    if value is None or isinstance(value, bool) or value == "":
+    if value is None or isinstance(value, bool) or value == "" or value in _MASKS:
         return value
     return SECRET_MASK
 
