@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from zoom_openapi import validate_response
+from zoom_openapi import match_operation, validate_response
 
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 
@@ -80,8 +80,6 @@ class Api:
         try:
             validate_response(method, path, response.status_code, body)
         except AssertionError:
-            from zoom_openapi import match_operation
-
             template = match_operation(method, path).template
             if UNDOCUMENTED_SUCCESS.get((method, template)) != response.status_code:
                 raise

@@ -591,6 +591,21 @@ def test_an_unexpected_sender_error_is_retried_and_does_not_stop_the_flush(store
     assert notify.flush_outbox(store, fake, waiting.next_attempt_at).sent == 1
 
 
+def test_a_long_flush_stops_before_its_claims_could_expire(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = add_account(store)
+    for _ in range(3):
+        record(store, account=account, sweep=None, category=cat.EVENT_DEAD, details={"e": 1})
+    notify.compose_pending(store, settings(), T0)
+    clock = iter([0.0, 10.0, 200.0, 400.0, 401.0])
+    monkeypatch.setattr("zoomguard.notify.outbox.time.monotonic", lambda: next(clock))
+    fake = MemorySender(from_addr=FROM)
+    # Claims last 600 s: the third email (at 400 s > 300 s) is left for the next flush.
+    result = notify.flush_outbox(store, fake, T0, claim_seconds=600)
+    assert result == notify.FlushResult(sent=2, failed=0, pending=1)
+
+
 def test_backoff_is_capped(store: Store) -> None:
     add_account(store)
     record(store, account=None, sweep=None, category=cat.EVENT_DEAD, details={"event": "e"})

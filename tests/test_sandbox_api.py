@@ -102,7 +102,8 @@ def test_meeting_list_type_filter(account: Account) -> None:
 
         assert past["id"] in ids("previous_meetings")
         assert past["id"] not in ids("upcoming")
-        assert future["id"] in ids("upcoming") and future["id"] not in ids("previous_meetings")
+        assert future["id"] in ids("upcoming")
+        assert future["id"] not in ids("previous_meetings")
         assert ids("live") == {live["id"]}
         assert {past["id"], future["id"], live["id"]} <= ids("scheduled")
     finally:
@@ -147,7 +148,8 @@ def test_patch_then_get_and_delete(account: Account) -> None:
         f"/meetings/{meeting['id']}",
         {"topic": "New topic", "settings": {"join_before_host": True, "jbh_time": 5}},
     )
-    assert response.status_code == 204 and not response.content
+    assert response.status_code == 204
+    assert not response.content
     body = api.get(f"/meetings/{meeting['id']}").json()
     assert body["topic"] == "New topic"
     assert body["settings"]["join_before_host"] is True
@@ -173,7 +175,8 @@ def test_recordings_need_double_encoded_uuids(account: Account) -> None:
     server, api = account
     slashed = [m for m in server.state.meetings.values() if m["uuid"].startswith("/")]
     doubled = [m for m in server.state.meetings.values() if "//" in m["uuid"]]
-    assert slashed and doubled, "the generator makes UUIDs that need double encoding"
+    assert slashed, "the generator makes a UUID that starts with '/'"
+    assert doubled, "the generator makes a UUID that contains '//'"
     for meeting in (slashed[0], doubled[0]):
         recording = server.state.complete_recording(meeting["id"])
         uuid = recording.uuid
@@ -213,13 +216,17 @@ def test_live_meeting_recording_stop_is_recorded(account: Account) -> None:
     server.state.start_recording(meeting["id"])
     before = len(server.state.recording_stops)
     response = api.patch(f"/live_meetings/{meeting['id']}/events", {"method": "recording.stop"})
-    assert response.status_code == 202 and not response.content
+    assert response.status_code == 202
+    assert not response.content
     stops = server.state.recording_stops[before:]
     assert [(s.meeting_id, s.was_recording) for s in stops] == [(meeting["id"], True)]
     assert server.state.live[meeting["id"]].recording_state == "stopped"
-    assert api.patch(
-        f"/live_meetings/{meeting['id']}/events", {"method": "recording.start"}
-    ).status_code == 202
+    assert (
+        api.patch(
+            f"/live_meetings/{meeting['id']}/events", {"method": "recording.start"}
+        ).status_code
+        == 202
+    )
     end = api.call("PUT", f"/meetings/{meeting['id']}/status", json_body={"action": "end"})
     assert end.status_code == 204
     assert meeting["id"] not in server.state.live
@@ -249,7 +256,11 @@ def test_settings_endpoints_answer_per_option(account: Account) -> None:
     server, api = account
     owner = first_user(server)
     group_id = next(iter(server.state.groups))
-    for path in (f"/users/{owner}/settings", f"/groups/{group_id}/settings", "/accounts/me/settings"):
+    for path in (
+        f"/users/{owner}/settings",
+        f"/groups/{group_id}/settings",
+        "/accounts/me/settings",
+    ):
         plain = api.get(path).json()
         assert {"schedule_meeting", "in_meeting", "recording"} <= set(plain)
         assert "meeting_security" not in plain
@@ -257,6 +268,10 @@ def test_settings_endpoints_answer_per_option(account: Account) -> None:
         assert set(secure) == {"meeting_security"}
         auth = api.get(path, params={"option": "meeting_authentication"}).json()
         assert "meeting_authentication" in auth
+        recording = api.get(path, params={"option": "recording_authentication"}).json()
+        assert "recording_authentication" in recording
+        assert api.get(path, params={"option": "bogus"}).status_code == 400
+    assert "security" in api.get("/accounts/me/settings", params={"option": "security"}).json()
     for path in (f"/groups/{group_id}/lock_settings", "/accounts/me/lock_settings"):
         assert "recording" in api.get(path).json()
         assert "meeting_security" in api.get(path, params={"option": "meeting_security"}).json()
@@ -278,13 +293,16 @@ def test_bearer_token_is_required(account: Account) -> None:
     in_query = requests.get(
         server.api_url + "/users", params={"access_token": api.token}, timeout=5
     )
-    assert in_query.status_code == 401 and "query parameter" in in_query.json()["message"]
+    assert in_query.status_code == 401
+    assert "query parameter" in in_query.json()["message"]
 
 
 def test_unknown_endpoint(account: Account) -> None:
     server, api = account
     response = requests.get(
-        server.api_url + "/nothing/here", headers={"Authorization": f"Bearer {api.token}"}, timeout=5
+        server.api_url + "/nothing/here",
+        headers={"Authorization": f"Bearer {api.token}"},
+        timeout=5,
     )
     assert response.status_code == 404
     assert set(response.json()) == {"code", "message"}

@@ -17,7 +17,9 @@ NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
 def generate(seed: int, users: int = 8, meetings: int = 120, share: float = 0.3) -> SandboxState:
     state = SandboxState(SandboxConfig(seed=seed), generate=False)
-    gen.populate(state, seed=seed, users=users, meetings=meetings, noncompliant_share=share, now=NOW)
+    gen.populate(
+        state, seed=seed, users=users, meetings=meetings, noncompliant_share=share, now=NOW
+    )
     return state
 
 
@@ -68,9 +70,11 @@ def test_noncompliant_share_is_exact_and_defects_are_real() -> None:
         seen |= set(kinds)
         assert not {gen.NO_PASSCODE, gen.WAITING_ROOM_OFF} <= set(kinds)
         if gen.NO_PASSCODE in kinds:
-            assert meeting["password"] == "" and settings["waiting_room"] is True
+            assert meeting["password"] == ""
+            assert settings["waiting_room"] is True
         if gen.WAITING_ROOM_OFF in kinds:
-            assert settings["waiting_room"] is False and meeting["password"]
+            assert settings["waiting_room"] is False
+            assert meeting["password"]
         if gen.JOIN_BEFORE_HOST in kinds:
             assert settings["join_before_host"] is True
         if gen.AUTO_RECORDING_CLOUD in kinds:
@@ -82,8 +86,10 @@ def test_noncompliant_share_is_exact_and_defects_are_real() -> None:
         if meeting_id in state.noncompliance:
             continue
         settings = meeting["settings"]
-        assert meeting["password"] and settings["waiting_room"] is True
-        assert settings["join_before_host"] is False and settings["auto_recording"] == "none"
+        assert meeting["password"]
+        assert settings["waiting_room"] is True
+        assert settings["join_before_host"] is False
+        assert settings["auto_recording"] == "none"
 
 
 def test_identifying_topics_include_valid_sins() -> None:

@@ -25,12 +25,8 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-def token_request(
-    server: SandboxServer, auth: tuple[str, str], **params: str
-) -> requests.Response:
-    return requests.post(
-        server.oauth_url + "/oauth/token", params=params, auth=auth, timeout=5
-    )
+def token_request(server: SandboxServer, auth: tuple[str, str], **params: str) -> requests.Response:
+    return requests.post(server.oauth_url + "/oauth/token", params=params, auth=auth, timeout=5)
 
 
 def s2s_auth(server: SandboxServer) -> tuple[str, str]:
@@ -65,7 +61,10 @@ def pkce_pair() -> tuple[str, str]:
 
 def test_account_credentials_returns_zoom_token_response(server: SandboxServer) -> None:
     response = token_request(
-        server, s2s_auth(server), grant_type="account_credentials", account_id=server.config.account_id
+        server,
+        s2s_auth(server),
+        grant_type="account_credentials",
+        account_id=server.config.account_id,
     )
     assert response.status_code == 200
     body = response.json()
@@ -97,7 +96,10 @@ def test_wrong_secret_is_invalid_client(server: SandboxServer) -> None:
         account_id=server.config.account_id,
     )
     assert response.status_code == 401
-    assert response.json() == {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+    assert response.json() == {
+        "reason": "Invalid client_id or client_secret",
+        "error": "invalid_client",
+    }
     no_auth = requests.post(
         server.oauth_url + "/oauth/token", params={"grant_type": "account_credentials"}, timeout=5
     )
@@ -146,7 +148,14 @@ def test_authorization_code_with_pkce_and_state(server: SandboxServer) -> None:
     )
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "refresh_token", "expires_in", "scope", "api_url"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "refresh_token",
+        "expires_in",
+        "scope",
+        "api_url",
+    }
     api = Api(server, body["access_token"])
     me = api.get("/users/me").json()
     assert me["id"] == server.state.owner_id  # the owner approved
@@ -166,7 +175,11 @@ def test_pkce_missing_verifier_and_plain_method_are_refused(server: SandboxServe
     _, challenge = pkce_pair()
     code = authorize(server, code_challenge=challenge, code_challenge_method="S256")["code"][0]
     missing = token_request(
-        server, oauth_auth(server), grant_type="authorization_code", code=code, redirect_uri=REDIRECT
+        server,
+        oauth_auth(server),
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
     )
     assert missing.status_code == 400
     plain = authorize(server, code_challenge=challenge, code_challenge_method="plain")
@@ -186,7 +199,11 @@ def test_authorize_rejects_unknown_client(server: SandboxServer) -> None:
 def test_refresh_tokens_rotate_and_the_old_one_is_rejected(server: SandboxServer) -> None:
     code = authorize(server)["code"][0]
     first = token_request(
-        server, oauth_auth(server), grant_type="authorization_code", code=code, redirect_uri=REDIRECT
+        server,
+        oauth_auth(server),
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
     ).json()
     second = token_request(
         server, oauth_auth(server), grant_type="refresh_token", refresh_token=first["refresh_token"]
@@ -209,7 +226,10 @@ def test_token_expiry_mid_run_gives_124_then_a_new_token_works(server: SandboxSe
     server.state.set_token_ttl(0.3)
     try:
         body = token_request(
-            server, s2s_auth(server), grant_type="account_credentials", account_id=server.config.account_id
+            server,
+            s2s_auth(server),
+            grant_type="account_credentials",
+            account_id=server.config.account_id,
         ).json()
         assert body["expires_in"] == 0
         api = Api(server, body["access_token"])
@@ -221,7 +241,10 @@ def test_token_expiry_mid_run_gives_124_then_a_new_token_works(server: SandboxSe
     finally:
         server.state.set_token_ttl(3600)
     fresh = token_request(
-        server, s2s_auth(server), grant_type="account_credentials", account_id=server.config.account_id
+        server,
+        s2s_auth(server),
+        grant_type="account_credentials",
+        account_id=server.config.account_id,
     ).json()
     assert fresh["expires_in"] == 3600
     api.token = fresh["access_token"]
@@ -235,7 +258,11 @@ def test_oauth_secrets_are_masked_in_the_request_log(server: SandboxServer) -> N
     code = authorize(server)["code"][0]
     mark = len(server.state.request_log())
     token_request(
-        server, oauth_auth(server), grant_type="authorization_code", code=code, redirect_uri=REDIRECT
+        server,
+        oauth_auth(server),
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
     )
     (record,) = server.state.request_log(mark)
     assert code not in record.query

@@ -10,7 +10,14 @@ import pytest
 from sandbox_fixtures import Api, running
 
 from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.sandbox.settings import ACCOUNT, GROUP, USER, SettingsError, SettingsTree, parse_patch
+from zoomguard.sandbox.settings import (
+    ACCOUNT,
+    GROUP,
+    USER,
+    SettingsError,
+    SettingsTree,
+    parse_patch,
+)
 
 Account = tuple[SandboxServer, Api, dict[str, Any]]
 
@@ -33,8 +40,13 @@ def user_settings(api: Api, user_id: str, **params: str) -> dict[str, Any]:
 
 def test_account_value_is_inherited_by_group_and_user(account: Account) -> None:
     _, api, ids = account
-    assert api.patch("/accounts/me/settings", {"in_meeting": {"file_transfer": False}}).status_code == 204
-    assert api.get(f"/groups/{ids['group']}/settings").json()["in_meeting"]["file_transfer"] is False
+    assert (
+        api.patch("/accounts/me/settings", {"in_meeting": {"file_transfer": False}}).status_code
+        == 204
+    )
+    assert (
+        api.get(f"/groups/{ids['group']}/settings").json()["in_meeting"]["file_transfer"] is False
+    )
     assert user_settings(api, ids["member"]["id"])["in_meeting"]["file_transfer"] is False
     assert user_settings(api, ids["loner"]["id"])["in_meeting"]["file_transfer"] is False
 
@@ -81,7 +93,9 @@ def test_group_lock_wins_over_user(account: Account) -> None:
 def test_waiting_room_lives_under_meeting_security_on_the_account(account: Account) -> None:
     _, api, ids = account
     api.patch(
-        "/accounts/me/settings", {"meeting_security": {"waiting_room": False}}, params={"option": "meeting_security"}
+        "/accounts/me/settings",
+        {"meeting_security": {"waiting_room": False}},
+        params={"option": "meeting_security"},
     )
     account_view = api.get("/accounts/me/settings", params={"option": "meeting_security"}).json()
     assert account_view["meeting_security"]["waiting_room"] is False
@@ -96,7 +110,12 @@ def test_locked_cloud_recording_off_leaves_auto_recording_none(account: Account)
     api.patch("/accounts/me/settings", {"recording": {"cloud_recording": False}})
     api.patch("/accounts/me/lock_settings", {"recording": {"cloud_recording": True}})
     meeting = server.state.add_meeting(ids["member"])
-    assert api.patch(f"/meetings/{meeting['id']}", {"settings": {"auto_recording": "cloud"}}).status_code == 204
+    assert (
+        api.patch(
+            f"/meetings/{meeting['id']}", {"settings": {"auto_recording": "cloud"}}
+        ).status_code
+        == 204
+    )
     assert api.get(f"/meetings/{meeting['id']}").json()["settings"]["auto_recording"] == "none"
     # Local recording is still allowed.
     api.patch(f"/meetings/{meeting['id']}", {"settings": {"auto_recording": "local"}})
@@ -122,8 +141,12 @@ def test_group_lock_applies_to_meetings_of_its_members(account: Account) -> None
     loner_meeting = server.state.add_meeting(ids["loner"])
     for meeting in (member_meeting, loner_meeting):
         api.patch(f"/meetings/{meeting['id']}", {"settings": {"join_before_host": True}})
-    assert api.get(f"/meetings/{member_meeting['id']}").json()["settings"]["join_before_host"] is False
-    assert api.get(f"/meetings/{loner_meeting['id']}").json()["settings"]["join_before_host"] is True
+    assert (
+        api.get(f"/meetings/{member_meeting['id']}").json()["settings"]["join_before_host"] is False
+    )
+    assert (
+        api.get(f"/meetings/{loner_meeting['id']}").json()["settings"]["join_before_host"] is True
+    )
 
 
 def test_forced_security_turns_the_waiting_room_back_on(account: Account) -> None:
@@ -182,10 +205,15 @@ def test_settings_tree_unit() -> None:
 
 
 def test_parse_patch_maps_level_paths_to_logical_names() -> None:
-    body = {"in_meeting": {"waiting_room": True, "unknown_key": 1}, "recording": {"local_recording": False}}
+    body = {
+        "in_meeting": {"waiting_room": True, "unknown_key": 1},
+        "recording": {"local_recording": False},
+    }
     assert parse_patch(USER, body) == {"waiting_room": True, "local_recording": False}
     # The account keeps its waiting room under meeting_security only.
     assert parse_patch(ACCOUNT, body) == {"local_recording": False}
-    assert parse_patch(GROUP, {"meeting_security": {"waiting_room": False}}) == {"waiting_room": False}
+    assert parse_patch(GROUP, {"meeting_security": {"waiting_room": False}}) == {
+        "waiting_room": False
+    }
     with pytest.raises(SettingsError):
         parse_patch(USER, {"recording": {"auto_recording": "tape"}})

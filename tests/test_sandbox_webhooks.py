@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import socket
 import time
@@ -37,7 +38,9 @@ def expected_signature(secret: str, timestamp: str, raw: bytes) -> str:
     return "v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def test_events_are_signed_over_the_raw_body(wired: tuple[SandboxServer, Api, WebhookReceiver]) -> None:
+def test_events_are_signed_over_the_raw_body(
+    wired: tuple[SandboxServer, Api, WebhookReceiver],
+) -> None:
     server, _, receiver = wired
     host = server.state.add_user("host@example.org")
     meeting = server.state.add_meeting(host)
@@ -164,8 +167,9 @@ def test_failed_deliveries_are_retried_on_zooms_schedule() -> None:
         (2, 503, True),
         (3, 200, False),
     ]
-    gaps = [b.sent_at - a.sent_at for a, b in zip(attempts, attempts[1:], strict=False)]
-    assert gaps[0] >= 300 * 0.0001 and gaps[1] >= 1200 * 0.0001
+    gaps = [b.sent_at - a.sent_at for a, b in itertools.pairwise(attempts)]
+    assert gaps[0] >= 300 * 0.0001
+    assert gaps[1] >= 1200 * 0.0001
     bodies = [r.body for r in receiver.received]
     assert bodies[0] == bodies[1] == bodies[2]
 
@@ -204,7 +208,8 @@ def test_endpoint_url_validation(wired: tuple[SandboxServer, Api, WebhookReceive
     assert body["event"] == "endpoint.url_validation"
     with WebhookReceiver("a different secret") as wrong:
         failed = server.validate_webhook_url(wrong.url)
-    assert not failed.ok and failed.error == "encryptedToken does not match"
+    assert not failed.ok
+    assert failed.error == "encryptedToken does not match"
 
 
 def test_no_webhook_url_means_no_delivery_but_events_are_kept() -> None:

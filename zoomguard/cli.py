@@ -47,7 +47,7 @@ def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Any:
 def stop_on_signals() -> Iterator[threading.Event]:
     """SIGINT/SIGTERM set an event the work checks; a second Ctrl-C stops at once."""
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set() and signum == signal.SIGINT:
@@ -63,8 +63,8 @@ def stop_on_signals() -> Iterator[threading.Event]:
     try:
         yield stop
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class ZoomGuardGroup(click.Group):

@@ -61,6 +61,12 @@ class Settings:
     alert_from: str = "zoomguard@localhost"
     notify_hosts: bool = False
     alert_unsent_warn_seconds: int = 3600
+    # Service processes
+    sweep_interval_minutes: int = 60
+    outbox_interval_seconds: int = 30
+    retention_days: int = 90
+    audit_retention_years: int = 7
+    recording_lookback_days: int = 30
     # Logging
     log_format: str = "text"
     log_level: str = "INFO"
@@ -119,6 +125,11 @@ class Settings:
             alert_from=reader.str("ZOOMGUARD_ALERT_FROM") or "zoomguard@localhost",
             notify_hosts=reader.bool("ZOOMGUARD_NOTIFY_HOSTS", False),
             alert_unsent_warn_seconds=reader.int("ZOOMGUARD_ALERT_UNSENT_WARN_SECONDS", 3600),
+            sweep_interval_minutes=reader.int("ZOOMGUARD_SWEEP_INTERVAL_MINUTES", 60, minimum=1),
+            outbox_interval_seconds=reader.int("ZOOMGUARD_OUTBOX_INTERVAL_SECONDS", 30, minimum=1),
+            retention_days=reader.int("ZOOMGUARD_RETENTION_DAYS", 90, minimum=1),
+            audit_retention_years=reader.int("ZOOMGUARD_AUDIT_RETENTION_YEARS", 7, minimum=1),
+            recording_lookback_days=reader.int("ZOOMGUARD_RECORDING_LOOKBACK_DAYS", 30, minimum=1),
             log_format=reader.choice("ZOOMGUARD_LOG_FORMAT", LOG_FORMATS, "text"),
             log_level=reader.str("ZOOMGUARD_LOG_LEVEL") or "INFO",
         )

@@ -18,6 +18,7 @@ Without ``ZOOMGUARD_SMTP_URL`` the emails stay pending in this local outbox, mar
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -336,7 +337,13 @@ def flush_outbox(
     with store.transaction() as session:
         due = db.due_email_ids(session, now, limit=max_attempts)
     sent = failed = 0
+    # Claims run out at now + claim_seconds, with ``now`` fixed for the whole flush; a flush that
+    # went on longer could claim an email whose claim had already expired for everyone else.
+    # Stopping at half of it leaves a wide margin; the rest stays due for the next flush.
+    deadline = time.monotonic() + claim_seconds / 2
     for email_id in due:
+        if time.monotonic() > deadline:
+            break
         with store.transaction() as session:
             if not db.claim_email(
                 session, email_id, now=now, until=now + timedelta(seconds=claim_seconds)

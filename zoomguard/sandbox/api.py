@@ -484,8 +484,8 @@ def _option(call: Call, allowed: tuple[str, ...]) -> str | Reply | None:
 def _render(level: str, values: Mapping[str, Any], option: str | None) -> dict[str, Any]:
     if option == "recording_authentication":
         return {"recording_authentication": False, "authentication_options": []}
-    if option == "security":
-        option = "meeting_security"
+    if option == "security":  # account-only: sign-in and admin rights, not meeting security
+        return {"security": {"admin_change_name_pic": False, "admin_change_user_info": False}}
     return st.render(level, values, option)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from zoomguard.sandbox import meetings as mtg
 from zoomguard.sandbox.config import SandboxConfig
+from zoomguard.sandbox.generator import populate
 from zoomguard.sandbox.model import (
     LiveMeeting,
     Recording,
@@ -153,8 +154,6 @@ class SandboxState:
         self._delete_after_list: set[int] = set()
         self._pages: dict[str, _Page] = {}
         if generate and (self.config.users or self.config.meetings):
-            from zoomguard.sandbox.generator import populate
-
             populate(
                 self,
                 seed=self.config.seed,

@@ -1,7 +1,8 @@
 """Use cases: the only package that combines zoom, store, notify and policy.
 
 common   clock, process identity, profile loading, clients, accounts to act on
-sweep    sweep one account: list, read, evaluate, fix once, re-read, record
+enforce  one meeting: evaluate, fix once, re-read, record
+sweep    sweep one account: list users and meetings concurrently, enforce each
 alerts   what the privacy officer is told about each finding
 """
 
@@ -15,9 +16,11 @@ from zoomguard.service.common import (
     opened_client,
     utcnow,
 )
-from zoomguard.service.sweep import MeetingOutcome, SweepBusy, Sweeper, SweepProgress, SweepResult
+from zoomguard.service.enforce import MeetingEnforcer, MeetingOutcome
+from zoomguard.service.sweep import SweepBusy, Sweeper, SweepProgress, SweepResult
 
 __all__ = [
+    "MeetingEnforcer",
     "MeetingOutcome",
     "SweepBusy",
     "SweepProgress",

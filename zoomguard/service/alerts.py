@@ -8,7 +8,7 @@ from zoomguard import policy
 from zoomguard.config import Settings
 
 if TYPE_CHECKING:
-    from zoomguard.service.sweep import MeetingOutcome
+    from zoomguard.service.enforce import MeetingOutcome
 
 
 def masked(path: str, value: Any) -> Any:

@@ -1,0 +1,238 @@
+"""Enforce the policy on one meeting: evaluate, fix with one PATCH, re-read, record.
+
+Used by the sweep (every meeting of an account) and by the webhook worker (one meeting that was
+just created or changed), so both paths make the same decisions and write the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from zoomguard import policy
+from zoomguard.config import Settings
+from zoomguard.errors import ZoomAPIError, ZoomNotFound, ZoomRateLimited
+from zoomguard.service.alerts import alert_category, alert_delivery, alert_details, masked
+from zoomguard.service.common import Clock, utcnow
+from zoomguard.store import Store
+from zoomguard.store.core import AccountRecord
+from zoomguard.store.outbox import record_alert
+from zoomguard.zoom import ZoomClient
+
+
+@dataclass(frozen=True)
+class MeetingOutcome:
+    """What one meeting's processing decided; written to the store in one transaction."""
+
+    evaluation: policy.Evaluation
+    statuses: dict[str, str]  # rule_id -> fixed | failed | exempt | reported
+    details: dict[str, str | None]
+    after: dict[str, Any]  # rule_id -> value re-read after the PATCH
+    patched: bool
+    confirmed: bool | None
+    before_values: dict[str, Any]
+    after_values: dict[str, Any]
+    start_time: str | None
+
+
+def _field_value(meeting: Mapping[str, Any] | None, path: str) -> Any:
+    node: Any = meeting
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _patched_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    for key, value in patch.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _patched_paths(value, path + ".")
+        else:
+            yield path
+
+
+class MeetingEnforcer:
+    """Decides and applies the fix for one meeting at a time; safe to share across threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: ZoomClient,
+        account: AccountRecord,
+        *,
+        profile: policy.Profile,
+        dry_run: bool = False,
+        actor: str = "sweep",
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.account = account
+        self.profile = profile
+        self.dry_run = dry_run
+        self.actor = actor
+        self.clock = clock
+
+    def enforce(
+        self, meeting: Mapping[str, Any], *, host_email: str | None, today: date
+    ) -> MeetingOutcome | None:
+        """Evaluate one meeting and fix it if allowed; None when it is compliant."""
+        evaluation = policy.evaluate(meeting, self.profile, today=today, host_email=host_email)
+        if evaluation.compliant:
+            return None
+        statuses: dict[str, str] = {}
+        details: dict[str, str | None] = {}
+        after: dict[str, Any] = {}
+        if evaluation.exemption is not None:
+            for f in evaluation.findings:
+                statuses[f.rule_id] = "exempt"
+                details[f.rule_id] = evaluation.exemption.reason
+            return self._outcome(evaluation, statuses, details, after, meeting, None, None)
+        for f in evaluation.findings:
+            statuses[f.rule_id] = "reported"
+            details[f.rule_id] = None if f.fixable else "report only: a person must act"
+        if not evaluation.patch or self.dry_run or self.profile.mode != "enforce":
+            if self.dry_run and evaluation.patch:
+                for f in evaluation.fixable_findings:
+                    details[f.rule_id] = "dry run: would be fixed"
+            return self._outcome(evaluation, statuses, details, after, meeting, None, None)
+        return self._patch(evaluation, meeting, statuses, details, after, today)
+
+    def _patch(
+        self,
+        evaluation: policy.Evaluation,
+        meeting: Mapping[str, Any],
+        statuses: dict[str, str],
+        details: dict[str, str | None],
+        after: dict[str, Any],
+        today: date,
+    ) -> MeetingOutcome:
+        fixable = evaluation.fixable_findings
+        host_id = evaluation.host_id or ""
+
+        def fail_all(reason: str) -> MeetingOutcome:
+            for f in fixable:
+                statuses[f.rule_id] = "failed"
+                details[f.rule_id] = reason
+            return self._outcome(evaluation, statuses, details, after, meeting, None, False)
+
+        if not self.store.reserve_update(
+            None, self.account.id, host_id, today, self.settings.update_budget
+        ):
+            return fail_all("could not fix: daily update limit")
+        try:
+            self.client.update_meeting(evaluation.meeting_id, evaluation.patch)
+        except ZoomRateLimited as exc:
+            if exc.reason == "daily_update_limit":
+                return fail_all("could not fix: daily update limit")
+            self.store.release_update(None, self.account.id, host_id, today)
+            return fail_all(f"could not fix: {exc}")
+        except ZoomNotFound:
+            self.store.release_update(None, self.account.id, host_id, today)
+            return fail_all("could not fix: the meeting was deleted")
+        except ZoomAPIError as exc:
+            return fail_all(f"could not fix: Zoom refused the change ({exc})")
+        reread = self.client.get_meeting(evaluation.meeting_id)
+        if reread is None:
+            return fail_all("could not confirm: the meeting was deleted after the fix")
+        fixed, still = policy.verify(evaluation, reread, self.profile, today=today)
+        for f in fixed:
+            statuses[f.rule_id] = "fixed"
+            details[f.rule_id] = None
+            after[f.rule_id] = masked(f.field, _field_value(reread, f.field))
+        for f in still:
+            if f.fixable:
+                statuses[f.rule_id] = "failed"
+                details[f.rule_id] = (
+                    "Zoom kept the old value after the fix: a locked account or group setting, "
+                    "or Zoom's own security rule, overrides it"
+                )
+                after[f.rule_id] = masked(f.field, _field_value(reread, f.field))
+        return self._outcome(
+            evaluation, statuses, details, after, meeting, reread, not any(f.fixable for f in still)
+        )
+
+    def _outcome(
+        self,
+        evaluation: policy.Evaluation,
+        statuses: dict[str, str],
+        details: dict[str, str | None],
+        after: dict[str, Any],
+        before: Mapping[str, Any],
+        reread: Mapping[str, Any] | None,
+        confirmed: bool | None,
+    ) -> MeetingOutcome:
+        paths = list(_patched_paths(evaluation.patch)) if reread is not None else []
+        return MeetingOutcome(
+            evaluation=evaluation,
+            statuses=statuses,
+            details=details,
+            after=after,
+            patched=reread is not None,
+            confirmed=confirmed,
+            before_values={p: masked(p, _field_value(before, p)) for p in paths},
+            after_values={p: masked(p, _field_value(reread, p)) for p in paths},
+            start_time=_text_or_none(before.get("start_time")),
+        )
+
+    # Recording --------------------------------------------------------------------------------
+
+    def record(self, sweep_id: int | None, outcome: MeetingOutcome, host_email: str | None) -> None:
+        """Write the findings, their alerts and the audit entry in one transaction."""
+        evaluation = outcome.evaluation
+        now = self.clock()
+        meeting_id = evaluation.meeting_id
+        with self.store.transaction() as session:
+            for f in evaluation.findings:
+                status = outcome.statuses[f.rule_id]
+                self.store.upsert_finding(
+                    session,
+                    account_pk=self.account.id,
+                    sweep_id=sweep_id,
+                    meeting_id=meeting_id,
+                    host_id=evaluation.host_id,
+                    host_email=host_email,
+                    topic=evaluation.topic,
+                    start_time=outcome.start_time,
+                    rule_id=f.rule_id,
+                    field=f.field,
+                    expected=f.expected,
+                    actual=f.actual,
+                    after=outcome.after.get(f.rule_id),
+                    status=status,
+                    detail=outcome.details.get(f.rule_id),
+                    now=now,
+                )
+                record_alert(
+                    session,
+                    account_pk=self.account.id,
+                    sweep_id=sweep_id,
+                    delivery=alert_delivery(status, outcome.details.get(f.rule_id), f.rule_id),
+                    category=alert_category(status, outcome.details.get(f.rule_id), f.rule_id),
+                    details=alert_details(
+                        evaluation, f, status, outcome, host_email, self.settings
+                    ),
+                    now=now,
+                )
+            if outcome.patched:
+                self.store.append_audit(
+                    session,
+                    account_pk=self.account.id,
+                    actor=self.actor,
+                    action="meeting.update",
+                    target=f"meeting:{meeting_id}",
+                    before=outcome.before_values,
+                    after=outcome.after_values,
+                    confirmed=outcome.confirmed,
+                    now=now,
+                )
