@@ -599,7 +599,7 @@ def test_a_long_flush_stops_before_its_claims_could_expire(
         record(store, account=account, sweep=None, category=cat.EVENT_DEAD, details={"e": 1})
     notify.compose_pending(store, settings(), T0)
     clock = iter([0.0, 10.0, 200.0, 400.0, 401.0])
-    monkeypatch.setattr("zoomguard.notify.outbox.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("zoomguard.notify.outbox.monotonic", lambda: next(clock))
     fake = MemorySender(from_addr=FROM)
     # Claims last 600 s: the third email (at 400 s > 300 s) is left for the next flush.
     result = notify.flush_outbox(store, fake, T0, claim_seconds=600)

@@ -153,6 +153,7 @@ def test_patch_then_get_and_delete(account: Account) -> None:
     body = api.get(f"/meetings/{meeting['id']}").json()
     assert body["topic"] == "New topic"
     assert body["settings"]["join_before_host"] is True
+    assert meeting["topic"] == "New topic"  # the dict add_meeting returned is the live one
     assert api.delete(f"/meetings/{meeting['id']}").status_code == 204
     assert api.get(f"/meetings/{meeting['id']}").status_code == 404
 

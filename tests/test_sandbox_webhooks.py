@@ -10,6 +10,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sandbox_fixtures import Api, WebhookReceiver, double_encode, running
@@ -80,6 +81,15 @@ def test_every_event_the_sandbox_sends_validates(
     api.delete(f"/meetings/{double_encode(again.uuid)}/recordings", params={"action": "delete"})
     created = api.call("POST", f"/users/{host['id']}/meetings", json_body={"topic": "New"})
     api.delete(f"/meetings/{created.json()['id']}")
+    soon = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    series = api.call(
+        "POST",
+        f"/users/{host['id']}/meetings",
+        json_body={"topic": "Series", "type": 8, "start_time": soon, "duration": 30},
+    ).json()
+    assert len(series["occurrences"]) == 4
+    single = state.add_meeting(host, password="abc123")
+    api.patch(f"/meetings/{single['id']}", {"type": 8})
     recurring = state.add_meeting(host, type=8, occurrences=3)
     state.delete_meeting(recurring["id"])
     assert server.wait_for_webhooks(10)
@@ -100,6 +110,10 @@ def test_every_event_the_sandbox_sends_validates(
     }
     for event in receiver.events():
         validate_webhook(event["event"], event)
+    made_recurring = [
+        e for e in receiver.events("meeting.updated") if e["payload"]["object"].get("type") == 8
+    ]
+    assert made_recurring[0]["payload"]["object"]["occurrences"]
     assert len(receiver.events()) == len(state.events)
 
 

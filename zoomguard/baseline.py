@@ -716,7 +716,7 @@ class RecordingResult:
     start_time: str | None
     files: int
     total_size: int
-    action: str  # trashed | deleted | reported | failed
+    action: str  # trashed | deleted | reported | failed | gone (removed by someone else)
     detail: str | None = None
 
 

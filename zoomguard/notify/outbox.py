@@ -18,7 +18,6 @@ Without ``ZOOMGUARD_SMTP_URL`` the emails stay pending in this local outbox, mar
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
+from time import monotonic
 from typing import Protocol
 
 from sqlalchemy.orm import Session
@@ -340,9 +340,9 @@ def flush_outbox(
     # Claims run out at now + claim_seconds, with ``now`` fixed for the whole flush; a flush that
     # went on longer could claim an email whose claim had already expired for everyone else.
     # Stopping at half of it leaves a wide margin; the rest stays due for the next flush.
-    deadline = time.monotonic() + claim_seconds / 2
+    deadline = monotonic() + claim_seconds / 2
     for email_id in due:
-        if time.monotonic() > deadline:
+        if monotonic() > deadline:
             break
         with store.transaction() as session:
             if not db.claim_email(

@@ -13,7 +13,7 @@ from typing import Any
 from zoomguard.sandbox import settings as st
 from zoomguard.sandbox.config import LIGHT, MEDIUM, SandboxConfig
 from zoomguard.sandbox.meetings import EXAMPLE_BASE, MeetingValidationError, validate_patch
-from zoomguard.sandbox.model import list_item, meeting_view, parse_iso, user_list_item
+from zoomguard.sandbox.model import list_item, meeting_view, parse_iso, user_list_item, user_view
 from zoomguard.sandbox.oauth import AccessToken
 from zoomguard.sandbox.ratelimit import next_utc_midnight
 from zoomguard.sandbox.state import SandboxState
@@ -148,7 +148,7 @@ def get_user(call: Call, user_id: str) -> Reply:
     if isinstance(user, Reply):
         return user
     with call.state.lock:
-        return Reply(200, {**meeting_view(user), "account_id": call.config.account_id})
+        return Reply(200, user_view(user, call.config.account_id))
 
 
 # -- meetings ----------------------------------------------------------------------------------

@@ -175,6 +175,11 @@ def meeting_view(meeting: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(dict(meeting))
 
 
+def user_view(user: Mapping[str, Any], account_id: str) -> dict[str, Any]:
+    """GET /users/{userId}: the stored user plus the account it belongs to."""
+    return {**copy.deepcopy(dict(user)), "account_id": account_id}
+
+
 def _updated_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in settings.items():

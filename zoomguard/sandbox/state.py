@@ -400,11 +400,14 @@ class SandboxState:
         security, and emit meeting.updated with what actually changed."""
         clean = mtg.validate_patch(dict(body))
         with self.lock:
-            old = self.meetings[meeting_id]
+            current = self.meetings[meeting_id]
+            old = copy.deepcopy(current)
             new = mtg.merge_patch(old, clean)
             self._enforce(new, previous_password=old.get("password", ""))
-            self.meetings[meeting_id] = new
-            changes = meeting_changes(old, new)
+            # In place, so a test holding the meeting dict sees the change.
+            current.clear()
+            current.update(new)
+            changes = meeting_changes(old, current)
             if changes is not None:
                 email, op_id = self.operator(operator_id)
                 obj, old_obj = changes
@@ -418,7 +421,7 @@ class SandboxState:
                         "time_stamp": int(time.time() * 1000),
                     },
                 )
-            return new
+            return current
 
     def _enforce(self, meeting: dict[str, Any], *, previous_password: str) -> None:
         host_id = meeting["host_id"]

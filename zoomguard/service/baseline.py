@@ -652,12 +652,18 @@ class BaselineRunner:
             result = replace(found, action="failed", detail=f"Zoom refused to remove it ({exc})")
             self._record_recording(result, removed=False)
             return result
-        # Re-read: count it only when Zoom no longer lists the recording.
-        still_there = self.client.get_recordings(uuid) is not None if removed else False
+        # Re-read: a removal counts only when Zoom no longer has the recording.
+        still_there = self.client.get_recordings(uuid) is not None
+        if not removed and not still_there:
+            # Zoom says there is none: it was removed by someone else since it was listed.
+            return replace(found, action="gone", detail="already removed when zoomguard acted")
         if still_there:
-            result = replace(
-                found, action="failed", detail="Zoom still lists the recording after removal"
+            detail = (
+                "Zoom still has the recording after removing it"
+                if removed
+                else "Zoom answered that there is no recording, but still has it"
             )
+            result = replace(found, action="failed", detail=detail)
         else:
             result = replace(found, action=_past(action_wanted))
         self._record_recording(result, removed=removed)

@@ -84,9 +84,17 @@ class MeetingEnforcer:
         self.clock = clock
 
     def enforce(
-        self, meeting: Mapping[str, Any], *, host_email: str | None, today: date
+        self,
+        meeting: Mapping[str, Any],
+        *,
+        host_email: str | None,
+        today: date,
+        hold_back: str | None = None,
     ) -> MeetingOutcome | None:
-        """Evaluate one meeting and fix it if allowed; None when it is compliant."""
+        """Evaluate one meeting and fix it if allowed; None when it is compliant.
+
+        ``hold_back`` names why a fix must not be sent now (it is then reported with that reason).
+        """
         evaluation = policy.evaluate(meeting, self.profile, today=today, host_email=host_email)
         if evaluation.compliant:
             return None
@@ -101,10 +109,10 @@ class MeetingEnforcer:
         for f in evaluation.findings:
             statuses[f.rule_id] = "reported"
             details[f.rule_id] = None if f.fixable else "report only: a person must act"
-        if not evaluation.patch or self.dry_run or self.profile.mode != "enforce":
-            if self.dry_run and evaluation.patch:
+        if hold_back is not None or not evaluation.patch or self.dry_run:
+            if evaluation.patch:
                 for f in evaluation.fixable_findings:
-                    details[f.rule_id] = "dry run: would be fixed"
+                    details[f.rule_id] = hold_back or "dry run: would be fixed"
             return self._outcome(evaluation, statuses, details, after, meeting, None, None)
         return self._patch(evaluation, meeting, statuses, details, after, today)
 

@@ -815,6 +815,29 @@ class Store:
         with self.transaction() as session:
             return [_audit_record(row) for row in session.scalars(query)]
 
+    def last_change(
+        self, account_pk: int, target: str, action: str, *, since: datetime
+    ) -> AuditRecord | None:
+        """The newest audit entry for ``target`` and ``action`` at or after ``since``.
+
+        The webhook worker asks this before patching a meeting again: zoomguard's own PATCH comes
+        back as meeting.updated, and a fix Zoom overrode must not be retried in a loop.
+        """
+        query = (
+            select(AuditEntry)
+            .where(
+                AuditEntry.account_id == account_pk,
+                AuditEntry.target == target,
+                AuditEntry.action == action,
+                AuditEntry.at >= since,
+            )
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(1)
+        )
+        with self.transaction() as session:
+            row = session.scalars(query).first()
+            return _audit_record(row) if row is not None else None
+
     # Daily update budget ----------------------------------------------------------------------
 
     def reserve_update(
