@@ -96,12 +96,16 @@ def build_account(server: SandboxServer) -> tuple[str, dict[str, Any], dict[str,
 
 @pytest.fixture
 def account(db_url: str, tmp_path: Path) -> Iterator[Account]:
-    with SandboxServer(SandboxConfig()) as server:
+    # Zoom's per-second limits are the client's and the sandbox's own tests' business; here they
+    # would only make the test wait.
+    with SandboxServer(SandboxConfig(enforce_rate_limits=False)) as server:
         group_id, alice, bob, meetings, uuids = build_account(server)
         env = dict(server.env())
         env["ZOOMGUARD_DATABASE_URL"] = db_url
         env["ZOOMGUARD_SECRET_KEY"] = SECRET_KEY
         env["ZOOMGUARD_CONCURRENCY"] = "4"
+        env["ZOOMGUARD_RATE_LIGHT"] = "1000"
+        env["ZOOMGUARD_RATE_MEDIUM"] = "1000"
         yield Account(server, env, group_id, alice, bob, meetings, uuids)
 
 

@@ -142,7 +142,8 @@ def test_sweep_fixes_every_noncompliant_meeting_once(account: Any) -> None:
         for r in server.state.request_log()
         if r.method == "GET" and r.meeting_id == str(ids["rate_limited"])
     ]
-    assert statuses[0] == 429 and 200 in statuses[1:]
+    assert statuses[0] == 429
+    assert 200 in statuses[1:]
     assert assert_requests_follow_openapi(server) > 10
 
     report = run_zoomguard(["report", "--format", "json"], env)
@@ -153,8 +154,10 @@ def test_sweep_fixes_every_noncompliant_meeting_once(account: Any) -> None:
     assert (str(ids["exempt"]), "no_auto_recording", "exempt") in open_rules
     assert SIN not in report.stdout  # redacted wherever stored or shown
     assert data["recent_changes"], "every change made in Zoom is in the audit log"
-    assert all("(set)" in json.dumps(c["after"]) or "password" not in json.dumps(c["after"])
-               for c in data["recent_changes"])
+    assert all(
+        "(set)" in json.dumps(c["after"]) or "password" not in json.dumps(c["after"])
+        for c in data["recent_changes"]
+    )
 
     # A second sweep finds nothing left to fix and sends no PATCH at all.
     mark = len(server.state.request_log())
@@ -173,13 +176,14 @@ def test_dry_run_sends_no_patch(account: Any) -> None:
 
 
 def test_rejected_credentials_exit_1_with_one_line(account: Any) -> None:
-    server, _ids, env = account
+    _server, _ids, env = account
     env = {**env, "ZOOM_CLIENT_SECRET": "wrong"}
     result = run_zoomguard(["sweep"], env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("zoomguard: ")
+    assert len(lines) == 1
+    assert lines[0].startswith("zoomguard: ")
     assert "wrong" not in result.stderr  # never echo a secret
 
 

@@ -17,6 +17,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from zoomguard.errors import SecretKeyError
 
 _HKDF_INFO = b"zoomguard secrets at rest v1"
+GENERATE_KEY_HINT = (
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
 MIN_PASSPHRASE_LENGTH = 16
 
 
@@ -29,8 +32,7 @@ def _fernet_for(key_text: str) -> Fernet:
         pass
     if len(key_text) < MIN_PASSPHRASE_LENGTH:
         raise SecretKeyError(
-            "ZOOMGUARD_SECRET_KEY is too short: use a Fernet key "
-            "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') "
+            f"ZOOMGUARD_SECRET_KEY is too short: use a Fernet key ({GENERATE_KEY_HINT}) "
             f"or a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters"
         )
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(raw)
@@ -44,8 +46,7 @@ class Vault:
         if not secret_key or not secret_key.strip():
             raise SecretKeyError(
                 "ZOOMGUARD_SECRET_KEY is not set: zoomguard will not store Zoom credentials "
-                "unencrypted. Generate one with: "
-                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+                f"unencrypted. Generate one with: {GENERATE_KEY_HINT}"
             )
         keys = [part for part in secret_key.split(",") if part.strip()]
         self._fernet = MultiFernet([_fernet_for(k) for k in keys])

@@ -24,8 +24,7 @@ To run zoomguard against your own Zoom account:
   1. In the Zoom App Marketplace, create a Server-to-Server OAuth app with the scopes listed in
      the README ("Zoom app setup"), and note its Account ID, Client ID and Client secret.
   2. export ZOOM_ACCOUNT_ID=... ZOOM_CLIENT_ID=... ZOOM_CLIENT_SECRET=...
-     export ZOOMGUARD_SECRET_KEY=$(python -c \
-       'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
+     export ZOOMGUARD_SECRET_KEY=...   (a Fernet key; see README, Configuration)
   3. zoomguard connect && zoomguard sweep --dry-run     (reports only; then drop --dry-run)"""
 
 
@@ -141,7 +140,7 @@ def _sweep_table(result: Any) -> str:
 def _findings_table(store: Any) -> str:
     from zoomguard.report import findings_rows
 
-    headers, rows = findings_rows(store.all_findings(limit=15))
+    headers, rows = findings_rows(store.all_findings()[:15])
     return reporting.table(headers, rows, max_width=36)
 
 

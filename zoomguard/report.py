@@ -14,7 +14,7 @@ FINDING_HEADERS = ("meeting", "host", "topic", "rule", "status", "before", "afte
 
 
 def _change(value: Any) -> Any:
-    return "" if value is None else value
+    return "(none)" if value is None or value == "" else value
 
 
 def findings_rows(findings: Sequence[Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:

@@ -1,0 +1,160 @@
+"""Real-time enforcement end to end: the sandbox sends signed webhooks over real HTTP to the
+receiver (the Flask app on a loopback port), the receiver stores them, and the worker acts on them
+against the sandbox (issue #4's "done when")."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from webhooks import create_app
+from zoomguard import policy
+from zoomguard.config import Settings
+from zoomguard.sandbox import SandboxConfig, SandboxServer
+from zoomguard.service.events import EventHandler, on_dead
+from zoomguard.store import Store, upgrade
+from zoomguard.store.inbox import count_by_status
+from zoomguard.worker import drain_once
+
+COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
+
+
+@dataclass
+class Rig:
+    sandbox: SandboxServer
+    store: Store
+    settings: Settings
+    handler: EventHandler
+
+    def drain(self) -> int:
+        processed = 0
+        while True:
+            n = drain_once(
+                self.store,
+                self.handler,
+                worker_id="test-worker",
+                on_dead=on_dead(self.settings, self.store),
+            )
+            processed += n
+            if n == 0:
+                return processed
+
+    def patches_of(self, meeting_id: int) -> int:
+        return sum(
+            1
+            for r in self.sandbox.state.request_log()
+            if r.method == "PATCH" and r.path == f"/v2/meetings/{meeting_id}"
+        )
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with SandboxServer(SandboxConfig(webhook_time_scale=0.001)) as sandbox:
+        env = dict(sandbox.env())
+        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'zg.db'}"
+        env["ZOOMGUARD_SECRET_KEY"] = "an end-to-end test passphrase"
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        store = Store.open(settings)
+        assert settings.zoom_account_id
+        assert settings.zoom_client_id
+        assert settings.zoom_client_secret
+        store.save_s2s_account(
+            settings.zoom_account_id,
+            settings.zoom_client_id,
+            settings.zoom_client_secret,
+            api_url=settings.zoom_api_url,
+        )
+        app = create_app(settings, store)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        sandbox.set_webhook_url(f"http://127.0.0.1:{server.server_port}/webhooks/zoom")
+        handler = EventHandler(settings, store)
+        try:
+            yield Rig(sandbox, store, settings, handler)
+        finally:
+            handler.close()
+            server.shutdown()
+            thread.join(5)
+            store.close()
+
+
+def test_url_validation_answers_zoom(rig: Rig) -> None:
+    result = rig.sandbox.validate_webhook_url()
+    assert result.ok, result
+
+
+def test_recording_started_is_stopped_and_completed_recording_trashed(rig: Rig) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
+    state.start_meeting(meeting["id"])
+    state.start_recording(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+
+    assert rig.drain() >= 1
+    stops = [s for s in state.recording_stops if int(s.meeting_id) == meeting["id"]]
+    assert len(stops) == 1
+    assert stops[0].was_recording
+    assert state.live[meeting["id"]].recording_state == "stopped"
+
+    recording = state.complete_recording(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert state.recordings[recording.uuid].trashed
+
+    changes = [(a.action, a.confirmed) for a in rig.store.recent_audit(10)]
+    assert ("recording.stop", True) in changes
+    assert ("recording.trash", True) in changes
+    with rig.store.transaction() as session:
+        from sqlalchemy import select
+
+        from zoomguard.store.models import Alert
+
+        categories = [a.category for a in session.scalars(select(Alert))]
+    assert "recording.started" in categories
+    assert "recording.completed" in categories
+
+
+def test_meeting_made_noncompliant_is_fixed_once(rig: Rig) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Planning", settings=COMPLIANT)
+    # The host turns join-before-host on and recording on, through the API.
+    state.update_meeting(
+        meeting["id"], {"settings": {"join_before_host": True, "auto_recording": "cloud"}}
+    )
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert rig.patches_of(meeting["id"]) == 1
+    evaluation = policy.evaluate(
+        state.meetings[meeting["id"]], policy.default_profile(), today=date.today()
+    )
+    assert evaluation.compliant, evaluation.findings
+    # zoomguard's own PATCH came back as meeting.updated: processed, and no second PATCH.
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert rig.patches_of(meeting["id"]) == 1
+    assert count_by_status(rig.store).get("done", 0) >= 2
+
+
+def test_events_posted_while_the_worker_is_down_are_all_processed(rig: Rig) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meetings = [state.add_meeting(host, topic=f"M{i}", settings=COMPLIANT) for i in range(5)]
+    for m in meetings:
+        state.update_meeting(m["id"], {"settings": {"waiting_room": False}})
+    assert rig.sandbox.wait_for_webhooks(10)
+    pending = count_by_status(rig.store).get("pending", 0)
+    assert pending == 5
+    assert rig.drain() >= 5
+    for m in meetings:
+        assert state.meetings[m["id"]]["settings"]["waiting_room"] is True
+    assert count_by_status(rig.store).get("pending", 0) == 0
