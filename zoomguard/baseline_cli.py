@@ -8,10 +8,16 @@ group or user could not be read, so a scheduler notices.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
+
+if TYPE_CHECKING:
+    from zoomguard.policy import Profile
+    from zoomguard.store import Store
 
 
 @click.command("baseline")
@@ -34,14 +40,37 @@ def baseline_command(
     dry_run: bool, recordings: bool, lookback_days: int | None, zoom_account_id: str | None
 ) -> None:
     """Set the account's settings to the privacy baseline and lock them; remove recordings."""
-    from zoomguard import baseline as bl
-    from zoomguard import notify, service
-    from zoomguard.cli import open_store, stop_on_signals
-    from zoomguard.service.baseline import BaselineRunner
+    from zoomguard import service
+    from zoomguard.cli import open_store
 
     settings = Settings.from_env()
     profile = service.load_profile(settings)
     store = open_store(settings)
+    try:
+        problems = _run(
+            settings, store, profile, dry_run, recordings, lookback_days, zoom_account_id
+        )
+    finally:
+        store.close()
+    if problems:
+        raise ZoomGuardError("; ".join(problems), reason="baseline_incomplete")
+
+
+def _run(
+    settings: Settings,
+    store: Store,
+    profile: Profile,
+    dry_run: bool,
+    recordings: bool,
+    lookback_days: int | None,
+    zoom_account_id: str | None,
+) -> list[str]:
+    """Every account in turn; the problems to report (empty when all is well)."""
+    from zoomguard import baseline as bl
+    from zoomguard import notify, service
+    from zoomguard.cli import stop_on_signals
+    from zoomguard.service.baseline import BaselineRunner
+
     accounts = service.accounts_to_sweep(settings, store, zoom_account_id)
     problems: list[str] = []
     with stop_on_signals() as stop:
@@ -75,5 +104,4 @@ def baseline_command(
     if settings.smtp_url:
         sent = notify.flush_outbox(store, notify.sender_from_settings(settings), service.utcnow())
         click.echo(f"alerts: {sent.sent} sent, {sent.pending} waiting in the outbox")
-    if problems:
-        raise ZoomGuardError("; ".join(problems), reason="baseline_incomplete")
+    return problems

@@ -60,6 +60,9 @@ class Settings:
     alert_to: tuple[str, ...] = ()
     alert_from: str = "zoomguard@localhost"
     notify_hosts: bool = False
+    # Alert categories sent at once (comma-separated; "none"); unset = zoomguard's defaults
+    alert_immediate: str | None = None
+    alert_digest_seconds: int = 900
     alert_unsent_warn_seconds: int = 3600
     # Service processes
     sweep_interval_minutes: int = 60
@@ -124,6 +127,8 @@ class Settings:
             alert_to=reader.list("ZOOMGUARD_ALERT_TO"),
             alert_from=reader.str("ZOOMGUARD_ALERT_FROM") or "zoomguard@localhost",
             notify_hosts=reader.bool("ZOOMGUARD_NOTIFY_HOSTS", False),
+            alert_immediate=reader.str("ZOOMGUARD_ALERT_IMMEDIATE"),
+            alert_digest_seconds=reader.int("ZOOMGUARD_ALERT_DIGEST_SECONDS", 900, minimum=1),
             alert_unsent_warn_seconds=reader.int("ZOOMGUARD_ALERT_UNSENT_WARN_SECONDS", 3600),
             sweep_interval_minutes=reader.int("ZOOMGUARD_SWEEP_INTERVAL_MINUTES", 60, minimum=1),
             outbox_interval_seconds=reader.int("ZOOMGUARD_OUTBOX_INTERVAL_SECONDS", 30, minimum=1),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from zoomguard import policy
 from zoomguard.config import Settings
+from zoomguard.notify.categories import delivery_for, parse_immediate_categories
 
 if TYPE_CHECKING:
     from zoomguard.service.enforce import MeetingOutcome
@@ -46,10 +48,18 @@ def alert_category(status: str, detail: str | None, rule_id: str) -> str:
     return f"meeting.{status}"
 
 
-def alert_delivery(status: str, detail: str | None, rule_id: str) -> str:
-    from zoomguard.notify import delivery_for
+@functools.cache
+def _immediate(text: str | None) -> frozenset[str]:
+    return parse_immediate_categories(text)
 
-    return delivery_for(alert_category(status, detail, rule_id))
+
+def delivery(settings: Settings, category: str) -> str:
+    """ "immediate" or "digest" for a category, as ZOOMGUARD_ALERT_IMMEDIATE says."""
+    return delivery_for(category, _immediate(settings.alert_immediate))
+
+
+def alert_delivery(settings: Settings, status: str, detail: str | None, rule_id: str) -> str:
+    return delivery(settings, alert_category(status, detail, rule_id))
 
 
 def alert_details(

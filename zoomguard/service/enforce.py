@@ -59,6 +59,10 @@ def _patched_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
             yield path
 
 
+# A finding that stays reported or exempt sweep after sweep is alerted once, when first seen.
+QUIET_WHEN_UNCHANGED = frozenset({"reported", "exempt"})
+
+
 class MeetingEnforcer:
     """Decides and applies the fix for one meeting at a time; safe to share across threads."""
 
@@ -203,6 +207,9 @@ class MeetingEnforcer:
         with self.store.transaction() as session:
             for f in evaluation.findings:
                 status = outcome.statuses[f.rule_id]
+                previous = self.store.open_finding_status(
+                    session, self.account.id, meeting_id, f.rule_id
+                )
                 self.store.upsert_finding(
                     session,
                     account_pk=self.account.id,
@@ -221,11 +228,15 @@ class MeetingEnforcer:
                     detail=outcome.details.get(f.rule_id),
                     now=now,
                 )
+                if status in QUIET_WHEN_UNCHANGED and previous == status:
+                    continue  # already told: an open report is not repeated every sweep
                 record_alert(
                     session,
                     account_pk=self.account.id,
                     sweep_id=sweep_id,
-                    delivery=alert_delivery(status, outcome.details.get(f.rule_id), f.rule_id),
+                    delivery=alert_delivery(
+                        self.settings, status, outcome.details.get(f.rule_id), f.rule_id
+                    ),
                     category=alert_category(status, outcome.details.get(f.rule_id), f.rule_id),
                     details=alert_details(
                         evaluation, f, status, outcome, host_email, self.settings

@@ -31,6 +31,7 @@ from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomAPIError, ZoomNotFound
 from zoomguard.notify import categories
+from zoomguard.service.alerts import delivery
 from zoomguard.service.common import Clock, client_for_account, load_profile, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.store import Store
@@ -194,7 +195,7 @@ class EventHandler:
                 session,
                 account_pk=account.id,
                 sweep_id=None,
-                delivery=categories.delivery_for(categories.MEETING_FIX_FAILED),
+                delivery=delivery(self.settings, categories.MEETING_FIX_FAILED),
                 category=categories.MEETING_FIX_FAILED,
                 details={
                     "meeting_id": str(obj.get("id", "")),
@@ -333,7 +334,7 @@ class EventHandler:
                 session,
                 account_pk=account.id,
                 sweep_id=None,
-                delivery=categories.delivery_for(category),
+                delivery=delivery(self.settings, category),
                 category=category,
                 details=details,
                 now=now,

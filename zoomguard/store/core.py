@@ -613,6 +613,14 @@ class Store:
 
     # Findings ---------------------------------------------------------------------------------
 
+    def open_finding_status(
+        self, session: Session | None, account_pk: int | None, meeting_id: str, rule_id: str
+    ) -> str | None:
+        """The status of the open finding for (account, meeting, rule), or None."""
+        with self._joined(session) as s:
+            row = self._open_finding(s, account_pk, meeting_id, rule_id)
+            return row.status if row is not None else None
+
     def upsert_finding(
         self,
         session: Session | None,

@@ -236,3 +236,44 @@ __all__ = [
     "Sweep",
     "UpdateCounter",
 ]
+
+
+# --- dashboard (migration 0002) ---------------------------------------------------------------
+
+USER_ROLES = ("admin", "privacy_officer")
+
+
+class DashboardUser(Base):
+    """A person who may sign in to the dashboard. Only a slow salted hash of the password."""
+
+    __tablename__ = "dashboard_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))  # admin | privacy_officer
+    # Consecutive failed sign-ins; reaching the limit sets locked_until.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OAuthState(Base):
+    """One "Connect Zoom account" authorization in flight: single use, short-lived.
+
+    Kept in the database, not the session cookie, so that it can be consumed exactly once by
+    whichever web process receives the callback. Only a hash of the state is stored.
+    """
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    binding_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the browser's nonce
+    code_verifier_enc: Mapped[str] = mapped_column(Text)  # PKCE verifier, Fernet ciphertext
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dashboard_users.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
