@@ -291,6 +291,11 @@ def test_bearer_token_is_required(account: Account) -> None:
         401,
         {"code": 124, "message": "Invalid access token."},
     )
+    empty = requests.get(server.api_url + "/users", headers={"Authorization": "Bearer"}, timeout=5)
+    assert (empty.status_code, empty.json()) == (
+        401,
+        {"code": 4700, "message": "Token cannot be empty."},
+    )
     in_query = requests.get(
         server.api_url + "/users", params={"access_token": api.token}, timeout=5
     )
