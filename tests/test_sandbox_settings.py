@@ -149,6 +149,16 @@ def test_group_lock_applies_to_meetings_of_its_members(account: Account) -> None
     )
 
 
+def test_a_lock_overrides_only_what_the_patch_asks_for(account: Account) -> None:
+    server, api, ids = account
+    meeting = server.state.add_meeting(ids["loner"], settings={"join_before_host": True})
+    api.patch("/accounts/me/lock_settings", {"schedule_meeting": {"join_before_host": True}})
+    api.patch(f"/meetings/{meeting['id']}", {"topic": "Renamed"})
+    assert api.get(f"/meetings/{meeting['id']}").json()["settings"]["join_before_host"] is True
+    api.patch(f"/meetings/{meeting['id']}", {"settings": {"join_before_host": True}})
+    assert api.get(f"/meetings/{meeting['id']}").json()["settings"]["join_before_host"] is False
+
+
 def test_forced_security_turns_the_waiting_room_back_on(account: Account) -> None:
     server, api, ids = account
     meeting = server.state.add_meeting(ids["loner"], password="abc123")

@@ -1,4 +1,8 @@
-"""The app factory: ``create_app(settings, store)`` (Flask tutorial style, nothing at import)."""
+"""The app factory: ``create_app(settings, store)`` (Flask tutorial style, nothing at import).
+
+One app serves the Zoom webhook endpoint (unauthenticated: it checks Zoom's signature) and the
+dashboard for IT and the privacy officer (signed-in users only; see webhooks/ui.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from webhooks import routes
 from webhooks.context import WebhookContext
+from webhooks.ui import install_dashboard
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError, StoreError
 from zoomguard.store import Store
@@ -35,11 +40,15 @@ def create_app(
     store: Store | None = None,
     *,
     clock: Callable[[], float] = time.time,
+    insecure_loopback_cookies: bool = False,
 ) -> Flask:
-    """Build the webhook receiver. Raises ``ConfigError`` when no webhook secret is set.
+    """Build the webhook receiver and the dashboard. Raises ``ConfigError`` when no webhook
+    secret is set.
 
     ``store`` defaults to one opened from ``settings.database_url``; ``clock`` (unix seconds)
-    is what the timestamp window is checked against.
+    is what the timestamp window is checked against. ``insecure_loopback_cookies`` lets the
+    dashboard's session cookie go without the Secure flag on plain http to 127.0.0.1 only
+    (tests and the local demo).
     """
     settings = Settings.from_env() if settings is None else settings
     secret = settings.zoom_webhook_secret_token
@@ -58,6 +67,7 @@ def create_app(
         settings=settings, secret=secret, store=store, clock=clock
     )
     app.register_blueprint(routes.bp)
+    install_dashboard(app, settings, store, insecure_loopback_cookies=insecure_loopback_cookies)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(SQLAlchemyError, _storage_error)
     app.register_error_handler(StoreError, _storage_error)

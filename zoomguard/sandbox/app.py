@@ -28,7 +28,8 @@ from zoomguard.sandbox.api import Call, Reply, error
 from zoomguard.sandbox.control import handle_control
 from zoomguard.sandbox.oauth import AccessToken, OAuthEndpoints
 from zoomguard.sandbox.ratelimit import RateLimiter
-from zoomguard.sandbox.state import Fault, SandboxState
+from zoomguard.sandbox.scripting import Fault
+from zoomguard.sandbox.state import SandboxState
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -185,26 +186,44 @@ class SandboxApp:
         )
         return reply
 
-    def _api(self, request: Request) -> Response:
-        received = time.time()
-        method = request.method
-        category: str | None = None
-        params: dict[str, str] = {}
-        body: Any = None
-        reply: Reply | None = None
-        handler: api.Handler | None = None
+    def _route(
+        self, request: Request
+    ) -> tuple[api.Handler | None, str | None, dict[str, str], Reply | None]:
+        """(handler, rate-limit category, path parameters, or the error reply)."""
         try:
-            endpoint, matched = self.url_map.bind_to_environ(request.environ).match(method=method)
-            params = {name: str(value) for name, value in matched.items()}
-            handler, category = self._handlers[(str(endpoint), method)]
+            endpoint, matched = self.url_map.bind_to_environ(request.environ).match(
+                method=request.method
+            )
         except NotFound:
-            reply = self._not_found(request.path)
+            return None, None, {}, self._not_found(request.path)
         except MethodNotAllowed:
-            reply = error(405, 300, f"Method {method} is not allowed for this API.")
+            return None, None, {}, error(405, 300, f"Method {request.method} is not allowed.")
+        params = {name: str(value) for name, value in matched.items()}
         if "meeting_id" in params:
             # The server decoded the path once; Zoom decodes a meetingId once more, which is
             # why UUIDs that start with "/" or contain "//" must be double-encoded.
             params["meeting_id"] = unquote(params["meeting_id"])
+        handler, category = self._handlers[(str(endpoint), request.method)]
+        return handler, category, params, None
+
+    @staticmethod
+    def _json_body(request: Request) -> tuple[Any, Reply | None]:
+        if request.method not in ("POST", "PATCH", "PUT", "DELETE"):
+            return None, None
+        raw = request.get_data()
+        if not raw:
+            return None, None
+        try:
+            return json.loads(raw), None
+        except ValueError:
+            return None, error(400, 300, "Request Body should be a valid JSON object.")
+
+    def _api(self, request: Request) -> Response:
+        """Route, authenticate, apply scripted faults, rate limits, random failures and latency
+        (in that order, as a request meets them at Zoom), then run the handler; log it all."""
+        received = time.time()
+        handler, category, params, reply = self._route(request)
+        body, bad_body = self._json_body(request)
         token: AccessToken | None = None
         if reply is None:
             auth = self._authenticate(request)
@@ -213,21 +232,16 @@ class SandboxApp:
             else:
                 token = auth
         if reply is None:
-            fault = self.state.take_fault(method, request.path, params)
+            fault = self.state.take_fault(request.method, request.path, params)
             if fault is not None and fault.status == 0:
-                self._log(request, received, 0, category, params, None)
+                self._log(request, received, 0, category, params, body)
                 self._drop(request)
             if fault is not None:
                 reply = self._fault_reply(fault)
         if reply is None and category is not None:
             reply = self._rate_limited(category)
-        if reply is None and method in ("POST", "PATCH", "PUT", "DELETE"):
-            raw = request.get_data()
-            if raw:
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    reply = error(400, 300, "Request Body should be a valid JSON object.")
+        if reply is None:
+            reply = bad_body
         outcome = self._roll() if reply is None else None
         self._sleep_latency()
         if outcome == "drop":
@@ -240,7 +254,7 @@ class SandboxApp:
             try:
                 reply = handler(call, **params)
             except Exception:
-                log.exception("sandbox handler failed: %s %s", method, request.path)
+                log.exception("sandbox handler failed: %s %s", request.method, request.path)
                 reply = error(500, 500, "Internal Server Error.")
         assert reply is not None
         self._log(request, received, reply.status, category, params, body)

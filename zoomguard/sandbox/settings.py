@@ -11,7 +11,7 @@ define for that level (checked by the conformance tests).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -382,30 +382,35 @@ def enforce_meeting(
     *,
     previous_password: str,
     make_password: Callable[[], str],
+    touched: Collection[str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Apply what Zoom enforces on a meeting after a create or PATCH.
 
     Returns the (possibly changed) settings and password: locked account or group settings win
-    over what was asked; a recording type the host may not use falls back to "none"; and with
-    "require that all meetings are secured" on, a meeting left with no passcode, no waiting room
-    and no authentication gets its waiting room switched back on.
+    over what the request asked for (``touched``: the settings and "password" it set; None for
+    a create, which asks for everything); a recording type the host may not use falls back to
+    "none"; and with "require that all meetings are secured" on, a meeting left with no
+    passcode, no waiting room and no authentication gets its waiting room switched back on.
     """
     out = dict(settings)
+
+    def asked(name: str) -> bool:
+        return touched is None or name in touched
 
     def value(name: str) -> Any:
         return tree.user_value(host_id, group_id, name)
 
-    for name in ("waiting_room", "join_before_host", "meeting_authentication"):
-        if tree.locked(name, group_id):
+    for name in ("waiting_room", "join_before_host", "meeting_authentication", "auto_recording"):
+        if asked(name) and tree.locked(name, group_id):
             out[name] = value(name)
-    if tree.locked("auto_recording", group_id):
-        out["auto_recording"] = value("auto_recording")
-    if out.get("auto_recording") == "cloud" and not value("cloud_recording"):
-        out["auto_recording"] = "none"
-    if out.get("auto_recording") == "local" and not value("local_recording"):
-        out["auto_recording"] = "none"
+    if asked("auto_recording"):
+        if out.get("auto_recording") == "cloud" and not value("cloud_recording"):
+            out["auto_recording"] = "none"
+        if out.get("auto_recording") == "local" and not value("local_recording"):
+            out["auto_recording"] = "none"
     if (
-        not password
+        asked("password")
+        and not password
         and tree.locked("require_password_for_scheduling_new_meetings", group_id)
         and value("require_password_for_scheduling_new_meetings")
     ):

@@ -14,8 +14,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,95 +33,21 @@ from zoomguard.sandbox.model import (
 )
 from zoomguard.sandbox.oauth import TokenStore
 from zoomguard.sandbox.ratelimit import DailyUpdateCounter
+from zoomguard.sandbox.scripting import (
+    DEFAULT_FAULT_CODES,
+    DEFAULT_FAULT_MESSAGES,
+    Fault,
+    PageTokens,
+    RequestRecord,
+)
 from zoomguard.sandbox.settings import SettingsTree, enforce_meeting
 from zoomguard.sandbox.webhooks import Delivery
 
-PAGE_TOKEN_TTL_SECONDS = 15 * 60.0
 RECORDING_TYPES = frozenset(range(1, 10)) | {99}
 
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request the sandbox answered (or dropped: status 0)."""
-
-    index: int
-    method: str
-    path: str  # as sent on the wire, still percent-encoded
-    query: str  # raw query string (OAuth secrets masked)
-    body: Any  # parsed JSON body, or None
-    status: int
-    category: str | None  # "light", "medium" or None (OAuth, control)
-    received_at: float
-    responded_at: float
-    meeting_id: str | None = None  # the decoded meetingId path parameter, if any
-    user_id: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "body": self.body,
-            "status": self.status,
-            "category": self.category,
-            "received_at": self.received_at,
-            "responded_at": self.responded_at,
-            "meeting_id": self.meeting_id,
-            "user_id": self.user_id,
-        }
-
-
-DEFAULT_FAULT_CODES = {429: 4001, 404: 3001, 401: 124, 400: 300}
-DEFAULT_FAULT_MESSAGES = {
-    429: "You have reached the maximum per-second rate limit for this API. Try again later.",
-    404: "Meeting does not exist.",
-    401: "Invalid access token.",
-    400: "Validation Failed.",
-}
-
-
-@dataclass
-class Fault:
-    """A scripted failure for the next ``times`` requests that match."""
-
-    method: str  # "GET", "PATCH", ... or "*"
-    target: str  # a path ("/v2/meetings/1", "/oauth/token") or a meeting/user id
-    status: int
-    retry_after: str | None
-    code: int
-    message: str
-    times: int = 1
-
-    def matches(self, method: str, path: str, params: Mapping[str, str]) -> bool:
-        if self.method != "*" and self.method.upper() != method.upper():
-            return False
-        if self.target.startswith("/"):
-            return path in (self.target, "/v2" + self.target)
-        return self.target in (params.get("meeting_id"), params.get("user_id"))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "target": self.target,
-            "status": self.status,
-            "retry_after": self.retry_after,
-            "code": self.code,
-            "message": self.message,
-            "times": self.times,
-        }
-
-
-@dataclass
-class _Page:
-    key: str
-    remaining: list[Any]
-    total: int
-    created: float = field(default_factory=time.monotonic)
 
 
 class SandboxState:
@@ -152,7 +77,7 @@ class SandboxState:
         self._requests_lock = threading.Lock()
         self._faults: list[Fault] = []
         self._delete_after_list: set[int] = set()
-        self._pages: dict[str, _Page] = {}
+        self.pages = PageTokens()
         if generate and (self.config.users or self.config.meetings):
             populate(
                 self,
@@ -403,7 +328,8 @@ class SandboxState:
             current = self.meetings[meeting_id]
             old = copy.deepcopy(current)
             new = mtg.merge_patch(old, clean)
-            self._enforce(new, previous_password=old.get("password", ""))
+            touched = set(clean.get("settings", {})) | ({"password"} & set(clean))
+            self._enforce(new, previous_password=old.get("password", ""), touched=touched)
             # In place, so a test holding the meeting dict sees the change.
             current.clear()
             current.update(new)
@@ -423,7 +349,13 @@ class SandboxState:
                 )
             return current
 
-    def _enforce(self, meeting: dict[str, Any], *, previous_password: str) -> None:
+    def _enforce(
+        self,
+        meeting: dict[str, Any],
+        *,
+        previous_password: str,
+        touched: Collection[str] | None = None,
+    ) -> None:
         host_id = meeting["host_id"]
         settings, password = enforce_meeting(
             meeting["settings"],
@@ -433,6 +365,7 @@ class SandboxState:
             self.group_of(host_id),
             previous_password=previous_password,
             make_password=self.new_password,
+            touched=touched,
         )
         meeting["settings"] = settings
         meeting["password"] = password
@@ -745,36 +678,8 @@ class SandboxState:
     def paginate(
         self, key: str, items: list[Any] | None, page_size: int, token: str | None
     ) -> tuple[list[Any], str, int] | None:
-        """(page, next_page_token, total) or None for an unknown/expired/foreign token.
-
-        A token pins the result set it was issued for (for 15 minutes, as at Zoom), so items
-        deleted between pages do not shift later pages.
-        """
-        with self.lock:
-            if token:
-                page = self._pages.get(token)
-                if (
-                    page is None
-                    or page.key != key
-                    or time.monotonic() - page.created > PAGE_TOKEN_TTL_SECONDS
-                ):
-                    return None
-                remaining, total = page.remaining, page.total
-            else:
-                remaining = list(items or [])
-                total = len(remaining)
-            chunk, rest = remaining[:page_size], remaining[page_size:]
-            next_token = ""
-            if rest:
-                self._purge_pages()
-                next_token = secrets.token_urlsafe(24)
-                self._pages[next_token] = _Page(key, rest, total)
-            return chunk, next_token, total
-
-    def _purge_pages(self) -> None:
-        cutoff = time.monotonic() - PAGE_TOKEN_TTL_SECONDS
-        for token in [t for t, p in self._pages.items() if p.created < cutoff]:
-            del self._pages[token]
+        """(page, next_page_token, total), or None for an unknown, expired or foreign token."""
+        return self.pages.page(key, items, page_size, token)
 
     # -- scripting: faults, hooks, the request log -------------------------------------------
 

@@ -1,0 +1,12 @@
+"""zoomguard's benchmarks (issue 9): `python -m benchmarks` runs them against the sandbox on
+loopback and writes benchmarks/results/latest.json and latest.md.
+
+sweep      a full sweep under Pro rate limits vs the rate-limit lower bound, and vs a plain
+           sequential requests loop doing the same calls
+ingest     the Procfile's web process (gunicorn) under an open-loop load of signed webhooks,
+           on SQLite and PostgreSQL
+recording  recording.started to the stop request, through receiver, inbox and worker
+memory     peak RSS of `zoomguard sweep` at 10,000 and 100,000 meetings
+
+docs/benchmarks.md describes the method and shows the latest table.
+"""

@@ -1,0 +1,127 @@
+"""The sweep as a user would write it by hand: one requests.Session, one call after another.
+
+It makes the same calls zoomguard makes (list users, list each user's meetings, GET each meeting,
+PATCH the noncompliant ones, GET them again), deciding with the same policy so the PATCH bodies
+are identical, but writes nothing to a database: the comparison favours the loop. A 429 is
+waited out as the Retry-After header says (a sequential loop at 50 ms per call stays under Pro's
+limits, so this should not happen).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from zoomguard import policy
+
+PAGE_SIZE = 300
+
+
+@dataclass
+class LoopResult:
+    users_total: int
+    users_done: int
+    meetings: int
+    patched: int
+    calls: int
+    rate_limited: int
+    seconds: float
+    stopped_early: bool
+
+
+class HandWrittenSweep:
+    def __init__(
+        self,
+        api_url: str,
+        oauth_url: str,
+        account_id: str,
+        client_id: str,
+        client_secret: str,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.oauth_url = oauth_url.rstrip("/")
+        self.account_id = account_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.session = requests.Session()
+        self.calls = 0
+        self.rate_limited = 0
+
+    def token(self) -> str:
+        response = self.session.post(
+            self.oauth_url + "/oauth/token",
+            params={"grant_type": "account_credentials", "account_id": self.account_id},
+            auth=(self.client_id, self.client_secret),
+            timeout=30,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        while True:
+            self.calls += 1
+            response = self.session.request(method, self.api_url + path, timeout=30, **kwargs)
+            if response.status_code != 429:
+                response.raise_for_status()
+                return response
+            self.rate_limited += 1
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+
+    def pages(self, path: str, params: dict[str, str], key: str) -> Iterator[dict[str, Any]]:
+        token = ""
+        while True:
+            query = dict(params, next_page_token=token) if token else params
+            page = self.call("GET", path, params=query).json()
+            yield from page.get(key) or []
+            token = page.get("next_page_token") or ""
+            if not token:
+                return
+
+    def run(
+        self, should_stop: Callable[[int, int, float], bool] = lambda _d, _t, _s: False
+    ) -> LoopResult:
+        """Sweep every user; ``should_stop(users_done, users_total, seconds)`` is asked after each
+        user, so a caller can cut a long run short and extrapolate."""
+        started = time.monotonic()
+        self.session.headers["Authorization"] = f"Bearer {self.token()}"
+        profile = policy.default_profile()
+        today = datetime.now(UTC).date()
+        users = list(self.pages("/users", {"status": "active", "page_size": str(PAGE_SIZE)}, "users"))
+        meetings = patched = done = 0
+        stopped = False
+        for user in users:
+            listing = self.pages(
+                f"/users/{user['id']}/meetings",
+                {"type": "scheduled", "page_size": str(PAGE_SIZE)},
+                "meetings",
+            )
+            for item in listing:
+                meeting = self.call("GET", f"/meetings/{item['id']}").json()
+                meetings += 1
+                evaluation = policy.evaluate(
+                    meeting, profile, today=today, host_email=user.get("email")
+                )
+                if evaluation.patch and evaluation.exemption is None:
+                    self.call("PATCH", f"/meetings/{item['id']}", json=evaluation.patch)
+                    self.call("GET", f"/meetings/{item['id']}")
+                    patched += 1
+            done += 1
+            if done < len(users) and should_stop(done, len(users), time.monotonic() - started):
+                stopped = True
+                break
+        self.session.close()
+        return LoopResult(
+            users_total=len(users),
+            users_done=done,
+            meetings=meetings,
+            patched=patched,
+            calls=self.calls,
+            rate_limited=self.rate_limited,
+            seconds=time.monotonic() - started,
+            stopped_early=stopped,
+        )

@@ -1,0 +1,409 @@
+"""Prometheus metrics for /metrics: most computed from the database, a few counted per process.
+
+Why two kinds. zoomguard runs as several processes: gunicorn's web workers, one or more inbox
+workers and the clock, possibly on different machines. A prometheus_client counter lives in one
+process's memory, so
+
+- what the database already records is **computed from the database at scrape time**
+  (``DatabaseCollector``): events received and processed (the inbox by status), sweeps (by
+  status, the last completed one per account with its duration), findings and fixes, alerts and
+  emails. Whichever process answers the scrape, the numbers are the same and include every
+  process's work. prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR) would only
+  add up processes that share one machine and one directory, and needs gunicorn hooks to forget
+  dead workers; the database needs neither. These are gauges (a purge lowers them), except the
+  audit-log count of changes, which only the multi-year audit retention ever lowers.
+- what the database does not record is **counted in the process that does it**
+  (``ProcessMetrics``): Zoom API calls by category and status, 429s, sweep and job timings, events
+  handled by this worker. That is correct where one process is one scrape target: ``zoomguard
+  run`` (web, worker and clock in one process: its /metrics shows both kinds) and ``zoomguard
+  worker|clock --metrics-port N``. The web app under gunicorn does not add its process counters
+  to /metrics: each scrape would reach a different gunicorn worker and they would jump around.
+
+Metric labels never carry a Zoom account ID, an email address or a meeting topic: /metrics
+answers anyone who can reach the web process. Accounts are labelled by zoomguard's row id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from zoomguard.errors import StoreError
+from zoomguard.ratelimit import SlidingWindowLimiter
+from zoomguard.service.common import utcnow
+from zoomguard.store import Store
+from zoomguard.store.models import (
+    EMAIL_KINDS,
+    EMAIL_STATUSES,
+    FINDING_STATUSES,
+    INBOX_STATUSES,
+    SWEEP_COMPLETED,
+    SWEEP_STATUSES,
+    Account,
+    Alert,
+    AuditEntry,
+    Email,
+    Finding,
+    InboxEvent,
+    Sweep,
+)
+from zoomguard.zoom import ClientStats
+
+log = logging.getLogger(__name__)
+
+# The text format every Prometheus version reads (the 1.0.0 one needs a recent server).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+
+Clock = Callable[[], datetime]
+
+# Zoom calls take tens of milliseconds to seconds (a retry's wait is not included).
+_ZOOM_SECONDS_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# A sweep takes seconds (a small account) to hours (100,000 meetings at Zoom's rate limits).
+_SWEEP_SECONDS_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
+
+
+class ProcessMetrics:
+    """This process's counters, in a registry of their own (never the global default one)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.zoom_api_calls = Counter(
+            "zoomguard_zoom_api_calls",
+            "Zoom API requests sent by this process, by rate-limit category and HTTP status "
+            "(0: no answer)",
+            ["category", "status"],
+            registry=r,
+        )
+        self.zoom_api_rate_limited = Counter(
+            "zoomguard_zoom_api_rate_limited",
+            "Zoom API answers with HTTP 429 received by this process",
+            ["category"],
+            registry=r,
+        )
+        self.zoom_api_seconds = Histogram(
+            "zoomguard_zoom_api_call_seconds",
+            "Duration of one Zoom API request from this process",
+            ["category"],
+            buckets=_ZOOM_SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.sweeps = Counter(
+            "zoomguard_process_sweeps",
+            "Account sweeps this process attempted, by outcome (completed, failed, "
+            "interrupted, busy: another process was sweeping the account, error)",
+            ["outcome"],
+            registry=r,
+        )
+        self.sweep_seconds = Histogram(
+            "zoomguard_process_sweep_seconds",
+            "Duration of the account sweeps this process ran",
+            buckets=_SWEEP_SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.events_handled = Counter(
+            "zoomguard_worker_events",
+            "Inbox events this process handed to the event handler, by outcome (done, failed, "
+            "dead)",
+            ["outcome"],
+            registry=r,
+        )
+        self.job_runs = Counter(
+            "zoomguard_job_runs",
+            "Scheduled job runs in this process, by job and outcome (ok, error)",
+            ["job", "outcome"],
+            registry=r,
+        )
+        self.job_last_success = Gauge(
+            "zoomguard_job_last_success_timestamp_seconds",
+            "When each scheduled job last finished without an error (Unix time)",
+            ["job"],
+            registry=r,
+        )
+
+    def observe_zoom_response(
+        self, category: str, method: str, status: int, seconds: float
+    ) -> None:
+        """A ``zoomguard.zoom.ResponseObserver``: one Zoom API request and its answer."""
+        self.zoom_api_calls.labels(category=category, status=str(status)).inc()
+        self.zoom_api_seconds.labels(category=category).observe(max(0.0, seconds))
+        if status == 429:
+            self.zoom_api_rate_limited.labels(category=category).inc()
+
+    def client_stats(self, limiters: Mapping[str, SlidingWindowLimiter]) -> ClientStats:
+        """A ``ClientStats`` for a ZoomClient that also counts its calls here."""
+        return _ObservedClientStats(limiters, self)
+
+
+class _ObservedClientStats(ClientStats):
+    """The client's own statistics, with every call also counted in ``ProcessMetrics``.
+
+    ZoomClient reports each request as ``record_call(category, status)``; there is no timing,
+    so the duration histogram stays empty for clients observed this way.
+    """
+
+    def __init__(self, limiters: Mapping[str, SlidingWindowLimiter], metrics: ProcessMetrics):
+        super().__init__(limiters)
+        self._metrics = metrics
+
+    def record_call(self, category: str, status: int) -> None:
+        super().record_call(category, status)
+        self._metrics.zoom_api_calls.labels(category=category, status=str(status)).inc()
+        if status == 429:
+            self._metrics.zoom_api_rate_limited.labels(category=category).inc()
+
+
+_process_metrics: ProcessMetrics | None = None
+_process_metrics_lock = threading.Lock()
+
+
+def process_metrics() -> ProcessMetrics:
+    """This process's metrics, made on first use (nothing is created at import time)."""
+    global _process_metrics
+    with _process_metrics_lock:
+        if _process_metrics is None:
+            _process_metrics = ProcessMetrics()
+        return _process_metrics
+
+
+# --- computed from the database ------------------------------------------------------------
+
+
+def _grouped(session: Session, *columns: Any) -> list[tuple[Any, ...]]:
+    """``SELECT columns..., count(*) ... GROUP BY columns`` as plain tuples."""
+    return [
+        tuple(row) for row in session.execute(select(*columns, func.count()).group_by(*columns))
+    ]
+
+
+def _age_seconds(now: datetime, then: datetime | None) -> float:
+    if then is None:
+        return 0.0
+    if then.tzinfo is None:  # an aggregate on SQLite bypasses the column type: naive UTC
+        then = then.replace(tzinfo=now.tzinfo)
+    return max(0.0, (now - then).total_seconds())
+
+
+class DatabaseCollector(Collector):
+    """Gauges computed from the database on every scrape; ``zoomguard_database_up`` 0 when the
+    database cannot be read (the other families are then left out, not reported as zero)."""
+
+    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+
+    def describe(self) -> list[Metric]:
+        # Names are only known by querying; an empty description keeps registration offline.
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.monotonic()
+        up = GaugeMetricFamily(
+            "zoomguard_database_up", "1 when the database answered this scrape, else 0"
+        )
+        try:
+            families = list(self._families(self.clock()))
+        except (StoreError, SQLAlchemyError) as exc:
+            log.warning("metrics: database unavailable: %s", exc)
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        yield from families
+        took = GaugeMetricFamily(
+            "zoomguard_metrics_query_seconds", "Time spent reading the database for this scrape"
+        )
+        took.add_metric([], time.monotonic() - started)
+        yield took
+
+    def _families(self, now: datetime) -> Iterator[Metric]:
+        with self.store.transaction() as session:
+            yield self._inbox(session)
+            yield self._inbox_backlog(session, now)
+            yield self._findings(session)
+            yield self._changes(session)
+            yield self._sweeps(session)
+            yield from self._last_sweeps(session)
+            yield self._alerts(session)
+            yield self._emails(session)
+            yield self._accounts(session)
+
+    @staticmethod
+    def _inbox(session: Session) -> Metric:
+        family = GaugeMetricFamily(
+            "zoomguard_inbox_events",
+            "Webhook events in the inbox by status: received = all of them, processed = done, "
+            "ignored and dead (rows older than the retention period are purged)",
+            labels=["status"],
+        )
+        counts = dict.fromkeys(INBOX_STATUSES, 0)
+        for status, count in _grouped(session, InboxEvent.status):
+            counts[str(status)] = int(count)
+        for status, count in sorted(counts.items()):
+            family.add_metric([status], count)
+        return family
+
+    @staticmethod
+    def _inbox_backlog(session: Session, now: datetime) -> Metric:
+        oldest = session.scalar(
+            select(func.min(InboxEvent.next_attempt_at)).where(
+                InboxEvent.status == "pending", InboxEvent.next_attempt_at <= now
+            )
+        )
+        family = GaugeMetricFamily(
+            "zoomguard_inbox_oldest_due_seconds",
+            "How long the oldest pending inbox event has been due (0: nothing waiting)",
+        )
+        family.add_metric([], _age_seconds(now, oldest))
+        return family
+
+    @staticmethod
+    def _findings(session: Session) -> Metric:
+        family = GaugeMetricFamily(
+            "zoomguard_findings",
+            "Findings by status (fixed, failed, exempt, reported) and state (open, resolved)",
+            labels=["status", "state"],
+        )
+        counts = {(s, state): 0 for s in FINDING_STATUSES for state in ("open", "resolved")}
+        resolved = Finding.resolved_at.is_not(None).label("resolved")
+        for status, is_resolved, count in _grouped(session, Finding.status, resolved):
+            key = (str(status), "resolved" if is_resolved else "open")
+            counts[key] = counts.get(key, 0) + int(count)
+        for (status, state), count in sorted(counts.items()):
+            family.add_metric([status, state], count)
+        return family
+
+    @staticmethod
+    def _changes(session: Session) -> Metric:
+        family = CounterMetricFamily(
+            "zoomguard_changes",
+            "Changes zoomguard made in Zoom (the audit log) by actor and action, e.g. "
+            "meeting.update = a meeting fixed, recording.stop, recording.trash",
+            labels=["actor", "action", "confirmed"],
+        )
+        for actor, action, confirmed, count in _grouped(
+            session, AuditEntry.actor, AuditEntry.action, AuditEntry.confirmed
+        ):
+            label = "unknown" if confirmed is None else str(bool(confirmed)).lower()
+            family.add_metric([str(actor), str(action), label], int(count))
+        return family
+
+    @staticmethod
+    def _sweeps(session: Session) -> Metric:
+        family = GaugeMetricFamily(
+            "zoomguard_sweeps", "Account sweeps recorded, by status", labels=["status"]
+        )
+        counts = dict.fromkeys(SWEEP_STATUSES, 0)
+        for status, count in _grouped(session, Sweep.status):
+            counts[str(status)] = int(count)
+        for status, count in sorted(counts.items()):
+            family.add_metric([status], count)
+        return family
+
+    @staticmethod
+    def _last_sweeps(session: Session) -> Iterator[Metric]:
+        finished = GaugeMetricFamily(
+            "zoomguard_sweep_last_completed_timestamp_seconds",
+            "When each account's last completed sweep finished (Unix time)",
+            labels=["account"],
+        )
+        duration = GaugeMetricFamily(
+            "zoomguard_sweep_last_duration_seconds",
+            "How long each account's last completed sweep took",
+            labels=["account"],
+        )
+        fixed = GaugeMetricFamily(
+            "zoomguard_sweep_last_fixed",
+            "Findings fixed by each account's last completed sweep",
+            labels=["account"],
+        )
+        latest = (
+            select(Sweep.account_id, func.max(Sweep.id).label("id"))
+            .where(Sweep.status == SWEEP_COMPLETED, Sweep.account_id.is_not(None))
+            .group_by(Sweep.account_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Sweep.account_id, Sweep.started_at, Sweep.finished_at, Sweep.fixed).join(
+                latest, Sweep.id == latest.c.id
+            )
+        )
+        for account_id, started_at, finished_at, fixes in rows:
+            if finished_at is None:
+                continue
+            label = [str(account_id)]
+            finished.add_metric(label, finished_at.timestamp())
+            duration.add_metric(label, max(0.0, (finished_at - started_at).total_seconds()))
+            fixed.add_metric(label, int(fixes or 0))
+        yield finished
+        yield duration
+        yield fixed
+
+    @staticmethod
+    def _alerts(session: Session) -> Metric:
+        family = GaugeMetricFamily(
+            "zoomguard_alerts",
+            "Alerts for the privacy officer by category and state (composed into an email, or "
+            "waiting to be)",
+            labels=["category", "state"],
+        )
+        composed = Alert.email_id.is_not(None).label("composed")
+        for category, is_composed, count in _grouped(session, Alert.category, composed):
+            state = "composed" if is_composed else "waiting"
+            family.add_metric([str(category), state], int(count))
+        return family
+
+    @staticmethod
+    def _emails(session: Session) -> Metric:
+        family = GaugeMetricFamily(
+            "zoomguard_emails",
+            "Emails in the outbox by kind and status (sent, or pending delivery)",
+            labels=["kind", "status"],
+        )
+        counts = {(k, s): 0 for k in EMAIL_KINDS for s in EMAIL_STATUSES}
+        for kind, status, count in _grouped(session, Email.kind, Email.status):
+            counts[(str(kind), str(status))] = int(count)
+        for (kind, status), count in sorted(counts.items()):
+            family.add_metric([kind, status], count)
+        return family
+
+    @staticmethod
+    def _accounts(session: Session) -> Metric:
+        family = GaugeMetricFamily(
+            "zoomguard_accounts", "Connected Zoom accounts by status", labels=["status"]
+        )
+        for status, count in _grouped(session, Account.status):
+            family.add_metric([str(status)], int(count))
+        return family
+
+
+def render_metrics(
+    store: Store, *, process: ProcessMetrics | None = None, clock: Clock = utcnow
+) -> bytes:
+    """The /metrics body (Prometheus text format): database metrics, plus ``process``'s."""
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(store, clock))
+    if process is not None:
+        registry.register(process.registry)
+    return generate_latest(registry)
+
+
+def serve_process_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Serve this process's counters on ``host:port`` (a worker or clock scraped on its own)."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host, registry=process_metrics().registry)
+    log.info("process metrics on http://%s:%d/metrics", host, port)

@@ -1,0 +1,342 @@
+"""Keeping stored state in order: retention purge and token renewal (run by the clock).
+
+Retention (``purge_expired``), from ``Settings``:
+
+- inbox events that are settled (done, ignored, dead) and older than ``retention_days`` are
+  deleted; pending and processing events are never touched, however old;
+- the bodies of done and dead events are emptied after ``body_retention`` (a week by default):
+  a webhook body carries names, emails and topics, and once the event is settled only its
+  metadata row is needed for reports;
+- resolved findings older than ``retention_days`` are deleted; open findings stay;
+- sent emails older than ``retention_days`` are deleted with their alerts (they repeat the
+  findings' personal data); pending emails and uncomposed alerts stay;
+- the audit log is kept ``audit_retention_years`` years, then deleted (the one exception to its
+  append-only rule);
+- housekeeping: daily update counters older than a week, expired OAuth connect states.
+
+Sweeps rows hold counts only and are kept (they are the history /metrics and reports show).
+
+Token renewal (``renew_s2s_token``): a stored Server-to-Server access token that expires within
+``renew_before`` is replaced by a new one, stored encrypted. The account row is locked while the
+token is fetched and stored (``SELECT ... FOR UPDATE``; on SQLite every transaction is ``BEGIN
+IMMEDIATE``), and re-read under the lock, so two clocks renewing at once fetch one token, not
+two. User-OAuth accounts are renewed through ``TokenRenewer`` hooks the caller passes (the
+dashboard's ``OAuthTokenProvider`` refreshes and rotates under the same row lock).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, or_, select, update
+
+from zoomguard.config import Settings
+from zoomguard.crypto import Vault
+from zoomguard.errors import StoreError, ZoomGuardError
+from zoomguard.service.common import Clock, utcnow
+from zoomguard.store import Store
+from zoomguard.store.core import AccountRecord
+from zoomguard.store.models import (
+    ACCOUNT_ACTIVE,
+    AUTH_S2S,
+    Account,
+    Alert,
+    AuditEntry,
+    Email,
+    Finding,
+    InboxEvent,
+    OAuthState,
+    UpdateCounter,
+)
+from zoomguard.tokens import S2STokenProvider
+
+log = logging.getLogger(__name__)
+
+# Long enough to look into a just-processed or just-dead event; short enough to minimise.
+DEFAULT_BODY_RETENTION = timedelta(days=7)
+# Zoom counts updates per UTC day; yesterday's counter is history after a day or two.
+UPDATE_COUNTER_RETENTION = timedelta(days=7)
+# Renew this long before expiry: the clock runs every few minutes, so a token is renewed on one
+# of its runs well before any request could leave with an expired one.
+DEFAULT_RENEW_BEFORE = timedelta(minutes=10)
+
+SETTLED_EVENTS = ("done", "ignored", "dead")
+BODY_PURGED_EVENTS = ("done", "dead")
+EMAIL_SENT = "sent"
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def years_before(moment: datetime, years: int) -> datetime:
+    """``moment`` minus whole calendar years (29 February becomes the 28th)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    inbox_events: int = 0
+    inbox_bodies: int = 0
+    findings: int = 0
+    emails: int = 0
+    alerts: int = 0
+    audit_entries: int = 0
+    update_counters: int = 0
+    oauth_states: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.inbox_events
+            + self.inbox_bodies
+            + self.findings
+            + self.emails
+            + self.alerts
+            + self.audit_entries
+            + self.update_counters
+            + self.oauth_states
+        )
+
+
+def purge_expired(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    body_retention: timedelta = DEFAULT_BODY_RETENTION,
+) -> PurgeResult:
+    """Delete what is past its retention period (see the module docstring). Idempotent.
+
+    Each kind of data is purged in its own transaction, so a failure leaves the earlier kinds
+    purged; running it again finishes the job.
+    """
+    cutoff = now - timedelta(days=settings.retention_days)
+    audit_cutoff = years_before(now, settings.audit_retention_years)
+    bodies_cutoff = now - min(body_retention, timedelta(days=settings.retention_days))
+
+    with store.transaction() as session:
+        inbox_events = _rowcount(
+            session.execute(
+                delete(InboxEvent)
+                .where(InboxEvent.status.in_(SETTLED_EVENTS), InboxEvent.received_at < cutoff)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    with store.transaction() as session:
+        inbox_bodies = _rowcount(
+            session.execute(
+                update(InboxEvent)
+                .where(
+                    InboxEvent.status.in_(BODY_PURGED_EVENTS),
+                    or_(
+                        InboxEvent.processed_at < bodies_cutoff,
+                        InboxEvent.processed_at.is_(None)
+                        & (InboxEvent.received_at < bodies_cutoff),
+                    ),
+                    InboxEvent.body != "",
+                )
+                .values(body="")
+                .execution_options(synchronize_session=False)
+            )
+        )
+    with store.transaction() as session:
+        findings = _rowcount(
+            session.execute(
+                delete(Finding)
+                .where(Finding.resolved_at.is_not(None), Finding.resolved_at < cutoff)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    with store.transaction() as session:
+        old_emails = select(Email.id).where(Email.status == EMAIL_SENT, Email.sent_at < cutoff)
+        alerts = _rowcount(
+            session.execute(
+                delete(Alert)
+                .where(Alert.email_id.in_(old_emails))
+                .execution_options(synchronize_session=False)
+            )
+        )
+        emails = _rowcount(
+            session.execute(
+                delete(Email)
+                .where(Email.status == EMAIL_SENT, Email.sent_at < cutoff)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    with store.transaction() as session:
+        audit_entries = _rowcount(
+            session.execute(
+                delete(AuditEntry)
+                .where(AuditEntry.at < audit_cutoff)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    with store.transaction() as session:
+        update_counters = _rowcount(
+            session.execute(
+                delete(UpdateCounter)
+                .where(UpdateCounter.day < (now - UPDATE_COUNTER_RETENTION).date())
+                .execution_options(synchronize_session=False)
+            )
+        )
+        oauth_states = _rowcount(
+            session.execute(
+                delete(OAuthState)
+                .where(OAuthState.expires_at < now)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    result = PurgeResult(
+        inbox_events=inbox_events,
+        inbox_bodies=inbox_bodies,
+        findings=findings,
+        emails=emails,
+        alerts=alerts,
+        audit_entries=audit_entries,
+        update_counters=update_counters,
+        oauth_states=oauth_states,
+    )
+    if result.total:
+        log.info(
+            "retention purge: %d inbox events, %d event bodies, %d resolved findings, %d sent "
+            "emails (%d alerts), %d audit entries, %d update counters, %d OAuth states",
+            inbox_events,
+            inbox_bodies,
+            findings,
+            emails,
+            alerts,
+            audit_entries,
+            update_counters,
+            oauth_states,
+        )
+    return result
+
+
+# --- token renewal ---------------------------------------------------------------------------
+
+
+# Renews one account's token if it still needs it; True when a new token was stored. Raises a
+# ZoomGuardError when the token endpoint or the stored credentials fail.
+TokenRenewer = Callable[[AccountRecord], bool]
+
+
+@dataclass(frozen=True)
+class RenewalResult:
+    renewed: int = 0
+    fresh: int = 0  # not yet due, or renewed by another process while we waited for the lock
+    failed: int = 0
+    skipped: int = 0  # no token stored, or no renewer for the account's kind
+
+
+S2SFetcher = Callable[[str, str, str], tuple[str, datetime]]
+
+
+def fetch_s2s_token(settings: Settings) -> S2SFetcher:
+    """(Zoom account id, client id, client secret) -> (access token, expiry): one token request."""
+
+    def fetch(account_id: str, client_id: str, client_secret: str) -> tuple[str, datetime]:
+        issued: list[tuple[str, float]] = []
+        provider = S2STokenProvider(
+            settings.token_url,
+            account_id,
+            client_id,
+            client_secret,
+            timeout=settings.http_timeout_seconds,
+            on_token=lambda token, expires_at: issued.append((token, expires_at)),
+        )
+        token = provider.token()
+        expires_at = issued[-1][1] if issued else 0.0
+        return token, datetime.fromtimestamp(expires_at, UTC)
+
+    return fetch
+
+
+def renew_s2s_token(
+    settings: Settings,
+    store: Store,
+    account_pk: int,
+    *,
+    renew_before: timedelta = DEFAULT_RENEW_BEFORE,
+    fetch: S2SFetcher | None = None,
+    clock: Clock = utcnow,
+    force: bool = False,
+) -> bool:
+    """Renew a Server-to-Server account's stored token under its row lock; True if renewed.
+
+    Under the lock the row is read again: when another process renewed the token while we
+    waited, it is fresh now and nothing is fetched. ``force`` renews a token that is not due.
+    """
+    vault = Vault(settings.secret_key)
+    fetch = fetch if fetch is not None else fetch_s2s_token(settings)
+    with store.transaction() as session:
+        row = session.scalars(
+            select(Account).where(Account.id == account_pk).with_for_update()
+        ).first()
+        if row is None or row.status != ACCOUNT_ACTIVE or row.auth_type != AUTH_S2S:
+            return False
+        now = clock()
+        expires = row.access_token_expires_at
+        if not force and expires is not None and expires > now + renew_before:
+            return False
+        if row.client_secret_enc is None:
+            raise StoreError(
+                f"account {row.zoom_account_id} has no stored client secret",
+                reason="no_credentials",
+            )
+        token, expires_at = fetch(
+            row.zoom_account_id, row.client_id, vault.decrypt(row.client_secret_enc)
+        )
+        row.access_token_enc = vault.encrypt(token)
+        row.access_token_expires_at = expires_at
+        row.updated_at = now
+        log.info(
+            "renewed the access token of Zoom account %s (valid until %s)",
+            row.zoom_account_id,
+            expires_at.isoformat(timespec="seconds"),
+        )
+        return True
+
+
+def renew_expiring_tokens(
+    store: Store,
+    renewers: Mapping[str, TokenRenewer],
+    *,
+    renew_before: timedelta = DEFAULT_RENEW_BEFORE,
+    clock: Clock = utcnow,
+) -> RenewalResult:
+    """Renew every active account's stored token that expires within ``renew_before``.
+
+    ``renewers`` maps an account's ``auth_type`` (``s2s``, ``oauth``) to its renewer. Accounts
+    without a stored token are left alone: their first API call fetches one. One account's
+    failure is logged and counted; the others are still renewed.
+    """
+    renewed = fresh = failed = skipped = 0
+    due_before = clock() + renew_before
+    for account in store.list_accounts(active_only=True):
+        renewer = renewers.get(account.auth_type)
+        if renewer is None or not account.has_access_token:
+            skipped += 1
+            continue
+        expires = account.access_token_expires_at
+        if expires is not None and expires > due_before:
+            fresh += 1
+            continue
+        try:
+            if renewer(account):
+                renewed += 1
+            else:
+                fresh += 1
+        except ZoomGuardError as exc:
+            failed += 1
+            log.warning(
+                "could not renew the token of Zoom account %s: %s", account.zoom_account_id, exc
+            )
+    return RenewalResult(renewed=renewed, fresh=fresh, failed=failed, skipped=skipped)
