@@ -189,14 +189,18 @@ def databases(ctx: Context, scratch: Path) -> tuple[list[Database], list[str]]:
 
 
 def zoomguard_env(sandbox: SandboxServer, database_url: str, **extra: str) -> dict[str, str]:
-    """A clean environment for zoomguard (settings only from here, nothing from the caller's
-    ZOOM*/DATABASE_URL variables)."""
+    """A clean environment that points zoomguard at ``sandbox`` and ``database_url``."""
+    return base_env(database_url, **{**sandbox.env(), **extra})
+
+
+def base_env(database_url: str, **extra: str) -> dict[str, str]:
+    """A clean environment for zoomguard: settings only from here, none of the caller's
+    ZOOM*, DATABASE_URL, WEB_* or PORT variables."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("ZOOM", "DATABASE_URL", "WEB_", "PORT"))
     }
-    env.update(sandbox.env())
     env["ZOOMGUARD_DATABASE_URL"] = database_url
     env["ZOOMGUARD_SECRET_KEY"] = BENCH_SECRET_KEY
     env["ZOOMGUARD_LOG_LEVEL"] = "WARNING"

@@ -10,6 +10,7 @@ by the lock; a second run changes nothing; report mode changes nothing.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,9 @@ from zoomguard import baseline as bl
 from zoomguard import service
 from zoomguard.baseline_cli import baseline_command
 from zoomguard.config import Settings
+from zoomguard.errors import Interrupted
 from zoomguard.policy import load_profile
+from zoomguard.policy_file import Baseline
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.baseline import (
     BaselineBusy,
@@ -175,7 +178,7 @@ def read_target(client: ZoomClient, level: str, ident: str | None) -> bl.TargetE
         )
         locks = None
     return bl.evaluate(
-        level, bl.target_of(level, ident), settings, locks, bl.Baseline(), enforce=False
+        level, bl.target_of(level, ident), settings, locks, Baseline(), enforce=False
     )
 
 
@@ -505,3 +508,51 @@ def test_scope_for_event_ignores_other_events_and_bad_payloads() -> None:
     assert scope_for_event("user.settings_updated", {"object": {}}) is None
     assert scope_for_event("group.lock_settings_updated", {}) is None
     assert scope_for_event("account.settings_updated", {}) == "account"
+
+
+def test_recordings_can_be_deleted_for_good(account: Account) -> None:
+    server = account.server
+    result = run_cli(account, ZOOMGUARD_RECORDING_ACTION="delete")
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "2 deleted" in result.output
+    for uuid in account.recording_uuids:
+        assert uuid not in server.state.recordings
+    store = open_store(account)
+    try:
+        deletions = [a for a in audit(store) if a.action.startswith("recording.")]
+        assert sorted(a.action for a in deletions) == ["recording.delete", "recording.delete"]
+        assert all(a.confirmed for a in deletions)
+    finally:
+        store.close()
+
+
+def test_recordings_are_left_alone_when_the_policy_allows_cloud_recording(
+    account: Account, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path, "[baseline]\ncloud_recording = false\n")
+    result = run_cli(account, ZOOMGUARD_POLICY=policy)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert not any(r.trashed for r in account.server.state.recordings.values())
+    assert "Cloud recordings" not in result.output
+    # The other items are still enforced and locked; cloud recording is neither set nor locked.
+    tree = account.server.state.settings
+    assert tree.account_locks.get("file_transfer") is True
+    assert tree.account_locks.get("cloud_recording", False) is False
+    assert tree.account["cloud_recording"] is True
+
+
+def test_a_stopped_run_changes_nothing_and_says_so(account: Account) -> None:
+    store = open_store(account)
+    try:
+        stop = threading.Event()
+        stop.set()
+        runner, client = runner_for(account, store, stop=stop)
+        with client, pytest.raises(Interrupted):
+            runner.run()
+        assert changes_sent(account.server) == []
+        # The lease was given back: the next run can start.
+        runner, client = runner_for(account, store, recordings=False)
+        with client:
+            assert runner.run().patches > 0
+    finally:
+        store.close()

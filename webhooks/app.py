@@ -14,7 +14,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from webhooks import routes
+from webhooks import health, routes
 from webhooks.context import WebhookContext
 from webhooks.ui import install_dashboard
 from zoomguard.config import Settings
@@ -67,6 +67,7 @@ def create_app(
         settings=settings, secret=secret, store=store, clock=clock
     )
     app.register_blueprint(routes.bp)
+    app.register_blueprint(health.bp)  # GET /healthz, GET /metrics
     install_dashboard(app, settings, store, insecure_loopback_cookies=insecure_loopback_cookies)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(SQLAlchemyError, _storage_error)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response
@@ -53,6 +53,7 @@ def install_dashboard(
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["value"] = format_value
     app.jinja_env.filters["pct"] = percent
+    app.jinja_env.filters["starts"] = _starts
     app.context_processor(_template_globals)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
@@ -65,6 +66,19 @@ def _disabled() -> Response:
 
 def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _starts(value: str | None) -> str:
+    """Zoom's ``start_time`` (ISO 8601, UTC) as people read it; anything else as it is."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return _when(moment.astimezone(UTC))
 
 
 def _template_globals() -> dict[str, Any]:

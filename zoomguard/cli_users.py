@@ -9,6 +9,7 @@ users of the machine could read from the process list.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import click
 
@@ -100,6 +101,7 @@ def list_() -> None:
     from zoomguard import reporting
 
     found = dashboard_users.list_users(_store())
+    now = datetime.now(UTC)
     if not found:
         click.echo("no dashboard users: create one with `zoomguard user add NAME --role admin`")
         return
@@ -108,7 +110,9 @@ def list_() -> None:
             u.username,
             ROLE_TITLES.get(u.role, u.role),
             u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never",
-            u.locked_until.strftime("locked until %H:%M UTC") if u.locked_until else "",
+            u.locked_until.strftime("locked until %H:%M UTC")
+            if u.locked_until and u.locked_until > now
+            else "",
         )
         for u in found
     ]

@@ -46,7 +46,7 @@ from zoomguard.notify import (
     SETTINGS_BASELINE,
     delivery_for,
 )
-from zoomguard.policy_file import BASELINE_PMI_PASSCODE
+from zoomguard.policy_file import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
 from zoomguard.service.common import Clock, holder_id, utcnow
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
@@ -74,10 +74,6 @@ SETTINGS_EVENTS = frozenset(
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
-_RECORDING_GUIDANCE = (
-    "Video calls or conference calls are not recorded \u2013 CLBC staff confirm the host has "
-    "turned off this option."
-)
 _OFFICER_ACTIONS = {
     bl.FAILED: (
         "Check the setting in the Zoom web portal (Account Management > Account Settings, and "
@@ -180,11 +176,18 @@ class BaselineRunner:
         self.make_passcode = make_passcode
         self._errors: list[str] = []
         self._errors_lock = threading.Lock()
-        self._open: dict[tuple[str, str], str] = {}
+        self._open: dict[tuple[str, str], str] = {}  # (target, rule id) -> status
+        self._open_targets: set[str] = set()
 
     @property
     def enforce(self) -> bool:
         return self.profile.baseline_mode == "enforce" and not self.dry_run
+
+    @property
+    def cleans_recordings(self) -> bool:
+        """Existing recordings are looked for only while the policy keeps cloud recording off:
+        zoomguard never removes what the policy allows."""
+        return self.recordings and self.baseline.enabled(BASELINE_CLOUD_RECORDING)
 
     # Entry points -----------------------------------------------------------------------------
 
@@ -199,8 +202,8 @@ class BaselineRunner:
             def read_group(group: Mapping[str, Any]) -> _Target:
                 return self._read_group(group, account_locks, account_values)
 
-            groups = self._map(read_group, list(self.client.list_groups()))
-            users = list(self.client.list_users(status="active"))
+            groups = self._map(read_group, [g for g in self.client.list_groups() if g.get("id")])
+            users = [u for u in self.client.list_users(status="active") if u.get("id")]
             self._check_stop()
             by_group = {t.ident: t.evaluation for t in groups if t.ident}
 
@@ -210,27 +213,27 @@ class BaselineRunner:
             user_targets = self._map(read_user, users)
 
             # Fix from the top down: locking the account brings most groups and users in line.
+            # Each target is recorded as soon as it is settled, so a run stopped half-way keeps
+            # the audit trail of every change it made.
             self._settle_account(account)
+            self._record(account)
             locks_after = bl.lock_state(account.latest)
             values_after = bl.values_of(account.latest)
             for target in groups:
                 target.inherited, target.above = locks_after, (values_after,)
-            self._map(self._settle_below, groups)
+            self._map(self._settle_and_record, groups)
             groups_after = {t.ident: t.latest for t in groups if t.ident}
             for target in user_targets:
                 mine = [groups_after[g] for g in target.group_ids if g in groups_after]
                 target.inherited = bl.combine_locks(locks_after, *map(bl.lock_state, mine))
                 target.above = (values_after, *map(bl.values_of, mine))
-            self._map(self._settle_below, user_targets)
+            self._map(self._settle_and_record, user_targets)
 
             everyone = [account, *groups, *user_targets]
-            # Sequential: few targets deviate, and SQLite takes one writer at a time anyway.
-            for target in everyone:
-                self._record(target)
             if not self._errors:
                 self._resolve_vanished({t.target for t in everyone})
             recordings: tuple[bl.RecordingResult, ...] = ()
-            if self.recordings:
+            if self.cleans_recordings:
                 recordings = self._clean_recordings(users)
             return self._result(bl.ACCOUNT, everyone, recordings, full=True)
 
@@ -290,6 +293,9 @@ class BaselineRunner:
         pmi = user.get("pmi")
         target.pmi = str(pmi) if isinstance(pmi, int | str) and str(pmi) else None
         target.group_ids = tuple(groups)
+        if target.evaluation.compliant:
+            # Nothing to fix: keep memory flat however many users the account has.
+            target.settings = {}
         return target
 
     def _read_target(
@@ -387,6 +393,10 @@ class BaselineRunner:
         )
         self._patch_and_verify(target, current)
 
+    def _settle_and_record(self, target: _Target) -> None:
+        self._settle_below(target)
+        self._record(target)
+
     def _settle_below(self, target: _Target, *, reread_first: bool = True) -> None:
         """A group or user: often already in line once the account is locked; else PATCH it."""
         before = target.evaluation
@@ -426,14 +436,15 @@ class BaselineRunner:
     def _patch_and_verify(self, target: _Target, current: bl.TargetEvaluation) -> None:
         """Send the PATCHes ``current`` holds, re-read, and settle ``target`` against it."""
         error: str | None = None
-        sent: list[tuple[str, dict[str, Any]]] = []  # (action, patch) that Zoom accepted
+        sent: list[tuple[str, dict[str, Any]]] = []  # (audit action, body) Zoom accepted
         try:
-            if current.settings_patch:
-                self._send(target, current.settings_patch, locks=False)
-                sent.append(("settings.update", current.settings_patch))
-            if current.lock_patch:
-                self._send(target, current.lock_patch, locks=True)
-                sent.append(("lock_settings.update", current.lock_patch))
+            for action, patch, locks in (
+                ("settings.update", current.settings_patch, False),
+                ("lock_settings.update", current.lock_patch, True),
+            ):
+                for option, body in bl.split_by_option(patch):
+                    self._send(target, body, option, locks=locks)
+                    sent.append((action, body))
         except ZoomAuthError:
             raise
         except ZoomAPIError as exc:
@@ -461,7 +472,7 @@ class BaselineRunner:
             error=error if not sent else None,
         )
         if sent and error is not None:
-            # The settings PATCH went through but the lock PATCH did not: say why it failed.
+            # Zoom took some of the PATCHes and refused a later one: say why the rest failed.
             target.results = tuple(
                 r if r.status != bl.FAILED else _with_detail(r, error) for r in target.results
             )
@@ -481,24 +492,25 @@ class BaselineRunner:
         target.patches += len(sent)
         target.after = reread
 
-    def _send(self, target: _Target, patch: Mapping[str, Any], *, locks: bool) -> None:
-        for option, body in bl.split_by_option(patch):
-            c = self.client
-            if target.level == bl.ACCOUNT:
-                if locks:
-                    # Zoom documents no ?option for this PATCH: the body's shape says it all.
-                    c.update_account_lock_settings(body)
-                else:
-                    c.update_account_settings(body, option=option)
-            elif target.level == bl.GROUP:
-                assert target.ident is not None
-                if locks:
-                    c.update_group_lock_settings(target.ident, body, option=option)
-                else:
-                    c.update_group_settings(target.ident, body, option=option)
+    def _send(
+        self, target: _Target, body: Mapping[str, Any], option: str | None, *, locks: bool
+    ) -> None:
+        c = self.client
+        if target.level == bl.ACCOUNT:
+            if locks:
+                # Zoom documents no ?option for this PATCH: the body's shape says it all.
+                c.update_account_lock_settings(body)
             else:
-                assert target.ident is not None
-                c.update_user_settings(target.ident, body, option=option)
+                c.update_account_settings(body, option=option)
+            return
+        assert target.ident is not None
+        if target.level == bl.GROUP:
+            if locks:
+                c.update_group_lock_settings(target.ident, body, option=option)
+            else:
+                c.update_group_settings(target.ident, body, option=option)
+            return
+        c.update_user_settings(target.ident, body, option=option)
 
     # Recording --------------------------------------------------------------------------------
 
@@ -508,11 +520,12 @@ class BaselineRunner:
             for f in self.store.open_findings(self.account.id)
             if bl.is_baseline_rule(f.rule_id)
         }
+        self._open_targets = {target for target, _ in self._open}
 
     def _record(self, target: _Target) -> None:
         """Findings, alerts and audit entries of one target, in one transaction."""
         deviations = [r for r in target.results if r.status != bl.OK]
-        has_open = any(t == target.target for t, _ in self._open)
+        has_open = target.target in self._open_targets
         if not deviations and not has_open and not target.audits:
             return
         now = self.clock()
@@ -642,7 +655,7 @@ class BaselineRunner:
             else:
                 detail = "report mode: not removed"
             result = replace(found, detail=detail)
-            self._record_recording(result, removed=False)
+            self._record_recording(result, requested=None)
             return result
         try:
             removed = self.client.delete_recordings(uuid, action=action_wanted)
@@ -650,7 +663,7 @@ class BaselineRunner:
             raise
         except ZoomAPIError as exc:
             result = replace(found, action="failed", detail=f"Zoom refused to remove it ({exc})")
-            self._record_recording(result, removed=False)
+            self._record_recording(result, requested=None)
             return result
         # Re-read: a removal counts only when Zoom no longer has the recording.
         still_there = self.client.get_recordings(uuid) is not None
@@ -666,10 +679,11 @@ class BaselineRunner:
             result = replace(found, action="failed", detail=detail)
         else:
             result = replace(found, action=_past(action_wanted))
-        self._record_recording(result, removed=removed)
+        self._record_recording(result, requested=action_wanted if removed else None)
         return result
 
-    def _record_recording(self, result: bl.RecordingResult, *, removed: bool) -> None:
+    def _record_recording(self, result: bl.RecordingResult, *, requested: str | None) -> None:
+        """Finding, alert and (when Zoom accepted a removal: ``requested``) audit entry."""
         target = f"recording:{result.uuid}"
         status = {"trashed": "fixed", "deleted": "fixed", "failed": "failed"}.get(
             result.action, "reported"
@@ -704,12 +718,12 @@ class BaselineRunner:
                     details=_recording_alert(result, status),
                     now=now,
                 )
-            if removed:
+            if requested is not None:
                 self.store.append_audit(
                     session,
                     account_pk=self.account.id,
                     actor=self.actor,
-                    action="recording.trash" if result.action != "deleted" else "recording.delete",
+                    action=f"recording.{requested}",
                     target=f"meeting:{result.meeting_id} instance {result.uuid}",
                     before={"files": result.files, "total_size": result.total_size},
                     after={"status": result.action},
@@ -793,7 +807,7 @@ class BaselineRunner:
             scope=scope,
             settings=tuple(rows),
             recordings=recordings,
-            recordings_checked=full and self.recordings,
+            recordings_checked=full and self.cleans_recordings,
             patches=sum(t.patches for t in targets),
             errors=tuple(self._errors),
         )
@@ -948,7 +962,7 @@ def _recording_alert(result: bl.RecordingResult, status: str) -> dict[str, Any]:
         "reason": (
             f"A cloud recording of this meeting ({result.files} file(s)) was found in the account."
         ),
-        "guidance": _RECORDING_GUIDANCE,
+        "guidance": bl.ITEMS[BASELINE_CLOUD_RECORDING].guidance,
         "status": status,
         "changes": [
             {

@@ -1,0 +1,181 @@
+"""Helpers for the service-process tests: `zoomguard worker|clock|run` as real OS processes.
+
+``recording_handler`` is the test handler a worker loads with its hidden ``--handler`` option
+(``service_fixtures:recording_handler``, this directory on PYTHONPATH): it writes one row per
+event it handles into ``handled_events`` (made by ``create_handled_table``) with its pid, so a
+test can count how often each event was handled and by whom. ``ZG_TEST_HANDLER_SLEEP`` (seconds)
+makes it slow, so a test can kill a worker in the middle of its work.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from zoomguard.config import Settings
+from zoomguard.store import Store, make_engine
+from zoomguard.store.inbox import InboxItem
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_DIR = TESTS_DIR.parent
+TEST_SECRET_KEY = "a service-process test passphrase"
+HANDLED_TABLE = "handled_events"
+
+
+# --- the test handler (runs inside the worker processes) ----------------------------------------
+
+
+def recording_handler(settings: Settings, store: Store) -> Callable[[InboxItem], None]:
+    pause = float(os.environ.get("ZG_TEST_HANDLER_SLEEP", "0") or 0)
+    pid = os.getpid()
+    insert = text(f"INSERT INTO {HANDLED_TABLE} (event_id, pid) VALUES (:event_id, :pid)")
+
+    def handle(item: InboxItem) -> None:
+        with store.engine.begin() as connection:
+            connection.execute(insert, {"event_id": item.id, "pid": pid})
+        if pause:
+            time.sleep(pause)
+
+    return handle
+
+
+def create_handled_table(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TABLE IF EXISTS {HANDLED_TABLE}"))
+            connection.execute(
+                text(f"CREATE TABLE {HANDLED_TABLE} (event_id BIGINT NOT NULL, pid INTEGER)")
+            )
+    finally:
+        engine.dispose()
+
+
+def drop_handled_table(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TABLE IF EXISTS {HANDLED_TABLE}"))
+    finally:
+        engine.dispose()
+
+
+def handled_rows(store: Store) -> list[tuple[int, int]]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(text(f"SELECT event_id, pid FROM {HANDLED_TABLE}"))
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def service_env(database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A clean environment: no ZOOM_* from the caller, this tests directory importable."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ZOOM", "DATABASE_URL", "ZG_TEST_"))
+    }
+    env["ZOOMGUARD_DATABASE_URL"] = database_url
+    env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(TESTS_DIR), env.get("PYTHONPATH", "")) if p
+    )
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
+    if extra:
+        env.update(extra)
+    return env
+
+
+class ServiceProcess:
+    """One ``python -m zoomguard ...`` (or any command) with its output in a file."""
+
+    def __init__(
+        self, args: list[str], env: Mapping[str, str], log_path: Path, *, command: list[str] | None = None
+    ) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        argv = command if command is not None else [sys.executable, "-m", "zoomguard", *args]
+        self.proc = subprocess.Popen(
+            argv,
+            env=dict(env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_DIR,
+            # A group of its own: a test can signal it and everything it started.
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for_output(self, needle: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"process exited ({self.proc.returncode}) before {needle!r}:\n{self.output()}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"no {needle!r} within {timeout} s:\n{self.output()}")
+
+    def signal(self, signum: int) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signum)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then wait for a clean exit; returns the exit status."""
+        self.signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Kill whatever is left of the process group (after a failed test) and close the log."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
+        self._log.close()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
