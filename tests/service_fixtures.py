@@ -1,14 +1,17 @@
 """Helpers for the service-process tests: `zoomguard worker|clock|run` as real OS processes.
 
 ``recording_handler`` is the test handler a worker loads with its hidden ``--handler`` option
-(``service_fixtures:recording_handler``, this directory on PYTHONPATH): it writes one row per
-event it handles into ``handled_events`` (made by ``create_handled_table``) with its pid, so a
-test can count how often each event was handled and by whom. ``ZG_TEST_HANDLER_SLEEP`` (seconds)
-makes it slow, so a test can kill a worker in the middle of its work.
+(``service_fixtures:recording_handler``, this directory on PYTHONPATH): for each event it handles
+it appends "<event id> <pid>" to a file of its own in ``ZG_TEST_HANDLED_DIR``, with one unbuffered
+``write`` (a process killed right after it still leaves the line), so a test can count how often
+each event was handled and by whom. ``ZG_TEST_HANDLER_SLEEP`` (seconds) makes it slow, so a test
+can kill a worker in the middle of its work. A file, not a table: the worker's own database work
+is what the test measures, and the machine has two cores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -16,20 +19,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from zoomguard.config import Settings
-from zoomguard.store import Store, make_engine
+from zoomguard.store import Store
 from zoomguard.store.inbox import InboxItem
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
 TEST_SECRET_KEY = "a service-process test passphrase"
-HANDLED_TABLE = "handled_events"
 
 
 # --- the test handler (runs inside the worker processes) ----------------------------------------
@@ -38,42 +37,25 @@ HANDLED_TABLE = "handled_events"
 def recording_handler(settings: Settings, store: Store) -> Callable[[InboxItem], None]:
     pause = float(os.environ.get("ZG_TEST_HANDLER_SLEEP", "0") or 0)
     pid = os.getpid()
-    insert = text(f"INSERT INTO {HANDLED_TABLE} (event_id, pid) VALUES (:event_id, :pid)")
+    path = Path(os.environ["ZG_TEST_HANDLED_DIR"]) / f"handled-{pid}.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def handle(item: InboxItem) -> None:
-        with store.engine.begin() as connection:
-            connection.execute(insert, {"event_id": item.id, "pid": pid})
+        os.write(fd, f"{item.id} {pid}\n".encode())
         if pause:
             time.sleep(pause)
 
     return handle
 
 
-def create_handled_table(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP TABLE IF EXISTS {HANDLED_TABLE}"))
-            connection.execute(
-                text(f"CREATE TABLE {HANDLED_TABLE} (event_id BIGINT NOT NULL, pid INTEGER)")
-            )
-    finally:
-        engine.dispose()
-
-
-def drop_handled_table(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP TABLE IF EXISTS {HANDLED_TABLE}"))
-    finally:
-        engine.dispose()
-
-
-def handled_rows(store: Store) -> list[tuple[int, int]]:
-    with store.engine.connect() as connection:
-        rows = connection.execute(text(f"SELECT event_id, pid FROM {HANDLED_TABLE}"))
-        return [(int(r[0]), int(r[1])) for r in rows]
+def handled_rows(directory: Path) -> list[tuple[int, int]]:
+    """(event id, pid) for every time a recording handler handled an event."""
+    rows: list[tuple[int, int]] = []
+    for path in sorted(directory.glob("handled-*.txt")):
+        for line in path.read_text(encoding="ascii").splitlines():
+            event_id, pid = line.split()
+            rows.append((int(event_id), int(pid)))
+    return rows
 
 
 # --- processes ----------------------------------------------------------------------------------
@@ -95,9 +77,7 @@ def service_env(database_url: str, extra: Mapping[str, str] | None = None) -> di
     }
     env["ZOOMGUARD_DATABASE_URL"] = database_url
     env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(TESTS_DIR), env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS_DIR), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
     if extra:
@@ -109,7 +89,12 @@ class ServiceProcess:
     """One ``python -m zoomguard ...`` (or any command) with its output in a file."""
 
     def __init__(
-        self, args: list[str], env: Mapping[str, str], log_path: Path, *, command: list[str] | None = None
+        self,
+        args: list[str],
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        command: list[str] | None = None,
     ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
@@ -158,10 +143,8 @@ class ServiceProcess:
     def close(self) -> None:
         """Kill whatever is left of the process group (after a failed test) and close the log."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(10)
         self._log.close()
 
@@ -175,7 +158,3 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() > deadline:
             return value
         time.sleep(interval)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)

@@ -247,6 +247,19 @@ def test_below_the_account_a_right_value_needs_no_lock() -> None:
     assert all(c.locked is False for c in evaluation.checks)
 
 
+def test_a_lock_zoom_returns_under_one_path_of_two_counts() -> None:
+    locks = build_locks(bl.ACCOUNT)
+    del locks["schedule_meeting"]["embed_password_in_join_link"]
+    assert account_eval(build(bl.ACCOUNT), locks).compliant
+    locks["meeting_security"]["embed_password_in_join_link"] = False
+    evaluation = account_eval(build(bl.ACCOUNT), locks)
+    assert [c.item_id for c in evaluation.deviations] == ["passcode_in_join_link"]
+    assert evaluation.lock_patch == {
+        "schedule_meeting": {"embed_password_in_join_link": True},
+        "meeting_security": {"embed_password_in_join_link": True},
+    }
+
+
 def test_one_of_two_paths_wrong_is_a_deviation_shown_on_that_path() -> None:
     settings = build(bl.USER)
     settings["meeting_security"]["embed_password_in_join_link"] = True

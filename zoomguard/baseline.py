@@ -534,7 +534,10 @@ def _setting_check(
     own_lock_paths = item.lock_paths.get(level, ())
     locked: bool | None
     if locks is not None and own_lock_paths:
-        locked = all(get_path(locks, p) is True for p in own_lock_paths)
+        # Where Zoom keeps one lock under two paths, judge by those it returned (it may leave
+        # one out); the fix sets both.
+        shown_locks = [p for p in own_lock_paths if has_path(locks, p)]
+        locked = bool(shown_locks) and all(get_path(locks, p) is True for p in shown_locks)
         if not locked and inherited_locks is not None:
             locked = bool(inherited_locks.get(item.id, False))
     elif inherited_locks is not None and item.lockable:

@@ -91,11 +91,13 @@ def check_health(
     if not database.ok:
         return HealthReport((database,), now)
     try:
+        draining, dead = _inbox(store, now, inbox_overdue)
         checks = (
             database,
             _sweeps(store, settings, now),
-            *_inbox(store, now, inbox_overdue),
+            draining,
             _outbox(store, settings, now),
+            dead,
         )
     except (StoreError, SQLAlchemyError) as exc:
         # The database went away between the ping and the queries.

@@ -68,8 +68,6 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 Clock = Callable[[], datetime]
 
-# Zoom calls take tens of milliseconds to seconds (a retry's wait is not included).
-_ZOOM_SECONDS_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # A sweep takes seconds (a small account) to hours (100,000 meetings at Zoom's rate limits).
 _SWEEP_SECONDS_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
 
@@ -91,13 +89,6 @@ class ProcessMetrics:
             "zoomguard_zoom_api_rate_limited",
             "Zoom API answers with HTTP 429 received by this process",
             ["category"],
-            registry=r,
-        )
-        self.zoom_api_seconds = Histogram(
-            "zoomguard_zoom_api_call_seconds",
-            "Duration of one Zoom API request from this process",
-            ["category"],
-            buckets=_ZOOM_SECONDS_BUCKETS,
             registry=r,
         )
         self.sweeps = Counter(
@@ -133,15 +124,6 @@ class ProcessMetrics:
             registry=r,
         )
 
-    def observe_zoom_response(
-        self, category: str, method: str, status: int, seconds: float
-    ) -> None:
-        """A ``zoomguard.zoom.ResponseObserver``: one Zoom API request and its answer."""
-        self.zoom_api_calls.labels(category=category, status=str(status)).inc()
-        self.zoom_api_seconds.labels(category=category).observe(max(0.0, seconds))
-        if status == 429:
-            self.zoom_api_rate_limited.labels(category=category).inc()
-
     def client_stats(self, limiters: Mapping[str, SlidingWindowLimiter]) -> ClientStats:
         """A ``ClientStats`` for a ZoomClient that also counts its calls here."""
         return _ObservedClientStats(limiters, self)
@@ -150,8 +132,7 @@ class ProcessMetrics:
 class _ObservedClientStats(ClientStats):
     """The client's own statistics, with every call also counted in ``ProcessMetrics``.
 
-    ZoomClient reports each request as ``record_call(category, status)``; there is no timing,
-    so the duration histogram stays empty for clients observed this way.
+    ZoomClient reports each request (every attempt, retries included) as ``record_call``.
     """
 
     def __init__(self, limiters: Mapping[str, SlidingWindowLimiter], metrics: ProcessMetrics):

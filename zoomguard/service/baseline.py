@@ -44,9 +44,9 @@ from zoomguard.notify import (
     MEETING_REPORTED,
     RECORDING_COMPLETED,
     SETTINGS_BASELINE,
-    delivery_for,
 )
 from zoomguard.policy_file import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
+from zoomguard.service.alerts import delivery
 from zoomguard.service.common import Clock, holder_id, utcnow
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
@@ -556,7 +556,7 @@ class BaselineRunner:
                     session,
                     account_pk=self.account.id,
                     sweep_id=None,
-                    delivery=delivery_for(category),
+                    delivery=delivery(self.settings, category),
                     category=category,
                     details=_alert_details(target, result),
                     now=now,
@@ -713,7 +713,7 @@ class BaselineRunner:
                     session,
                     account_pk=self.account.id,
                     sweep_id=None,
-                    delivery=delivery_for(RECORDING_COMPLETED),
+                    delivery=delivery(self.settings, RECORDING_COMPLETED),
                     category=RECORDING_COMPLETED,
                     details=_recording_alert(result, status),
                     now=now,

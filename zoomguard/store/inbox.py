@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, exc, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from zoomguard.errors import StoreError
 from zoomguard.store.core import Store
 from zoomguard.store.models import INBOX_STATUSES, InboxEvent
 
@@ -134,36 +136,48 @@ def add_event(
 ) -> tuple[int, bool]:
     """Store one delivery; ``(id, created)``, where ``created`` is False for a duplicate.
 
-    The unique ``dedupe_key`` decides: the INSERT runs in a savepoint, and when a concurrent or
-    earlier delivery holds the key the IntegrityError is caught and that row's id returned. With
-    a ``Session`` the caller's transaction is joined (and not committed); with a ``Store`` the
-    row is committed before this returns.
+    The unique ``dedupe_key`` decides: one ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id`` (SQLite and PostgreSQL spell it the same); when a concurrent or earlier
+    delivery holds the key nothing is inserted and that row's id is returned. No savepoint is
+    needed, so the caller's transaction is never disturbed by a duplicate. With a ``Session`` the
+    caller's transaction is joined (and not committed); with a ``Store`` the row is committed
+    before this returns. This is the receiver's whole database work per webhook, so it is one
+    Core statement rather than an ORM flush (about half the CPU per request).
     """
     if status not in (PENDING, IGNORED):
         raise ValueError(f"a new inbox event is pending or ignored, not {status!r}")
+    values = {
+        "dedupe_key": dedupe_key,
+        "event": event,
+        "zoom_account_id": zoom_account_id,
+        "event_ts": event_ts,
+        "received_at": now,
+        "body": body,
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
     with _session(target) as session:
-        row = InboxEvent(
-            dedupe_key=dedupe_key,
-            event=event,
-            zoom_account_id=zoom_account_id,
-            event_ts=event_ts,
-            received_at=now,
-            body=body,
-            status=status,
-            attempts=0,
-            next_attempt_at=now,
+        insert = _insert_for(session).values(values)
+        stmt = insert.on_conflict_do_nothing(index_elements=[InboxEvent.dedupe_key]).returning(
+            InboxEvent.id
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-            return row.id, True
-        except exc.IntegrityError:
-            existing = session.scalar(
-                select(InboxEvent.id).where(InboxEvent.dedupe_key == dedupe_key)
-            )
-            if existing is None:
-                raise  # not a duplicate key: some other constraint failed
-            return existing, False
+        new_id = session.execute(stmt).scalar()
+        if new_id is not None:
+            return int(new_id), True
+        existing = session.scalar(select(InboxEvent.id).where(InboxEvent.dedupe_key == dedupe_key))
+        if existing is None:
+            # The row that held the key was deleted (a purge) between the two statements: the
+            # receiver answers 503 and Zoom delivers again.
+            raise StoreError("inbox: a duplicate's row vanished meanwhile", reason="store_conflict")
+        return existing, False
+
+
+def _insert_for(session: Session) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT for the session's backend."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(InboxEvent)
+    return sqlite.insert(InboxEvent)
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
