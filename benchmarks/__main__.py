@@ -70,6 +70,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--ingest-step-seconds", type=float, help="ingest: seconds per rate step"
     )
     parser.add_argument(
+        "--web-threads",
+        type=int,
+        help="ingest: run the web process with gunicorn --threads N (via GUNICORN_CMD_ARGS)",
+    )
+    parser.add_argument(
         "--worker-poll", type=float, help="recording: the worker's idle poll interval (seconds)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
@@ -93,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ingest_rates": args.ingest_rates,
         "ingest_step_seconds": args.ingest_step_seconds,
         "worker_poll": args.worker_poll,
+        "web_threads": args.web_threads,
     }
     ctx = Context(quick=args.quick, workdir=workdir, pg_url=pg_url, options=options)
     ctx.log(

@@ -93,6 +93,10 @@ def measure(ctx: Context, db: Database, rates: list[int], seconds: float) -> dic
     upgrade(db.url)
     secret = secrets.token_urlsafe(16)
     env = base_env(db.url, ZOOM_WEBHOOK_SECRET_TOKEN=secret)
+    threads = ctx.options.get("web_threads")
+    if threads:
+        # gunicorn reads extra options from this variable: the Procfile line stays as it is.
+        env["GUNICORN_CMD_ARGS"] = f"--threads {threads}"
     ctx.log(f"  {db.label}: {len(rates)} steps of {seconds:.0f} s at {rates} events/s")
     with web_process(env, ctx.scratch("ingest"), workers=WEB_WORKERS) as url:
         port = int(url.split(":")[2].split("/")[0])

@@ -4,6 +4,8 @@ renewal and the retention purge (zoomguard.service.maintenance), on SQLite and P
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -552,3 +554,25 @@ def test_the_scheduler_runs_the_jobs_and_stops_cleanly(
     assert sent >= 2
     assert sample(jobs.metrics, "zoomguard_job_runs_total", job="tokens", outcome="ok") == 1
     assert len(store.list_sweeps(10, status="completed")) >= 2
+
+
+def test_the_web_app_never_imports_the_scheduler() -> None:
+    # gunicorn imports webhooks:create_app in every web worker: no scheduler may start there.
+    code = (
+        "import sys; import webhooks; from webhooks import create_app, health; "
+        "print(sorted(m for m in sys.modules if m.startswith(('apscheduler', 'zoomguard.jobs'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_retention_job_marks_sweeps_of_dead_processes_interrupted(store: Store) -> None:
+    account = store.save_s2s_account("gone", "client", "secret")
+    orphan = store.start_sweep(account.id, False, NOW - timedelta(hours=5), holder="dead-host:1")
+    jobs = jobs_for(settings_for(), store, clock=lambda: NOW)
+    assert jobs.purge() is not None
+    sweep = store.get_sweep(orphan)
+    assert sweep is not None
+    assert sweep.status == "interrupted"

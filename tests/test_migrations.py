@@ -28,6 +28,8 @@ SCHEMA_TABLES = {
     "inbox_events",
     "alerts",
     "emails",
+    "dashboard_users",
+    "oauth_states",
 }
 
 

@@ -281,9 +281,11 @@ def report(fmt: str, limit: int) -> None:
 
 def _register_optional_commands() -> None:
     from zoomguard.demo import demo_command
+    from zoomguard.cli_users import user_command
     from zoomguard.sandbox.cli import sandbox_command
 
     main.add_command(sandbox_command)
+    main.add_command(user_command)
     main.add_command(demo_command)
 
 

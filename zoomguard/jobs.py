@@ -10,7 +10,8 @@ alerts     ``outbox_interval_seconds`` (30)            compose due alert emails,
 inbox      5 minutes                                   warn when the inbox is not being drained
                                                        (workers retry events themselves)
 tokens     5 minutes                                   renew stored tokens expiring within 10 min
-retention  24 hours (first run a minute after start)  purge what is past its retention period
+retention  24 hours (first run a minute after start)  purge what is past its retention period;
+                                                       mark sweeps of dead processes interrupted
 =========  ==========================================  =========================================
 
 The first sweep runs one interval after the last completed sweep recorded in the database (at
@@ -275,7 +276,15 @@ class ServiceJobs:
         return result
 
     def _purge(self) -> PurgeResult:
-        return purge_expired(self.store, self.settings, self.clock())
+        now = self.clock()
+        # A sweep whose process died stays "running" until the account is swept again; an
+        # account that never is (deauthorized since) would keep it running for ever.
+        stale = self.store.mark_stale_running_sweeps(now)
+        if stale:
+            log.info(
+                "retention: %d sweeps left running by a stopped process marked interrupted", stale
+            )
+        return purge_expired(self.store, self.settings, now)
 
     def _default_renewers(self) -> dict[str, TokenRenewer]:
         settings, store, before = self.settings, self.store, self.renew_before

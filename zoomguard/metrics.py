@@ -33,7 +33,6 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -63,8 +62,8 @@ from zoomguard.zoom import ClientStats
 
 log = logging.getLogger(__name__)
 
-# The text format every Prometheus version reads (the 1.0.0 one needs a recent server).
-CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+# The text format (0.0.4) that generate_latest writes and every Prometheus server reads.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 Clock = Callable[[], datetime]
 

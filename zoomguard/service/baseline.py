@@ -895,6 +895,10 @@ def _describe_target(target: _Target) -> str:
     return f"{label} {target.name or target.ident}"
 
 
+def _yes_no(value: bool | None) -> str:
+    return "no lock at this level" if value is None else ("yes" if value else "no")
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "not set"
@@ -904,23 +908,21 @@ def _show(value: Any) -> str:
 
 
 def _reason(target: _Target, result: bl.SettingResult) -> str:
-    item = result.item
+    where = _describe_target(target)
     if result.actual == result.desired and result.locked_before is False:
-        what = (
-            f"In {_describe_target(target)}, {result.field} is {_show(result.actual)} as the "
-            "baseline wants, but it is not locked, so groups and users can change it."
+        return (
+            f"For {where}, {result.field} is {_show(result.actual)} as the baseline wants, but it "
+            "is not locked, so groups and users can change it."
         )
-    elif result.item_id == BASELINE_PMI_PASSCODE:
-        what = (
-            f"The Personal Meeting ID room of {_describe_target(target)} has no passcode, so "
-            "anyone who has the link can join it."
+    if result.item_id == BASELINE_PMI_PASSCODE:
+        return (
+            f"The Personal Meeting ID room of {where} has no passcode, so anyone who has the "
+            "link can join it."
         )
-    else:
-        what = (
-            f"In {_describe_target(target)}, {result.field} is {_show(result.actual)}; the "
-            f"baseline wants {_show(result.desired)}."
-        )
-    return f"{what} {item.title}. The guidance says: \u201c{item.guidance}\u201d"
+    return (
+        f"For {where}, {result.field} is {_show(result.actual)}; the baseline wants "
+        f"{_show(result.desired)}."
+    )
 
 
 def _alert_details(target: _Target, result: bl.SettingResult) -> dict[str, Any]:
@@ -945,8 +947,8 @@ def _alert_details(target: _Target, result: bl.SettingResult) -> dict[str, Any]:
         "officer_action": _OFFICER_ACTIONS.get(result.status),
         "target": target_text,
         "enforcement": result.enforcement,
-        "locked_before": result.locked_before,
-        "locked_after": result.locked_after,
+        "locked_before": _yes_no(result.locked_before),
+        "locked_after": _yes_no(result.locked_after),
     }
 
 

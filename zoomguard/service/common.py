@@ -46,7 +46,11 @@ def load_profile(settings: Settings) -> policy.Profile:
 
 
 def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
-    """A ZoomClient for a stored Server-to-Server account, its tokens persisted encrypted."""
+    """A ZoomClient for a stored account, its tokens persisted encrypted."""
+    if account.auth_type == "oauth":
+        from zoomguard.service.oauth_connect import client_for_oauth_account
+
+        return client_for_oauth_account(settings, store, account)
     account_id, client_id, client_secret = store.s2s_credentials(account)
 
     def remember(token: str, expires_at: float) -> None:
