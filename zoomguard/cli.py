@@ -280,12 +280,16 @@ def report(fmt: str, limit: int) -> None:
 
 
 def _register_optional_commands() -> None:
-    from zoomguard.demo import demo_command
+    from zoomguard.cli_service import clock, run, worker
     from zoomguard.cli_users import user_command
+    from zoomguard.demo import demo_command
     from zoomguard.sandbox.cli import sandbox_command
 
     main.add_command(sandbox_command)
     main.add_command(user_command)
+    main.add_command(worker)
+    main.add_command(clock)
+    main.add_command(run)
     main.add_command(demo_command)
 
 

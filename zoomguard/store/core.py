@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Engine, delete, exc, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Engine,
+    delete,
+    exc,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -291,6 +302,18 @@ class Store:
         except (exc.OperationalError, exc.InterfaceError) as error:
             # Unreachable server, locked file, dropped connection: the database cannot be used.
             # The message names the driver's error only, never the statement or its parameters.
+            detail = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise StoreError(f"database error: {detail}", reason="store_unavailable") from error
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths that need no ORM session (the
+        webhook receiver's single INSERT); same commit/rollback and error rules as
+        ``transaction``."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except (exc.OperationalError, exc.InterfaceError) as error:
             detail = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
             raise StoreError(f"database error: {detail}", reason="store_unavailable") from error
 

@@ -23,7 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Executable,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -157,27 +168,42 @@ def add_event(
         "attempts": 0,
         "next_attempt_at": now,
     }
-    with _session(target) as session:
-        insert = _insert_for(session).values(values)
-        stmt = insert.on_conflict_do_nothing(index_elements=[InboxEvent.dedupe_key]).returning(
-            InboxEvent.id
+    if isinstance(target, Session):
+        return _insert_event(target, values)
+    with target.connection() as connection:
+        return _insert_event(connection, values)
+
+
+def _insert_event(db: Session | Connection, values: dict[str, Any]) -> tuple[int, bool]:
+    dialect = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
+    new_id = db.execute(_insert_statement(dialect), values).scalar()
+    if new_id is not None:
+        return int(new_id), True
+    existing = db.execute(_FIND_BY_KEY, {"key": values["dedupe_key"]}).scalar()
+    if existing is None:
+        # The row that held the key was deleted (a purge) between the two statements: the
+        # receiver answers 503 and Zoom delivers again.
+        raise StoreError("inbox: a duplicate's row vanished meanwhile", reason="store_conflict")
+    return int(existing), False
+
+
+_FIND_BY_KEY = select(InboxEvent.id).where(InboxEvent.dedupe_key == bindparam("key"))
+_INSERT_STATEMENTS: dict[str, Executable] = {}
+
+
+def _insert_statement(dialect: str) -> Executable:
+    """``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``, built once per dialect
+    (SQLite and PostgreSQL spell it the same) and executed with the row's values."""
+    stmt = _INSERT_STATEMENTS.get(dialect)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(InboxEvent)
+            .on_conflict_do_nothing(index_elements=[InboxEvent.dedupe_key])
+            .returning(InboxEvent.id)
         )
-        new_id = session.execute(stmt).scalar()
-        if new_id is not None:
-            return int(new_id), True
-        existing = session.scalar(select(InboxEvent.id).where(InboxEvent.dedupe_key == dedupe_key))
-        if existing is None:
-            # The row that held the key was deleted (a purge) between the two statements: the
-            # receiver answers 503 and Zoom delivers again.
-            raise StoreError("inbox: a duplicate's row vanished meanwhile", reason="store_conflict")
-        return existing, False
-
-
-def _insert_for(session: Session) -> postgresql.Insert | sqlite.Insert:
-    """INSERT with ON CONFLICT for the session's backend."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(InboxEvent)
-    return sqlite.insert(InboxEvent)
+        _INSERT_STATEMENTS[dialect] = stmt
+    return stmt
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
