@@ -66,9 +66,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         type=lambda text: [int(x) for x in text.split(",") if x],
         help="ingest: comma-separated offered rates in events/s (default 100,250,500,1000)",
     )
-    parser.add_argument(
-        "--ingest-step-seconds", type=float, help="ingest: seconds per rate step"
-    )
+    parser.add_argument("--ingest-step-seconds", type=float, help="ingest: seconds per rate step")
     parser.add_argument(
         "--web-threads",
         type=int,

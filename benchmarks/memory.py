@@ -1,8 +1,131 @@
-"""stub"""
-from benchmarks.common import Context, Result
+"""Memory: peak resident memory of `zoomguard sweep` at two account sizes, ten times apart.
+
+The sandbox runs in this process with no latency and no rate limits (and the client's limits set
+far above anything reachable), so the sweep runs as fast as the machine allows. The sweep is the
+real command, `python -m zoomguard sweep`, in a child process; its peak RSS comes from
+``os.wait4`` (the kernel's ru_maxrss for exactly that child). Users scale with meetings (100
+meetings per user), so both sizes have the same shape and only the count differs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks.common import SEED, Context, Result, Row, duration, sqlite_url, zoomguard_env
+from zoomguard.sandbox import SandboxConfig, SandboxServer, SandboxState
 
 NAME = "memory"
+SIZES = (10_000, 100_000)
+QUICK_SIZES = (1_000, 10_000)
+MEETINGS_PER_USER = 100
+UNLIMITED_RATE = "1000000"
+# Flat means: ten times the meetings costs less than this much more peak memory.
+FLAT_GROWTH = 1.25
+
+
+def sweep_child(ctx: Context, meetings: int) -> dict[str, Any]:
+    users = max(1, meetings // MEETINGS_PER_USER)
+    ctx.log(f"  generating {meetings:,} meetings for {users:,} users")
+    config = SandboxConfig(
+        users=users,
+        meetings=meetings,
+        noncompliant_share=0.3,
+        latency_ms=0.0,
+        enforce_rate_limits=False,
+        seed=SEED,
+    )
+    started = time.monotonic()
+    state = SandboxState(config)
+    generated = time.monotonic() - started
+    with SandboxServer(config, state) as sandbox:
+        env = zoomguard_env(
+            sandbox,
+            sqlite_url(ctx.scratch(f"memory-{meetings}")),
+            ZOOMGUARD_RATE_LIGHT=UNLIMITED_RATE,
+            ZOOMGUARD_RATE_MEDIUM=UNLIMITED_RATE,
+        )
+        ctx.log(f"  python -m zoomguard sweep ({meetings:,} meetings)")
+        log_path = ctx.scratch("memory") / f"sweep-{meetings}.log"
+        with log_path.open("wb") as out:
+            began = time.monotonic()
+            child = subprocess.Popen(
+                [sys.executable, "-m", "zoomguard", "sweep"], env=env, stdout=out, stderr=out
+            )
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            seconds = time.monotonic() - began
+        requests = len(sandbox.state.request_log())
+    output = log_path.read_text(errors="replace")
+    if child.returncode != 0:
+        raise RuntimeError(f"zoomguard sweep exited {child.returncode}:\n{output[-2000:]}")
+    return {
+        "meetings": meetings,
+        "users": users,
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        "sweep_seconds": round(seconds, 1),
+        "meetings_per_second": round(meetings / seconds, 1),
+        "requests": requests,
+        "cpu_user_seconds": round(usage.ru_utime, 1),
+        "cpu_system_seconds": round(usage.ru_stime, 1),
+        "sandbox_setup_seconds": round(generated, 1),
+        "summary": _summary_lines(output),
+    }
+
+
+def _summary_lines(output: str) -> dict[str, str]:
+    """The sweep's own summary table (``| meetings checked | 10000 |`` rows), as a dict."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0] and not set(cells[0]) <= {"-", "+", " ", ":"}:
+            found[cells[0]] = cells[1]
+    return found
 
 
 def run(ctx: Context) -> Result:
-    raise NotImplementedError
+    small, large = QUICK_SIZES if ctx.quick else SIZES
+    runs = [sweep_child(ctx, small), sweep_child(ctx, large)]
+    for r in runs:
+        ctx.log(
+            f"  {r['meetings']:,} meetings: peak RSS {r['peak_rss_mib']} MiB, "
+            f"{r['sweep_seconds']} s ({r['meetings_per_second']}/s)"
+        )
+    growth = runs[1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]
+    rows = [
+        Row(
+            f"peak RSS, {r['meetings']:,} meetings",
+            f"{r['peak_rss_mib']:.0f} MiB (sweep {duration(r['sweep_seconds'])}, "
+            f"{r['meetings_per_second']:.0f} meetings/s)",
+        )
+        for r in runs
+    ]
+    rows.append(
+        Row(
+            f"peak RSS growth for {large // small}x the meetings",
+            f"{growth:.2f}x",
+            f"< {FLAT_GROWTH}x (flat)",
+            growth < FLAT_GROWTH,
+        )
+    )
+    return Result(
+        name=NAME,
+        title="Sweep memory",
+        params={
+            "sizes": [small, large],
+            "meetings_per_user": MEETINGS_PER_USER,
+            "latency_ms": 0,
+            "rate_limits": "off (sandbox) / 1,000,000 per s (client)",
+            "database": "SQLite",
+        },
+        metrics={"runs": runs, "growth": round(growth, 3)},
+        rows=rows,
+        notes=[
+            "`python -m zoomguard sweep` in a child process (peak RSS from wait4's ru_maxrss); "
+            "sandbox in the benchmark process with no latency and no rate limits; "
+            "100 meetings per user at both sizes",
+        ],
+    )

@@ -91,7 +91,9 @@ class HandWrittenSweep:
         self.session.headers["Authorization"] = f"Bearer {self.token()}"
         profile = policy.default_profile()
         today = datetime.now(UTC).date()
-        users = list(self.pages("/users", {"status": "active", "page_size": str(PAGE_SIZE)}, "users"))
+        users = list(
+            self.pages("/users", {"status": "active", "page_size": str(PAGE_SIZE)}, "users")
+        )
         meetings = patched = done = 0
         stopped = False
         for user in users:

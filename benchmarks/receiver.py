@@ -49,14 +49,41 @@ def signed_headers(body: bytes, secret: str, timestamp: str | None = None) -> di
 
 def answers(url: str, secret: str) -> bool:
     """True once the receiver answers Zoom's url_validation challenge."""
-    body = (
-        b'{"event":"endpoint.url_validation","event_ts":1,"payload":{"plainToken":"bench"}}'
-    )
+    body = b'{"event":"endpoint.url_validation","event_ts":1,"payload":{"plainToken":"bench"}}'
     try:
         response = requests.post(url, data=body, headers=signed_headers(body, secret), timeout=2)
     except requests.RequestException:
         return False
     return response.status_code == 200
+
+
+@contextlib.contextmanager
+def procfile_process(
+    process: str, env: Mapping[str, str], log_dir: Path, *, extra_args: str = ""
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run one Procfile process (bash runs the line, as honcho would); stopped with SIGTERM."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out = (log_dir / f"{process}-{time.monotonic_ns()}.log").open("wb")
+    command = procfile_command(process)
+    child = subprocess.Popen(
+        ["bash", "-c", f"exec {command} {extra_args}".rstrip()],
+        cwd=REPO_ROOT,
+        env=dict(env),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(5)
+        out.close()
 
 
 @contextlib.contextmanager
@@ -70,34 +97,14 @@ def web_process(
     run_env["WEB_HOST"] = "127.0.0.1"
     if workers is not None:
         run_env["WEB_CONCURRENCY"] = str(workers)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    out = (log_dir / f"web-{port}.log").open("wb")
-    command = procfile_command("web")
-    process = subprocess.Popen(
-        ["bash", "-c", f"exec {command}"],
-        cwd=REPO_ROOT,
-        env=run_env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}/webhooks/zoom"
     secret = run_env["ZOOM_WEBHOOK_SECRET_TOKEN"]
-    try:
+    with procfile_process("web", run_env, log_dir) as child:
         deadline = time.monotonic() + timeout
         while not answers(url, secret):
-            if process.poll() is not None:
-                raise RuntimeError(f"the web process exited ({process.returncode}); see {out.name}")
+            if child.poll() is not None:
+                raise RuntimeError(f"the web process exited ({child.returncode}); see {log_dir}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the web process did not answer in {timeout:.0f} s")
             time.sleep(0.1)
         yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        out.close()

@@ -10,9 +10,7 @@ into the webhook's acknowledgement and what follows it (inbox wait, worker, the 
 
 from __future__ import annotations
 
-import inspect
 import random
-import threading
 import time
 from typing import Any
 
@@ -28,17 +26,19 @@ from benchmarks.common import (
     wait_until,
     zoomguard_env,
 )
-from benchmarks.receiver import web_process
+from benchmarks.receiver import procfile_process, web_process
+from zoomguard.cli_service import worker as worker_command
 from zoomguard.config import Settings
 from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.service.events import EventHandler, on_dead
 from zoomguard.store import Store, upgrade
-from zoomguard.worker import run_worker
+from zoomguard.worker import DEFAULT_POLL_SECONDS
 
 NAME = "recording"
 EVENTS = 100
 QUICK_EVENTS = 30
-SPACING = 0.1
+# Mean seconds between recordings: sparse, as they are in an agency, so each measures the
+# reaction to one event rather than a queue (the worker needs ~60 ms per event at 50 ms latency).
+SPACING = 0.3
 LATENCY_MS = 50.0
 TARGET_P95 = 1.0
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
@@ -60,7 +60,8 @@ def measure(ctx: Context, db: Database, events: int, poll: float | None) -> dict
         env = zoomguard_env(sandbox, db.url)
         settings = Settings.from_env(env)
         store = Store.open(settings)
-        assert settings.zoom_account_id and settings.zoom_client_id
+        assert settings.zoom_account_id
+        assert settings.zoom_client_id
         assert settings.zoom_client_secret
         store.save_s2s_account(
             settings.zoom_account_id,
@@ -73,41 +74,28 @@ def measure(ctx: Context, db: Database, events: int, poll: float | None) -> dict
             state.add_meeting(hosts[i % len(hosts)], topic=f"Case review {i}", settings=COMPLIANT)
             for i in range(events + 1)
         ]
-        handler = EventHandler(settings, store)
-        stop = threading.Event()
-        worker_kwargs: dict[str, Any] = {"on_dead": on_dead(settings, store)}
-        if poll is not None:
-            worker_kwargs["poll_interval"] = poll
-        worker = threading.Thread(
-            target=run_worker,
-            args=(store, handler),
-            kwargs={"worker_id": "bench-worker", "stop": stop, **worker_kwargs},
-            name="bench-worker",
-            daemon=True,
-        )
-        try:
-            with web_process(env, ctx.scratch("recording")) as url:
-                sandbox.set_webhook_url(url)
-                worker.start()
-                # Warm-up (not counted): the worker fetches its token and opens connections.
-                warm = meetings[0]["id"]
-                state.start_meeting(warm)
-                state.start_recording(warm)
-                wait_until(lambda: len(state.recording_stops) >= 1, 30)
-                rng = random.Random(SEED)
-                ctx.log(f"  {db.label}: {events} recordings, mean spacing {SPACING:.2f} s")
-                for meeting in meetings[1:]:
-                    state.start_meeting(meeting["id"])
-                    state.start_recording(meeting["id"])
-                    time.sleep(rng.uniform(0, 2 * SPACING))
-                wait_until(lambda: len(state.recording_stops) >= events + 1, 60)
-                sandbox.wait_for_webhooks(10, include_retries=False)
-        finally:
-            stop.set()
-            if worker.is_alive():
-                worker.join(15)
-            handler.close()
-            store.close()
+        store.close()
+        extra = f"--poll-interval {poll}" if poll is not None else ""
+        scratch = ctx.scratch("recording")
+        with (
+            web_process(env, scratch) as url,
+            procfile_process("worker", env, scratch, extra_args=extra) as worker,
+        ):
+            sandbox.set_webhook_url(url)
+            # Warm-up (not counted): the worker starts, fetches its token, opens connections.
+            warm = meetings[0]["id"]
+            state.start_meeting(warm)
+            state.start_recording(warm)
+            if not wait_until(lambda: len(state.recording_stops) >= 1, 60):
+                raise RuntimeError(f"the worker stopped no recording (exit {worker.poll()})")
+            rng = random.Random(SEED)
+            ctx.log(f"  {db.label}: {events} recordings, mean spacing {SPACING:.2f} s")
+            for meeting in meetings[1:]:
+                state.start_meeting(meeting["id"])
+                state.start_recording(meeting["id"])
+                time.sleep(rng.uniform(0, 2 * SPACING))
+            wait_until(lambda: len(state.recording_stops) >= events + 1, 60)
+            sandbox.wait_for_webhooks(10, include_retries=False)
         measured = {m["id"] for m in meetings[1:]}
         latencies = {mid: s for mid, s in state.recording_stop_latencies() if mid in measured}
         acks = {
@@ -127,43 +115,58 @@ def measure(ctx: Context, db: Database, events: int, poll: float | None) -> dict
     }
 
 
+def _rows(label: str, outcome: dict[str, Any], events: int) -> list[Row]:
+    lat, ack, rest = outcome["latency_s"], outcome["webhook_ack_s"], outcome["after_ack_s"]
+    ok = outcome["stopped"] == events and lat["p95"] < TARGET_P95
+    return [
+        Row(
+            f"{label}: started → stop request",
+            f"p50 {ms(lat['p50'])}, p95 {ms(lat['p95'])} ({outcome['stopped']}/{events} stopped)",
+            "p95 < 1 s",
+            ok,
+        ),
+        Row(
+            f"{label}: webhook ack / then inbox + worker + stop",
+            f"p50 {ms(ack['p50'])} / {ms(rest['p50'])}; p95 {ms(ack['p95'])} / {ms(rest['p95'])}",
+        ),
+    ]
+
+
+def _cli_default_poll() -> float:
+    """The idle poll `zoomguard worker` uses unless told otherwise."""
+    for param in worker_command.params:
+        if param.name == "poll_interval" and isinstance(param.default, int | float):
+            return float(param.default)
+    return DEFAULT_POLL_SECONDS
+
+
 def run(ctx: Context) -> Result:
     events = QUICK_EVENTS if ctx.quick else EVENTS
-    poll = ctx.options.get("worker_poll")
-    default_poll = inspect.signature(run_worker).parameters["poll_interval"].default
+    asked = ctx.options.get("worker_poll")
+    default_poll = _cli_default_poll()
+    # The deployed default first; if it is slower than the worker module's own default (the
+    # fix proposed for the CLI), that one too, so the table shows what the change buys.
+    polls: list[float | None] = [asked] if asked is not None else [None]
+    if asked is None and default_poll > DEFAULT_POLL_SECONDS:
+        polls.append(DEFAULT_POLL_SECONDS)
     found, notes = databases(ctx, ctx.scratch("recording"))
     metrics: dict[str, Any] = {}
     rows: list[Row] = []
     for db in found:
-        outcome = measure(ctx, db, events, poll)
-        metrics[db.label] = outcome
         label = "SQLite" if db.label == "sqlite" else "PostgreSQL"
-        lat = outcome["latency_s"]
-        ok = outcome["stopped"] == events and lat["p95"] < TARGET_P95
-        rows.append(
-            Row(
-                f"{label}: started → stop request",
-                f"p50 {ms(lat['p50'])}, p95 {ms(lat['p95'])} "
-                f"({outcome['stopped']}/{events} stopped)",
-                "p95 < 1 s",
-                ok,
-            )
-        )
-        ack, rest = outcome["webhook_ack_s"], outcome["after_ack_s"]
-        rows.append(
-            Row(
-                f"{label}: of which webhook ack / inbox + worker + stop call",
-                f"p50 {ms(ack['p50'])} / {ms(rest['p50'])}; p95 {ms(ack['p95'])} / "
-                f"{ms(rest['p95'])}",
-            )
-        )
-        ctx.log(f"  {db.label}: {outcome}")
+        for poll in polls:
+            outcome = measure(ctx, db, events, poll)
+            key = db.label if poll is None else f"{db.label}, poll {poll} s"
+            metrics[key] = outcome
+            poll_text = f"poll {default_poll} s (default)" if poll is None else f"poll {poll} s"
+            rows.extend(_rows(f"{label}, {poll_text}", outcome, events))
+            ctx.log(f"  {key}: {outcome}")
     notes.insert(
         0,
-        f"sandbox latency {LATENCY_MS:.0f} ms; receiver = Procfile web process (gunicorn); worker "
-        f"= run_worker thread, poll interval "
-        f"{f'{default_poll} s (default)' if poll is None else f'{poll} s'}; {events} recordings started at random "
-        f"intervals (mean {SPACING} s) after one unmeasured warm-up",
+        f"sandbox latency {LATENCY_MS:.0f} ms (the stop counts when it reaches the sandbox); "
+        "receiver = Procfile web process (gunicorn), worker = Procfile worker process "
+        f"(zoomguard worker); {events} recordings started at random intervals (mean {SPACING} s) "
+        "after one unmeasured warm-up",
     )
     return Result(
         name=NAME,
@@ -172,7 +175,7 @@ def run(ctx: Context) -> Result:
             "events": events,
             "latency_ms": LATENCY_MS,
             "mean_spacing_s": SPACING,
-            "worker_poll_interval_s": default_poll if poll is None else poll,
+            "worker_poll_intervals_s": [default_poll if p is None else p for p in polls],
         },
         metrics=metrics,
         rows=rows,

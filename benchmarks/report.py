@@ -37,7 +37,7 @@ def machine_info(pg_version: str | None = None) -> dict[str, Any]:
         memory_gib = round(pages / 2**30, 1)
     except (ValueError, OSError):
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -57,7 +57,9 @@ def machine_info(pg_version: str | None = None) -> dict[str, Any]:
     }
 
 
-def entry(result: Result, mode: str, machine: dict[str, Any], argv: Sequence[str]) -> dict[str, Any]:
+def entry(
+    result: Result, mode: str, machine: dict[str, Any], argv: Sequence[str]
+) -> dict[str, Any]:
     return {
         **result.as_dict(),
         "mode": mode,

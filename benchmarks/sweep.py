@@ -156,8 +156,7 @@ def run(ctx: Context) -> Result:
     if not ctx.options.get("skip_loop"):
         loop = run_loop(ctx, users, per_user, expected_calls)
         ctx.log(
-            f"  loop: {loop['seconds']:.1f} s"
-            + (" (extrapolated)" if loop["extrapolated"] else "")
+            f"  loop: {loop['seconds']:.1f} s" + (" (extrapolated)" if loop["extrapolated"] else "")
         )
     counts = zg["counts"]
     failed_meetings = counts["failed"] + zg["skipped"]

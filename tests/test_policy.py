@@ -732,7 +732,7 @@ POLICY_ERRORS = [
     ("rules = 3", "policy: rules: must be a table"),
     ('mode = "fix"', 'policy: mode: must be "enforce" or "report"'),
     ("mode = true", "policy: mode:"),
-    ("[baseline]\nwaiting_room = true", "policy: baseline: unknown key"),
+    ("[baseline]\nwaiting_rom = true", "policy: baseline.waiting_rom: unknown key"),
     ("moed = 'report'", "policy: moed: unknown key"),
     ("mode = ", "policy: not valid TOML"),
     ("[exemptions]\n" + ID, "policy: exemptions: must be an array of tables"),

@@ -280,6 +280,7 @@ def report(fmt: str, limit: int) -> None:
 
 
 def _register_optional_commands() -> None:
+    from zoomguard.baseline_cli import baseline_command
     from zoomguard.cli_service import clock, run, worker
     from zoomguard.cli_users import user_command
     from zoomguard.demo import demo_command
@@ -287,6 +288,7 @@ def _register_optional_commands() -> None:
 
     main.add_command(sandbox_command)
     main.add_command(user_command)
+    main.add_command(baseline_command)
     main.add_command(worker)
     main.add_command(clock)
     main.add_command(run)

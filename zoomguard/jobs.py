@@ -42,7 +42,14 @@ from zoomguard import notify, policy
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
 from zoomguard.metrics import ProcessMetrics, process_metrics
-from zoomguard.service.common import Clock, accounts_to_sweep, load_profile, opened_client, utcnow
+from zoomguard.service.common import (
+    Clock,
+    accounts_to_sweep,
+    client_for_account,
+    load_profile,
+    opened_client,
+    utcnow,
+)
 from zoomguard.service.maintenance import (
     DEFAULT_RENEW_BEFORE,
     PurgeResult,
@@ -52,7 +59,7 @@ from zoomguard.service.maintenance import (
     renew_expiring_tokens,
     renew_s2s_token,
 )
-from zoomguard.service.oauth_connect import OAuthTokenProvider, client_for
+from zoomguard.service.oauth_connect import OAuthTokenProvider
 from zoomguard.service.sweep import SweepBusy, Sweeper
 from zoomguard.store import Store, inbox
 from zoomguard.store.core import AccountRecord
@@ -84,7 +91,7 @@ def observed_client_factory(
     """Zoom clients for any connected account whose API calls are counted in ``metrics``."""
 
     def make(account: AccountRecord) -> ZoomClient:
-        client = client_for(settings, store, account)
+        client = client_for_account(settings, store, account)
         # The client reports each request to ``stats``; this one also counts it for /metrics.
         client.stats = metrics.client_stats(client.limiters)
         return client

@@ -747,6 +747,9 @@ class Store:
                     Finding.resolved_at.is_(None),
                     or_(Finding.sweep_id.is_(None), Finding.sweep_id != sweep_id),
                     Finding.last_seen < sweep.started_at,
+                    # Baseline findings (account, group, user settings) are not meetings: only
+                    # a baseline run may resolve them.
+                    ~Finding.rule_id.startswith("baseline."),
                 )
                 .values(resolved_at=now)
                 .execution_options(synchronize_session="fetch")
