@@ -192,6 +192,19 @@ def test_recordings_need_double_encoded_uuids(account: Account) -> None:
         assert api.get(f"/meetings/{double_encode(uuid)}/recordings").json()["code"] == 3301
 
 
+def test_a_uuid_with_one_slash_is_found_single_encoded(account: Account) -> None:
+    # Only a leading "/" or a "//" needs double encoding; one "/" inside is sent as %2F once.
+    server, api = account
+    meeting = server.state.add_meeting(first_user(server), topic="Slash", uuid="ab/cdEF12gh==")
+    recording = server.state.complete_recording(meeting["id"])
+    assert "/" in recording.uuid
+    assert not recording.uuid.startswith("/")
+    assert "//" not in recording.uuid
+    found = api.get(f"/meetings/{quote(recording.uuid, safe='')}/recordings")
+    assert found.status_code == 200
+    assert found.json()["uuid"] == recording.uuid
+
+
 def test_recordings_by_meeting_id_and_user_listing(account: Account) -> None:
     server, api = account
     meeting = server.state.add_meeting(first_user(server), topic="Recorded")

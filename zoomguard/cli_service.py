@@ -102,7 +102,7 @@ class WorkerPool:
         *,
         threads: int = 1,
         batch: int = 10,
-        poll_interval: float = 0.5,
+        poll_interval: float | None = None,
         lease_seconds: float | None = None,
         max_attempts: int = 5,
         handler_factory: HandlerFactory | None = None,
@@ -115,7 +115,9 @@ class WorkerPool:
         self.stop = stop
         self.threads = max(1, threads)
         self.batch = batch
-        self.poll_interval = poll_interval
+        self.poll_interval = (
+            poll_interval if poll_interval is not None else worker.DEFAULT_POLL_SECONDS
+        )
         self.lease_seconds = (
             lease_seconds if lease_seconds is not None else worker.DEFAULT_LEASE_SECONDS
         )
@@ -222,7 +224,10 @@ def _serving_metrics(port: int | None) -> Iterator[None]:
 @click.option("--threads", default=1, show_default=True, help="Worker loops in this process.")
 @click.option("--batch", default=10, show_default=True, help="Events claimed at a time.")
 @click.option(
-    "--poll-interval", default=0.5, show_default=True, help="Seconds between polls when idle."
+    "--poll-interval",
+    type=float,
+    default=None,
+    help="Seconds between polls when idle [default: 0.1].",
 )
 @click.option(
     "--lease-seconds",
@@ -243,7 +248,7 @@ def _serving_metrics(port: int | None) -> Iterator[None]:
 def worker(
     threads: int,
     batch: int,
-    poll_interval: float,
+    poll_interval: float | None,
     lease_seconds: float | None,
     max_attempts: int,
     metrics_port: int | None,

@@ -190,19 +190,25 @@ class SandboxApp:
         self, request: Request
     ) -> tuple[api.Handler | None, str | None, dict[str, str], Reply | None]:
         """(handler, rate-limit category, path parameters, or the error reply)."""
+        # Route on the path as sent, still percent-encoded: a UUID with one "/" in it arrives
+        # as "%2F" and must stay one path segment, as it does at Zoom.
         try:
             endpoint, matched = self.url_map.bind_to_environ(request.environ).match(
-                method=request.method
+                path_info=self._raw_path(request), method=request.method
             )
         except NotFound:
             return None, None, {}, self._not_found(request.path)
         except MethodNotAllowed:
             return None, None, {}, error(405, 300, f"Method {request.method} is not allowed.")
-        params = {name: str(value) for name, value in matched.items()}
+        params = {name: unquote(str(value)) for name, value in matched.items()}
         if "meeting_id" in params:
-            # The server decoded the path once; Zoom decodes a meetingId once more, which is
-            # why UUIDs that start with "/" or contain "//" must be double-encoded.
-            params["meeting_id"] = unquote(params["meeting_id"])
+            # Zoom's front end decodes the path once and then the meetingId once more, which is
+            # why UUIDs that start with "/" or contain "//" must be double-encoded: sent
+            # single-encoded, they break the path apart there, so they are not found here either.
+            once = params["meeting_id"]
+            if once.startswith("/") or "//" in once:
+                return None, None, {}, self._not_found(request.path)
+            params["meeting_id"] = unquote(once)
         handler, category = self._handlers[(str(endpoint), request.method)]
         return handler, category, params, None
 
