@@ -813,3 +813,17 @@ def test_threads_through_the_client_never_exceed_the_light_rate(
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, WALL_NOW) == expected
+
+
+def test_a_seeded_token_is_used_until_it_is_due_for_renewal() -> None:
+    from zoomguard.tokens import S2STokenProvider
+
+    now = [1_000.0]
+    provider = S2STokenProvider(
+        "https://zoom.example/oauth/token", "acct", "id", "secret", clock=lambda: now[0]
+    )
+    provider.seed("stored-token", expires_at=now[0] + 3600)
+    assert provider.token() == "stored-token"
+    assert provider.fetch_count == 0
+    provider.seed("other", expires_at=now[0] + 7200)  # an existing token is not replaced
+    assert provider.token() == "stored-token"

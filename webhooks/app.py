@@ -50,7 +50,13 @@ def create_app(
     dashboard's session cookie go without the Secure flag on plain http to 127.0.0.1 only
     (tests and the local demo).
     """
-    settings = Settings.from_env() if settings is None else settings
+    if settings is None:
+        # The web process (gunicorn 'webhooks:create_app()'): configure logging here, since no
+        # zoomguard command runs first; the secret filter applies to everything it logs.
+        from zoomguard.logs import configure_logging
+
+        settings = Settings.from_env()
+        configure_logging(settings)
     secret = settings.zoom_webhook_secret_token
     if not secret:
         raise ConfigError(

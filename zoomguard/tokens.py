@@ -116,6 +116,13 @@ class S2STokenProvider:
             if self._access_token == stale:
                 self._access_token = None
 
+    def seed(self, access_token: str, expires_at: float) -> None:
+        """Start from a token fetched earlier (the clock process renews the stored one), so a
+        worker or sweep does not fetch a new token each time it starts."""
+        with self._lock:
+            if self._access_token is None:
+                self._access_token, self._expires_at = access_token, expires_at
+
     def _fetch(self) -> None:
         requested_at = self._clock()
         session = OAuth2Session(

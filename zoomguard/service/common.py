@@ -59,6 +59,9 @@ def client_for_account(settings: Settings, store: Store, account: AccountRecord)
     tokens = S2STokenProvider(
         settings.token_url, account_id, client_id, client_secret, on_token=remember
     )
+    stored = store.load_token(account.id)
+    if stored is not None:
+        tokens.seed(stored[0], stored[1].timestamp())
     return ZoomClient(
         account.api_url or settings.zoom_api_url,
         tokens,
