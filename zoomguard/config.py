@@ -69,7 +69,6 @@ class Settings:
     outbox_interval_seconds: int = 30
     retention_days: int = 90
     audit_retention_years: int = 7
-    recording_lookback_days: int = 30
     # Logging
     log_format: str = "text"
     log_level: str = "INFO"
@@ -134,7 +133,6 @@ class Settings:
             outbox_interval_seconds=reader.int("ZOOMGUARD_OUTBOX_INTERVAL_SECONDS", 30, minimum=1),
             retention_days=reader.int("ZOOMGUARD_RETENTION_DAYS", 90, minimum=1),
             audit_retention_years=reader.int("ZOOMGUARD_AUDIT_RETENTION_YEARS", 7, minimum=1),
-            recording_lookback_days=reader.int("ZOOMGUARD_RECORDING_LOOKBACK_DAYS", 30, minimum=1),
             log_format=reader.choice("ZOOMGUARD_LOG_FORMAT", LOG_FORMATS, "text"),
             log_level=reader.str("ZOOMGUARD_LOG_LEVEL") or "INFO",
         )

@@ -55,9 +55,8 @@ KIND_IMMEDIATE = "immediate"
 KIND_DIGEST = "digest"
 KIND_HOST_NOTICE = "host_notice"
 
-# Webhook alerts (no sweep) wait this long for company before their digest goes out.
-DEFAULT_WEBHOOK_DIGEST_SECONDS = 15 * 60
-# A sweep that has not finished after this long still gets its digest: never wait forever.
+# Webhook alerts (no sweep) wait ZOOMGUARD_ALERT_DIGEST_SECONDS for company before their digest
+# goes out. A sweep that has not finished after this long still gets its digest: never wait forever.
 DEFAULT_STALE_SWEEP_SECONDS = 6 * 3600
 # First retry after a minute, doubling up to an hour.
 DEFAULT_BACKOFF_SECONDS = 60.0
@@ -181,7 +180,7 @@ def compose_pending(
     settings: Settings,
     now: datetime,
     *,
-    webhook_digest_seconds: float = DEFAULT_WEBHOOK_DIGEST_SECONDS,
+    webhook_digest_seconds: float | None = None,
     stale_sweep_seconds: float = DEFAULT_STALE_SWEEP_SECONDS,
     redact: Callable[[str], str] | None = None,
 ) -> int:
@@ -195,7 +194,11 @@ def compose_pending(
     batches = _plan(
         rows,
         now,
-        webhook_wait=timedelta(seconds=webhook_digest_seconds),
+        webhook_wait=timedelta(
+            seconds=settings.alert_digest_seconds
+            if webhook_digest_seconds is None
+            else webhook_digest_seconds
+        ),
         stale=timedelta(seconds=stale_sweep_seconds),
     )
     created = 0
