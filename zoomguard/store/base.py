@@ -95,16 +95,7 @@ def _sqlite_engine(url: URL, *, enforce_foreign_keys: bool) -> Engine:
     is_file = database not in ("", ":memory:") and not database.startswith("file:")
     if is_file:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    pool: dict[str, Any] = {}
-    if is_file:
-        # Every transaction takes SQLite's write lock (BEGIN IMMEDIATE below), so a process
-        # can only ever use one connection at a time. One pooled connection makes this
-        # process's threads queue for it in Python, handed over the moment it is free, instead
-        # of each polling the file lock in SQLite's busy handler, which sleeps up to 100 ms
-        # between tries: a 16-thread sweep without network latency ran several times faster.
-        # Other processes still wait through busy_timeout.
-        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **pool)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
     pragmas = (
         f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}",
         # WAL: readers never block the writer and the writer never blocks readers.
