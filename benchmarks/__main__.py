@@ -70,7 +70,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--web-threads",
         type=int,
-        help="ingest: run the web process with gunicorn --threads N (via GUNICORN_CMD_ARGS)",
+        help="ingest: measure only this gunicorn --threads variant (0 = the Procfile as is); "
+        "default: both the Procfile as is and --threads 4",
     )
     parser.add_argument(
         "--worker-poll", type=float, help="recording: the worker's idle poll interval (seconds)"

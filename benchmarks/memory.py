@@ -10,9 +10,12 @@ meetings per user), so both sizes have the same shape and only the count differs
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import SEED, Context, Result, Row, duration, sqlite_url, zoomguard_env
@@ -55,10 +58,12 @@ def sweep_child(ctx: Context, meetings: int) -> dict[str, Any]:
             child = subprocess.Popen(
                 [sys.executable, "-m", "zoomguard", "sweep"], env=env, stdout=out, stderr=out
             )
+            samples = sample_rss(child, lambda: len(sandbox.state.request_log()))
             _, status, usage = os.wait4(child.pid, 0)
             child.returncode = os.waitstatus_to_exitcode(status)
             seconds = time.monotonic() - began
         requests = len(sandbox.state.request_log())
+    phases = split_phases(samples, requests)
     output = log_path.read_text(errors="replace")
     if child.returncode != 0:
         raise RuntimeError(f"zoomguard sweep exited {child.returncode}:\n{output[-2000:]}")
@@ -72,18 +77,71 @@ def sweep_child(ctx: Context, meetings: int) -> dict[str, Any]:
         "cpu_user_seconds": round(usage.ru_utime, 1),
         "cpu_system_seconds": round(usage.ru_stime, 1),
         "sandbox_setup_seconds": round(generated, 1),
+        **phases,
         "summary": _summary_lines(output),
     }
 
 
+def sample_rss(
+    child: subprocess.Popen[bytes], progress: Callable[[], int], interval: float = 0.25
+) -> list[tuple[float, int, float]]:
+    """(seconds, API requests served so far, RSS MiB) every ``interval`` until the child exits;
+    leaves the child unreaped so ``wait4`` can still read its usage."""
+    samples: list[tuple[float, int, float]] = []
+    start = time.monotonic()
+    status_file = Path(f"/proc/{child.pid}/status")
+    while True:
+        try:
+            text = status_file.read_text()
+        except OSError:
+            break
+        if "State:\tZ" in text:  # exited, waiting to be reaped
+            break
+        rss = next((line.split()[1] for line in text.splitlines() if line.startswith("VmRSS")), "0")
+        samples.append((time.monotonic() - start, progress(), int(rss) / 1024))
+        time.sleep(interval)
+    return samples
+
+
+def split_phases(samples: list[tuple[float, int, float]], requests: int) -> dict[str, Any]:
+    """Peak RSS while the sweep was calling the API, and after its last call (alert emails are
+    composed then), and the RSS when a quarter and all of the calls were made."""
+    sweeping = [rss for _, done, rss in samples if done < requests]
+    after = [rss for _, done, rss in samples if done >= requests]
+
+    def at(share: float) -> float | None:
+        found = [rss for _, done, rss in samples if done >= requests * share]
+        return round(found[0], 1) if found else None
+
+    return {
+        "rss_mib_at_25pct_calls": at(0.25),
+        "rss_mib_at_all_calls": at(1.0),
+        "peak_rss_mib_while_sweeping": round(max(sweeping), 1) if sweeping else None,
+        "peak_rss_mib_after_last_call": round(max(after), 1) if after else None,
+        "rss_samples": len(samples),
+    }
+
+
 def _summary_lines(output: str) -> dict[str, str]:
-    """The sweep's own summary table (``| meetings checked | 10000 |`` rows), as a dict."""
+    """The sweep's own summary table (``meetings checked   10000`` rows), as a dict."""
     found: dict[str, str] = {}
     for line in output.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 2 and cells[0] and not set(cells[0]) <= {"-", "+", " ", ":"}:
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) == 2 and not set(cells[0]) <= {"-"}:
             found[cells[0]] = cells[1]
+    found.pop("account", None)
     return found
+
+
+def _mib(run: dict[str, Any], key: str) -> str:
+    value = run.get(key)
+    return "n/a" if value is None else f"{value:.0f} MiB"
+
+
+def _ratio(large: dict[str, Any], small: dict[str, Any], key: str) -> float:
+    if large.get(key) is None or not small.get(key):
+        return float("nan")
+    return float(large[key]) / float(small[key])
 
 
 def run(ctx: Context) -> Result:
@@ -95,6 +153,8 @@ def run(ctx: Context) -> Result:
             f"{r['sweep_seconds']} s ({r['meetings_per_second']}/s)"
         )
     growth = runs[1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]
+    small_run, large_run = runs
+    sweeping = _ratio(large_run, small_run, "peak_rss_mib_while_sweeping")
     rows = [
         Row(
             f"peak RSS, {r['meetings']:,} meetings",
@@ -111,6 +171,15 @@ def run(ctx: Context) -> Result:
             growth < FLAT_GROWTH,
         )
     )
+    rows.append(
+        Row(
+            "of which: while calling the API / after the last call",
+            f"{_mib(small_run, 'peak_rss_mib_while_sweeping')} → "
+            f"{_mib(large_run, 'peak_rss_mib_while_sweeping')} "
+            f"({sweeping:.2f}x) / {_mib(small_run, 'peak_rss_mib_after_last_call')} → "
+            f"{_mib(large_run, 'peak_rss_mib_after_last_call')}",
+        )
+    )
     return Result(
         name=NAME,
         title="Sweep memory",
@@ -121,11 +190,16 @@ def run(ctx: Context) -> Result:
             "rate_limits": "off (sandbox) / 1,000,000 per s (client)",
             "database": "SQLite",
         },
-        metrics={"runs": runs, "growth": round(growth, 3)},
+        metrics={
+            "runs": runs,
+            "growth": round(growth, 3),
+            "growth_while_sweeping": round(sweeping, 3),
+        },
         rows=rows,
         notes=[
             "`python -m zoomguard sweep` in a child process (peak RSS from wait4's ru_maxrss); "
             "sandbox in the benchmark process with no latency and no rate limits; "
-            "100 meetings per user at both sizes",
+            "100 meetings per user at both sizes; after its last API call the command composes "
+            "the alert e-mails (one digest listing every finding of the sweep)",
         ],
     )

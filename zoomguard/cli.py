@@ -6,6 +6,7 @@ status 1 (no traceback), and treats Ctrl-C / SIGTERM as "finish what is in fligh
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -28,7 +29,12 @@ def _fail(message: str) -> NoReturn:
 
 
 def _settings() -> Settings:
-    return Settings.from_env()
+    from zoomguard.logs import configure_logging
+
+    settings = Settings.from_env()
+    # One-shot commands print their own results; the log carries only warnings by default.
+    configure_logging(settings, default_level="WARNING")
+    return settings
 
 
 def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Any:
@@ -83,7 +89,11 @@ class ZoomGuardGroup(click.Group):
             if isinstance(exc, OperationalError | ProgrammingError):
                 reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
                 _fail(f"database error: {reason}")
-            raise
+            # A bug, not bad input: still one line for the user; the traceback goes to the log
+            # at DEBUG level (ZOOMGUARD_LOG_LEVEL=DEBUG) for whoever reports it.
+            logging.getLogger("zoomguard.cli").debug("unexpected error", exc_info=True)
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            _fail(f"unexpected error ({type(exc).__name__}: {first}); please report it")
 
 
 @click.group(cls=ZoomGuardGroup)
@@ -212,7 +222,8 @@ def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
                 ).run()
             if sys.stderr.isatty():
                 click.echo("", err=True)
-            click.echo(_summary(result, dry_run))
+            if result.status != "failed" or result.counts.meetings:
+                click.echo(_summary(result, dry_run))
             if result.status != "completed":
                 failures.append(
                     f"sweep of {account.zoom_account_id} {result.status}: {result.error}"

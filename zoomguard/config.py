@@ -71,7 +71,8 @@ class Settings:
     audit_retention_years: int = 7
     # Logging
     log_format: str = "text"
-    log_level: str = "INFO"
+    # None: INFO for the service processes, WARNING for one-shot commands
+    log_level: str | None = None
 
     @property
     def token_url(self) -> str:
@@ -134,7 +135,7 @@ class Settings:
             retention_days=reader.int("ZOOMGUARD_RETENTION_DAYS", 90, minimum=1),
             audit_retention_years=reader.int("ZOOMGUARD_AUDIT_RETENTION_YEARS", 7, minimum=1),
             log_format=reader.choice("ZOOMGUARD_LOG_FORMAT", LOG_FORMATS, "text"),
-            log_level=reader.str("ZOOMGUARD_LOG_LEVEL") or "INFO",
+            log_level=reader.str("ZOOMGUARD_LOG_LEVEL"),
         )
         return settings
 

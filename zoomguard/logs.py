@@ -234,7 +234,9 @@ class ServiceLogHandler(logging.StreamHandler[TextIO]):
     """The handler ``configure_logging`` installs (a class of its own so a second call finds it)."""
 
 
-def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:
+def configure_logging(
+    settings: Settings, *, stream: TextIO | None = None, default_level: str = "INFO"
+) -> logging.Handler:
     """Route every log record through ``SecretFilter`` to ``stream`` (stderr by default).
 
     Replaces the handler a previous call installed (calling it twice does not double lines)
@@ -249,7 +251,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> lo
     handler.setFormatter(make_formatter(settings.log_format))
     handler.addFilter(SecretFilter(secrets_of(settings)))
     root.addHandler(handler)
-    level = logging.getLevelName(settings.log_level.upper())
+    level = logging.getLevelName((settings.log_level or default_level).upper())
     root.setLevel(level if isinstance(level, int) else logging.INFO)
     for name, quiet_level in _QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(quiet_level)

@@ -90,7 +90,8 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
     if last:
         parts.append(
             f"Last sweep: {last['status']} at {last['started_at']} "
-            f"({last['meetings']} meetings, {last['fixed']} fixed, {last['failed']} not fixed)"
+            f"({last['counts']['meetings']} meetings, {last['counts']['fixed']} fixed, "
+            f"{last['counts']['failed']} not fixed)"
         )
     else:
         parts.append("No sweep has run yet: run `zoomguard sweep`.")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from zoomguard import policy
 from zoomguard.config import Settings
-from zoomguard.errors import PolicyError, ZoomAuthError, ZoomGuardError
+from zoomguard.errors import PolicyError, ZoomGuardError
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.tokens import S2STokenProvider
@@ -105,10 +105,10 @@ def connect_s2s(
 def env_account(settings: Settings, store: Store) -> AccountRecord:
     """The account named by ZOOM_ACCOUNT_ID/ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET, registered."""
     if not settings.has_s2s_credentials:
-        raise ZoomAuthError(
+        raise ZoomGuardError(
             "no Zoom account: run `zoomguard connect`, or set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID "
             "and ZOOM_CLIENT_SECRET",
-            status=0,
+            reason="no_account",
         )
     assert settings.zoom_account_id
     assert settings.zoom_client_id

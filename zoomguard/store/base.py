@@ -83,7 +83,13 @@ def make_engine(url: str | URL, *, enforce_foreign_keys: bool = True) -> Engine:
         return _sqlite_engine(parsed, enforce_foreign_keys=enforce_foreign_keys)
     if backend == "postgresql":
         # A connection dropped by a server restart or a NAT timeout is replaced, not reported.
-        return create_engine(parsed, pool_pre_ping=True)
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except ModuleNotFoundError:
+            raise StoreError(
+                "PostgreSQL needs the psycopg driver: pip install 'zoomguard[postgres]'",
+                reason="store_config",
+            ) from None
     raise StoreError(
         f"unsupported database {parsed.drivername!r}: use sqlite:///path or postgresql+psycopg://",
         reason="store_config",
