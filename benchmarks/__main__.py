@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks import ingest, memory, recording, sweep
 from benchmarks.common import DEFAULT_PG_URL, Context, Result, durability, postgres_available
-from benchmarks.report import entry, machine_info, write
+from benchmarks.report import entry, machine_info, update_doc, write
 
 BENCHMARKS: dict[str, Callable[[Context], Result]] = {
     sweep.NAME: sweep.run,
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[Context], Result]] = {
     memory.NAME: memory.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -125,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stem = "quick" if args.quick else "latest"
         json_path, md_path = write(args.out, stem, entries, list(BENCHMARKS))
         ctx.log(f"wrote {json_path} and {md_path}")
+        if stem == "latest" and args.out == RESULTS_DIR and update_doc(DOC, md_path.read_text()):
+            ctx.log(f"updated the table in {DOC}")
     if not args.keep:
         _remove_tree(workdir)
     return 1 if failures else 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -134,5 +133,16 @@ def write(
     return json_path, md_path
 
 
-def print_table(document_path: Path) -> None:
-    sys.stdout.write(Path(document_path).read_text())
+DOC_MARKER = "<!-- latest-table -->"
+
+
+def update_doc(doc: Path, table: str) -> bool:
+    """Replace everything after the marker in ``doc`` with ``table``; False without a marker."""
+    if not doc.exists():
+        return False
+    text = doc.read_text()
+    head, marker, _ = text.partition(DOC_MARKER)
+    if not marker:
+        return False
+    doc.write_text(head + marker + "\n\n" + table)
+    return True

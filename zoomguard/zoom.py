@@ -281,6 +281,13 @@ class ZoomClient:
             MEDIUM, "/users", {"status": status, "page_size": str(page_size)}, "users"
         )
 
+    def get_user(self, user_id: str) -> dict[str, Any] | None:
+        """One user (with ``group_ids``), or None if the user is gone (404, code 1001)."""
+        try:
+            return self._json(LIGHT, "GET", f"/users/{quote(str(user_id), safe='')}")
+        except ZoomNotFound:
+            return None
+
     def list_meetings(
         self, user_id: str, type: str = "scheduled", page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[dict[str, Any]]:

@@ -247,13 +247,18 @@ class BaselineRunner:
             else:
                 level, ident = _parse_scope(scope)
                 account = self._read_target(bl.ACCOUNT, None, None).evaluation
-                target = self._read_target(
-                    level,
-                    ident,
-                    None,
-                    inherited=bl.lock_state(account),
-                    above=(bl.values_of(account),),
-                )
+                locks, values = bl.lock_state(account), bl.values_of(account)
+                user = self.client.get_user(ident) if level == bl.USER else None
+                if user is not None:
+                    # The user's groups decide what the user inherits: read them first, so a
+                    # value that comes from the group is fixed there, not on the user.
+                    groups = [g for g in user.get("group_ids") or [] if isinstance(g, str)]
+                    groups_read = {
+                        g: self._read_group({"id": g}, locks, values).evaluation for g in groups
+                    }
+                    target = self._read_user(user, locks, values, groups_read)
+                else:
+                    target = self._read_target(level, ident, None, inherited=locks, above=(values,))
                 self._settle_below(target, reread_first=False)
             self._record(target)
             return self._result(target.target, [target], (), full=False)
