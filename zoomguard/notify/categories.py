@@ -39,6 +39,8 @@ RECORDING_COMPLETED: Final = "recording.completed"
 EVENT_DEAD: Final = "event.dead"
 # zoomguard changed (or could not change) an account-level setting to the baseline.
 SETTINGS_BASELINE: Final = "settings.baseline"
+# zoomguard could not set or lock an account-level setting: new meetings may break the rule.
+SETTINGS_BASELINE_FAILED: Final = "settings.baseline_failed"
 
 ALL_CATEGORIES: Final[frozenset[str]] = frozenset(
     {
@@ -52,6 +54,7 @@ ALL_CATEGORIES: Final[frozenset[str]] = frozenset(
         RECORDING_COMPLETED,
         EVENT_DEAD,
         SETTINGS_BASELINE,
+        SETTINGS_BASELINE_FAILED,
     }
 )
 
@@ -62,6 +65,7 @@ DEFAULT_IMMEDIATE: Final[frozenset[str]] = frozenset(
         MEETING_FIX_FAILED,
         MEETING_UPDATE_CAP,
         EVENT_DEAD,
+        SETTINGS_BASELINE_FAILED,
     }
 )
 
@@ -77,6 +81,7 @@ CATEGORY_TITLES: Final[dict[str, str]] = {
     RECORDING_COMPLETED: "A meeting was recorded",
     EVENT_DEAD: "A Zoom event could not be processed",
     SETTINGS_BASELINE: "Account setting changed",
+    SETTINGS_BASELINE_FAILED: "Account setting could not be set or locked",
 }
 
 

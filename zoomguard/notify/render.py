@@ -52,11 +52,12 @@ _CATEGORY_RANK = {
     cat.MEETING_FIX_FAILED: 2,
     cat.MEETING_UPDATE_CAP: 3,
     cat.EVENT_DEAD: 4,
-    cat.MEETING_IDENTIFYING_INFORMATION: 5,
-    cat.MEETING_REPORTED: 6,
-    cat.SETTINGS_BASELINE: 7,
-    cat.MEETING_FIXED: 8,
-    cat.MEETING_EXEMPT: 9,
+    cat.SETTINGS_BASELINE_FAILED: 5,
+    cat.MEETING_IDENTIFYING_INFORMATION: 6,
+    cat.MEETING_REPORTED: 7,
+    cat.SETTINGS_BASELINE: 8,
+    cat.MEETING_FIXED: 9,
+    cat.MEETING_EXEMPT: 10,
 }
 
 _DEFAULT_OFFICER_ACTIONS = {
@@ -80,6 +81,11 @@ _DEFAULT_OFFICER_ACTIONS = {
     cat.RECORDING_COMPLETED: (
         "Confirm the recording is gone from the Zoom web portal (Recordings, and its trash) and "
         "find out whether a copy was saved anywhere else."
+    ),
+    cat.SETTINGS_BASELINE_FAILED: (
+        "Check the account's settings in the Zoom web portal (Account Settings, and the lock "
+        "beside each setting) and set and lock this one by hand; until then hosts can schedule "
+        "meetings that break the rule, which sweeps repair only after the fact."
     ),
     cat.EVENT_DEAD: (
         "zoomguard gave up on this Zoom event; the next sweep re-checks scheduled meetings, but "

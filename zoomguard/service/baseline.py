@@ -44,6 +44,7 @@ from zoomguard.notify import (
     MEETING_REPORTED,
     RECORDING_COMPLETED,
     SETTINGS_BASELINE,
+    SETTINGS_BASELINE_FAILED,
 )
 from zoomguard.policy_file import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
 from zoomguard.service.alerts import delivery
@@ -890,6 +891,8 @@ def _category(result: bl.SettingResult) -> str:
         return {bl.FIXED: MEETING_FIXED, bl.FAILED: MEETING_FIX_FAILED}.get(
             result.status, MEETING_REPORTED
         )
+    if result.status == bl.FAILED:
+        return SETTINGS_BASELINE_FAILED
     return SETTINGS_BASELINE
 
 
