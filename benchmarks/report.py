@@ -96,7 +96,7 @@ def markdown(document: dict[str, Any]) -> str:
         "| --- | --- | --- | --- |",
     ]
     notes: list[str] = []
-    machines: dict[str, str] = {}
+    machines: dict[str, list[str]] = {}
     for item in document["results"]:
         first = True
         for row in item["rows"]:
@@ -108,17 +108,27 @@ def markdown(document: dict[str, Any]) -> str:
             first = False
         notes.extend(f"{item['title']}: {note}" for note in item.get("notes", []))
         m = item.get("machine", {})
-        machines[item["name"]] = (
+        described = (
             f"{m.get('cores')} cores ({m.get('cpu_model') or 'unknown CPU'}), "
-            f"Python {m.get('python')}, measured {item.get('measured_at')}"
+            f"Python {m.get('python')}"
         )
+        machines.setdefault(described, []).append(str(item.get("measured_at", "?")))
     text = "\n".join(lines) + "\n"
-    distinct = sorted(set(machines.values()))
-    if distinct:
-        text += "\n" + "\n".join(f"Machine: {m}" for m in distinct) + "\n"
+    for described, dates in sorted(machines.items()):
+        dates.sort()
+        when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+        text += f"\nMachine: {described}; measured {when}.\n"
     if notes:
         text += "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
     return text
+
+
+def render(out_dir: Path, stem: str) -> Path:
+    """Rewrite the Markdown table from the JSON (after a change to the table's layout)."""
+    document = json.loads((out_dir / f"{stem}.json").read_text())
+    md_path = out_dir / f"{stem}.md"
+    md_path.write_text(markdown(document))
+    return md_path
 
 
 def write(

@@ -153,7 +153,8 @@ def add_event(
     needed, so the caller's transaction is never disturbed by a duplicate. With a ``Session`` the
     caller's transaction is joined (and not committed); with a ``Store`` the row is committed
     before this returns. This is the receiver's whole database work per webhook, so it is one
-    Core statement rather than an ORM flush (about half the CPU per request).
+    prebuilt Core statement rather than an ORM flush in a savepoint: a third of the CPU
+    (docs/benchmarks.md).
     """
     if status not in (PENDING, IGNORED):
         raise ValueError(f"a new inbox event is pending or ignored, not {status!r}")
