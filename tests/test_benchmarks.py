@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,19 +15,10 @@ from typing import Any
 
 import pytest
 
-from zoomguard.config import Settings
-from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.sandbox.scripting import RequestRecord
-from zoomguard.service import Sweeper, client_for_account, env_account, load_profile
-from zoomguard.store import Store, upgrade
-
-# benchmarks/ is a top-level package of the repository, not part of the installed distribution.
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks import memory, report, sweep  # noqa: E402
-from benchmarks.common import (  # noqa: E402
+# benchmarks/ is a top-level package of the repository (not installed); pytest's pythonpath
+# setting in pyproject.toml puts the repository root on sys.path.
+from benchmarks import memory, report, sweep
+from benchmarks.common import (
     Result,
     Row,
     count_by,
@@ -36,9 +26,14 @@ from benchmarks.common import (  # noqa: E402
     sqlite_url,
     zoomguard_env,
 )
-from benchmarks.loadgen import run_step  # noqa: E402
-from benchmarks.naive_loop import HandWrittenSweep  # noqa: E402
-from benchmarks.receiver import procfile_command  # noqa: E402
+from benchmarks.loadgen import run_step
+from benchmarks.naive_loop import HandWrittenSweep
+from benchmarks.receiver import procfile_command
+from zoomguard.config import Settings
+from zoomguard.sandbox import SandboxConfig, SandboxServer
+from zoomguard.sandbox.scripting import RequestRecord
+from zoomguard.service import Sweeper, client_for_account, env_account, load_profile
+from zoomguard.store import Store, upgrade
 
 # --- percentiles and the lower bound -----------------------------------------------------------
 
