@@ -4,22 +4,29 @@ against the sandbox (issue #4's "done when")."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from webhooks import create_app
+from webhooks.signature import sign
 from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.events import EventHandler, on_dead
 from zoomguard.store import Store, upgrade
-from zoomguard.store.inbox import count_by_status
+from zoomguard.store.inbox import count_by_status, dead_events
+from zoomguard.store.models import Alert
 from zoomguard.worker import drain_once
 
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
@@ -31,6 +38,29 @@ class Rig:
     store: Store
     settings: Settings
     handler: EventHandler
+    receiver_url: str
+
+    def post_signed(self, body: dict[str, Any]) -> int:
+        """What Zoom sends for events the sandbox does not emit itself (app_deauthorized)."""
+        raw = json.dumps(body).encode()
+        ts = str(int(time.time()))
+        secret = self.settings.zoom_webhook_secret_token
+        assert secret
+        response = requests.post(
+            self.receiver_url,
+            data=raw,
+            headers={
+                "content-type": "application/json",
+                "x-zm-request-timestamp": ts,
+                "x-zm-signature": sign(raw, secret=secret, timestamp=ts),
+            },
+            timeout=10,
+        )
+        return response.status_code
+
+    def alert_categories(self) -> list[str]:
+        with self.store.transaction() as session:
+            return [a.category for a in session.scalars(select(Alert))]
 
     def drain(self) -> int:
         processed = 0
@@ -75,10 +105,11 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        sandbox.set_webhook_url(f"http://127.0.0.1:{server.server_port}/webhooks/zoom")
+        url = f"http://127.0.0.1:{server.server_port}/webhooks/zoom"
+        sandbox.set_webhook_url(url)
         handler = EventHandler(settings, store)
         try:
-            yield Rig(sandbox, store, settings, handler)
+            yield Rig(sandbox, store, settings, handler, url)
         finally:
             handler.close()
             server.shutdown()
@@ -113,12 +144,7 @@ def test_recording_started_is_stopped_and_completed_recording_trashed(rig: Rig) 
     changes = [(a.action, a.confirmed) for a in rig.store.recent_audit(10)]
     assert ("recording.stop", True) in changes
     assert ("recording.trash", True) in changes
-    with rig.store.transaction() as session:
-        from sqlalchemy import select
-
-        from zoomguard.store.models import Alert
-
-        categories = [a.category for a in session.scalars(select(Alert))]
+    categories = rig.alert_categories()
     assert "recording.started" in categories
     assert "recording.completed" in categories
 
@@ -158,3 +184,81 @@ def test_events_posted_while_the_worker_is_down_are_all_processed(rig: Rig) -> N
     for m in meetings:
         assert state.meetings[m["id"]]["settings"]["waiting_room"] is True
     assert count_by_status(rig.store).get("pending", 0) == 0
+
+
+def test_a_participant_joining_before_the_host_is_alerted_and_the_meeting_fixed(rig: Rig) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(
+        host, topic="Drop-in", settings={**COMPLIANT, "join_before_host": True}
+    )
+    assert state.participant_joins_before_host(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert state.meetings[meeting["id"]]["settings"]["join_before_host"] is False
+    assert "meeting.fix_failed" in rig.alert_categories()
+
+
+def test_a_deleted_meeting_resolves_its_open_findings(rig: Rig) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Plan", settings=COMPLIANT)
+    state.update_meeting(meeting["id"], {"agenda": "DOB 1990-04-12"})  # report-only finding
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert [f.rule_id for f in rig.store.open_findings()] == ["identifying_information"]
+    state.delete_meeting(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert rig.store.open_findings() == []
+
+
+def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
+    account_id = rig.settings.zoom_account_id
+    assert account_id
+    body = {
+        "event": "app_deauthorized",
+        "event_ts": int(time.time() * 1000),
+        "payload": {
+            "account_id": account_id,
+            "user_id": "owner",
+            "signature": "x",
+            "deauthorization_time": "2026-11-22T00:00:00Z",
+            "client_id": rig.settings.zoom_client_id,
+        },
+    }
+    assert rig.post_signed(body) == 200
+    rig.drain()
+    account = rig.store.get_account_by_zoom_id(account_id)
+    assert account is not None
+    assert account.status == "deauthorized"
+    assert not account.has_client_secret
+    assert not account.has_access_token
+    # Events for that account are no longer acted on.
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="After", settings=COMPLIANT)
+    state.update_meeting(meeting["id"], {"settings": {"waiting_room": False}})
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert rig.patches_of(meeting["id"]) == 0
+
+
+def test_an_event_that_keeps_failing_is_dead_and_the_officer_is_told(rig: Rig) -> None:
+    body = {
+        "event": "meeting.updated",
+        "event_ts": int(time.time() * 1000),
+        "payload": {"account_id": rig.settings.zoom_account_id, "object": {"topic": "no id"}},
+    }
+    assert rig.post_signed(body) == 200
+    processed = drain_once(
+        rig.store,
+        rig.handler,
+        worker_id="test-worker",
+        max_attempts=1,
+        on_dead=on_dead(rig.settings, rig.store),
+    )
+    assert processed == 1
+    dead = dead_events(rig.store)
+    assert [d.event for d in dead] == ["meeting.updated"]
+    assert "event.dead" in rig.alert_categories()
