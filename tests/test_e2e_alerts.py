@@ -97,3 +97,63 @@ def test_one_digest_and_the_immediate_alerts_each_delivered_once(tmp_path: Path)
         flush_outbox(store, sender, later + timedelta(hours=2))
         assert len(handler.received) == len(emails)
         store.close()
+
+
+def test_a_started_recording_reaches_the_officer_within_seconds(tmp_path: Path) -> None:
+    """No clock process runs here: the worker itself sends the immediate alert."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from werkzeug.serving import make_server
+
+    from webhooks import create_app
+    from zoomguard.store import upgrade
+
+    with SandboxServer(SandboxConfig()) as sandbox, SmtpTestServer() as smtp:
+        env = zoomguard_env(
+            sandbox,
+            tmp_path / "zg.db",
+            ZOOMGUARD_SMTP_URL=smtp.url,
+            ZOOMGUARD_ALERT_TO="privacy.officer@agency.example",
+        )
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        store = Store.open(settings)
+        assert settings.zoom_account_id
+        assert settings.zoom_client_id
+        assert settings.zoom_client_secret
+        store.save_s2s_account(
+            settings.zoom_account_id, settings.zoom_client_id, settings.zoom_client_secret
+        )
+        server = make_server("127.0.0.1", 0, create_app(settings, store), threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        sandbox.set_webhook_url(f"http://127.0.0.1:{server.server_port}/webhooks/zoom")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "zoomguard", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            state = sandbox.state
+            host = state.add_user("host@agency.example")
+            meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
+            state.start_meeting(meeting["id"])
+            started = time.monotonic()
+            state.start_recording(meeting["id"])
+            while not smtp.handler.received and time.monotonic() - started < 20:
+                time.sleep(0.05)
+            assert smtp.handler.received, "no alert email within 20 s"
+            subject = str(smtp.handler.received[0].message["Subject"])
+            assert "record" in subject.lower()
+            assert state.live[meeting["id"]].recording_state == "stopped"
+        finally:
+            worker.terminate()
+            _, err = worker.communicate(timeout=20)
+            server.shutdown()
+            store.close()
+        assert worker.returncode == 0, err
+        assert "Traceback" not in err

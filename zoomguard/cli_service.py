@@ -153,13 +153,32 @@ class WorkerPool:
                 counted.labels(outcome="failed").inc()
                 raise
             counted.labels(outcome="done").inc()
+            if item.event in URGENT_EVENTS:
+                self._send_alerts_now()
 
         def on_dead(item: InboxItem, error: str) -> None:
             counted.labels(outcome="dead").inc()
             if dead_hook is not None:
                 dead_hook(item, error)
+                self._send_alerts_now()
 
         return handle, on_dead
+
+    def _send_alerts_now(self) -> None:
+        """A recording or a dead event cannot wait for the clock's next outbox run (up to
+        ZOOMGUARD_OUTBOX_INTERVAL_SECONDS): compose and send now. A failure here is logged and
+        left to the clock; it never fails the event, whose alert is already in the outbox."""
+        from zoomguard import notify
+        from zoomguard.service.common import utcnow
+
+        try:
+            now = utcnow()
+            notify.compose_pending(self.store, self.settings, now)
+            sender = notify.sender_from_settings(self.settings)
+            if sender is not None:
+                notify.flush_outbox(self.store, sender, now)
+        except Exception:
+            log.warning("could not send alerts at once; the clock will retry", exc_info=True)
 
     def start(self) -> None:
         from zoomguard import worker
@@ -189,6 +208,10 @@ class WorkerPool:
             thread.join()
         for close in self._closers:
             close()
+
+
+# Events whose alert goes out at once, from the worker, rather than at the clock's next run.
+URGENT_EVENTS = frozenset({"recording.started", "recording.completed"})
 
 
 def _baseline_hook(settings: Settings, store: Store) -> BaselineHook:
