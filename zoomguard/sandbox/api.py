@@ -91,6 +91,16 @@ def _page_size(call: Call, default: int, maximum: int) -> int | Reply:
     return max(1, min(value, maximum))
 
 
+def _paging(total: int, size: int, token: str) -> dict[str, Any]:
+    """The paging fields every Zoom list response carries."""
+    return {
+        "page_count": math.ceil(total / size) if total else 0,
+        "page_size": size,
+        "total_records": total,
+        "next_page_token": token,
+    }
+
+
 def _bad_token() -> Reply:
     return error(400, 300, "The next page token is invalid or expired.")
 
@@ -134,10 +144,7 @@ def list_users(call: Call) -> Reply:
     return Reply(
         200,
         {
-            "page_count": math.ceil(total / size) if total else 0,
-            "page_size": size,
-            "total_records": total,
-            "next_page_token": token,
+            **_paging(total, size, token),
             "users": users,
         },
     )
@@ -224,10 +231,7 @@ def list_meetings(call: Call, user_id: str) -> Reply:
     return Reply(
         200,
         {
-            "page_count": math.ceil(total / size) if total else 0,
-            "page_size": size,
-            "total_records": total,
-            "next_page_token": token,
+            **_paging(total, size, token),
             "meetings": items,
         },
     )
@@ -404,10 +408,7 @@ def list_user_recordings(call: Call, user_id: str) -> Reply:
         {
             "from": start.isoformat(),
             "to": end.isoformat(),
-            "page_count": math.ceil(total / size) if total else 0,
-            "page_size": size,
-            "total_records": total,
-            "next_page_token": token,
+            **_paging(total, size, token),
             "meetings": items,
         },
     )
@@ -463,10 +464,7 @@ def group_members(call: Call, group_id: str) -> Reply:
         200,
         {
             "members": members,
-            "next_page_token": token,
-            "page_count": math.ceil(total / size) if total else 0,
-            "page_size": size,
-            "total_records": total,
+            **_paging(total, size, token),
         },
     )
 
