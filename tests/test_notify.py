@@ -23,6 +23,7 @@ from zoomguard import notify, policy
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError
 from zoomguard.notify import categories as cat
+from zoomguard.notify import render
 from zoomguard.notify.render import AlertRecord, SweepSummary, alert_view
 from zoomguard.notify.smtp import DeliveryError, SmtpConfig, SmtpSender, parse_smtp_url
 from zoomguard.store.outbox import EmailRecord, scrub, scrub_details
@@ -416,6 +417,37 @@ def test_a_huge_digest_details_the_worst_and_counts_the_rest() -> None:
         assert "4 more alerts" in part
     assert "Meeting corrected: 5" in email.text
     assert "Meeting breaks a rule (reported, not changed): 1" in email.text
+
+
+def test_digest_builder_keeps_the_most_urgent_whatever_the_order() -> None:
+    categories = [
+        cat.MEETING_FIXED,
+        cat.MEETING_REPORTED,
+        cat.MEETING_EXEMPT,
+        cat.SETTINGS_BASELINE,
+    ]
+    alerts = [
+        alert(
+            n,
+            categories[n % 4],
+            meeting_id=None if n % 4 == 3 else str(81000000000 + n % 10),
+        )
+        for n in range(1, 41)
+    ]
+    expected = sorted(alerts, key=lambda a: (render.category_rank(a.category), a.id))[:7]
+    for order in (alerts, list(reversed(alerts)), alerts[1::2] + alerts[::2]):
+        builder = render.DigestBuilder(max_detailed=7)
+        for item in order:
+            builder.add(item)
+        content = builder.content()
+        assert content.total == 40
+        assert [a.id for a in content.detailed] == [a.id for a in expected]
+        assert dict(content.category_counts) == {c: 10 for c in categories}
+        assert content.meetings == 10  # meetings 81000000000..9; the account-wide alerts: none
+    # Reported alerts are the most urgent of these four categories, and there are ten.
+    assert [a.category for a in expected] == [cat.MEETING_REPORTED] * 7
+    # Rendering the folded content (here folded in another order) is rendering the alerts.
+    assert render.render_digest_content(content) == notify.render_digest(alerts, max_detailed=7)
 
 
 def test_host_notice_lists_only_changes_made() -> None:

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 from smtp_fixtures import MemorySender, ScriptedHandler, SmtpTestServer, free_port
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from zoomguard import notify, policy
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.notify import categories as cat
+from zoomguard.notify import outbox as notify_outbox
 from zoomguard.notify.smtp import DeliveryError, SendResult
 from zoomguard.store import Store, SweepCounts
 from zoomguard.store import outbox as db
@@ -358,6 +359,215 @@ def test_host_notices_only_when_enabled(store: Store) -> None:
     assert "settings.waiting_room: off → on" in notice.text_body
     assert "87777777777" not in notice.text_body  # reported, not changed: not the host's news
     assert PASSCODE not in notice.text_body + notice.html_body + notice.subject
+
+
+def bulk_alerts(
+    store: Store, *, account: int | None, sweep: int | None, rows: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Inserts (category, details) alerts in one statement: fast enough for tens of thousands."""
+    with store.transaction() as session:
+        session.execute(
+            insert(Alert),
+            [
+                {
+                    "account_id": account,
+                    "sweep_id": sweep,
+                    "delivery": notify.delivery_for(category),
+                    "category": category,
+                    "details": details,
+                    "created_at": T0,
+                }
+                for category, details in rows
+            ],
+        )
+
+
+def alerts_in(store: Store, email_id: int) -> int:
+    with store.transaction() as session:
+        return int(
+            session.execute(
+                select(func.count(Alert.id)).where(Alert.email_id == email_id)
+            ).scalar_one()
+        )
+
+
+def test_a_sweep_with_more_than_ten_thousand_alerts_still_gets_exactly_one_digest(
+    store: Store,
+) -> None:
+    account = add_account(store)
+    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    fixed = [
+        (
+            cat.MEETING_FIXED,
+            {**WAITING_ROOM_FIXED, "meeting_id": str(81000000000 + n // 4), "rule_id": f"r{n % 4}"},
+        )
+        for n in range(10_000)
+    ]
+    reported = [
+        (cat.MEETING_REPORTED, {**IDENTIFYING_REPORTED, "meeting_id": str(89000000000 + n)})
+        for n in range(50)
+    ]
+    # The urgent ones come last, so only the bounded selection can bring them into the details.
+    bulk_alerts(store, account=account, sweep=sweep, rows=[*fixed, *reported])
+    record(store, account=account, sweep=sweep, category=cat.RECORDING_STARTED, details=RECORDING)
+    finish_sweep(store, sweep)
+
+    assert notify.compose_pending(store, settings(), T0 + timedelta(minutes=5)) == 2
+    assert notify.compose_pending(store, settings(), T0 + timedelta(minutes=6)) == 0
+    assert alerts_without_email(store) == 0
+    [digest] = [e for e in emails(store) if e.kind == "digest"]
+    assert digest.subject == (
+        f"[zoomguard: Agency] Digest for sweep {sweep}: 10050 alerts in 2550 meetings"
+    )
+    assert alerts_in(store, digest.id) == 10_050
+    text = digest.text_body
+    assert "Meeting corrected: 10000" in text
+    assert "Meeting breaks a rule (reported, not changed): 50" in text
+    # The details stop at the 300 most urgent: all 50 reported, then the first 250 fixed.
+    assert text.count("    Result: ") == 300
+    assert "... and 9750 more alerts" in text
+    assert "9750 more alerts" in digest.html_body
+    assert all(f"Meeting {89000000000 + n}" in text for n in range(50))
+    assert "Meeting 81000000000" in text
+    assert "Meeting 81000002499" not in text
+
+
+def test_concurrent_composers_of_a_large_digest_make_one_email(store: Store) -> None:
+    account = add_account(store)
+    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    rows = [
+        (cat.MEETING_FIXED, {**WAITING_ROOM_FIXED, "meeting_id": str(81000000000 + n)})
+        for n in range(3000)
+    ]
+    bulk_alerts(store, account=account, sweep=sweep, rows=rows)
+    finish_sweep(store, sweep)
+    barrier = threading.Barrier(3)
+    created: list[int] = []
+
+    def compose() -> None:
+        barrier.wait()
+        created.append(notify.compose_pending(store, settings(), T0 + timedelta(minutes=5)))
+
+    threads = [threading.Thread(target=compose) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(created) == [0, 0, 1]
+    [digest] = emails(store)
+    assert alerts_in(store, digest.id) == 3000
+    assert digest.subject.endswith(": 3000 alerts in 3000 meetings")
+
+
+def test_compose_pages_through_every_alert_in_one_call(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notify_outbox, "IMMEDIATE_PAGE_SIZE", 2)
+    monkeypatch.setattr(notify_outbox, "DIGEST_PAGE_SIZE", 2)
+    account, sweep = sweep_with_violations(store, finish=False)
+    for n in range(3):
+        record(
+            store,
+            account=account,
+            sweep=None,
+            category=cat.RECORDING_STARTED,
+            details={**RECORDING, "meeting_id": str(86000000001 + n)},
+        )
+    extra = [
+        (cat.MEETING_FIXED, {**PASSCODE_FIXED, "meeting_id": str(82000000000 + n)})
+        for n in range(4)
+    ]
+    bulk_alerts(store, account=account, sweep=sweep, rows=extra)
+    finish_sweep(store, sweep)
+    # 2 + 3 immediates over three pages, and one digest of 3 + 4 alerts over four pages.
+    assert notify.compose_pending(store, settings(), T0 + timedelta(minutes=5)) == 6
+    assert alerts_without_email(store) == 0
+    [digest] = [e for e in emails(store) if e.kind == "digest"]
+    assert digest.subject.endswith(f"sweep {sweep}: 7 alerts in 6 meetings")
+    assert alerts_in(store, digest.id) == 7
+
+
+def test_webhook_digests_are_per_account_including_alerts_of_no_account(store: Store) -> None:
+    account = add_account(store)
+    other = store.save_s2s_account("acct-2", "client-2", "secret-2", name="Other").id
+    for owner in (account, other, None, account):
+        record(
+            store, account=owner, sweep=None, category=cat.MEETING_FIXED, details=WAITING_ROOM_FIXED
+        )
+    assert notify.compose_pending(store, settings(), T0 + timedelta(minutes=15)) == 3
+    subjects = sorted(e.subject for e in emails(store))
+    assert subjects == [
+        "[zoomguard: Agency] Digest for Zoom events: 2 alerts in 1 meeting",
+        "[zoomguard: Other] Digest for Zoom events: 1 alert in 1 meeting",
+        "[zoomguard] Digest for Zoom events: 1 alert in 1 meeting",
+    ]
+    assert alerts_without_email(store) == 0
+
+
+def compose_digest_by_hand(
+    store: Store, message_id: str, scope: db.DigestScope, *, expected: int
+) -> int:
+    with store.transaction() as session:
+        email_id = db.insert_email(
+            session,
+            message_id=message_id,
+            kind="digest",
+            recipients=[OFFICER],
+            subject="s",
+            text_body="t",
+            html_body="h",
+            now=T0,
+        )
+        db.attach_digest(session, scope, email_id, expected=expected)
+    return email_id
+
+
+def test_a_digest_takes_only_the_alerts_seen_when_it_was_planned(store: Store) -> None:
+    account, sweep = sweep_with_violations(store)
+    with store.transaction() as session:
+        [plan] = db.pending_digests(session)
+    assert plan.scope == db.DigestScope(sweep_id=sweep, account_id=None, max_id=plan.scope.max_id)
+    assert plan.count == 3
+    assert plan.sweep_finished_at == T0 + timedelta(minutes=2)
+    late = record(
+        store, account=account, sweep=sweep, category=cat.MEETING_FIXED, details=PASSCODE_FIXED
+    )
+    assert late > plan.scope.max_id
+    with store.transaction() as session:
+        streamed = [a.id for a in db.stream_digest_alerts(session, plan.scope, page_size=2)]
+        immediates = db.uncomposed_immediates(session)
+    assert len(streamed) == 3
+    assert late not in streamed
+    assert len(immediates) == 2
+    assert not set(streamed) & {i.id for i in immediates}
+
+    email_id = compose_digest_by_hand(store, "<d@x>", plan.scope, expected=3)
+    assert alerts_in(store, email_id) == 3
+    with store.transaction() as session:
+        assert db.get_uncomposed_alert(session, streamed[0]) is None
+        assert db.get_uncomposed_alert(session, late) is not None
+        # The late alert waits for a digest of its own.
+        [later] = db.pending_digests(session)
+    assert later.count == 1
+    assert later.scope.max_id == late
+
+
+def test_attaching_a_digest_fails_when_another_composer_took_some_of_its_alerts(
+    store: Store,
+) -> None:
+    sweep_with_violations(store)
+    with store.transaction() as session:
+        [plan] = db.pending_digests(session)
+        streamed = list(db.stream_digest_alerts(session, plan.scope))
+    compose_by_hand(store, "<a@x>", [streamed[0].id])
+    with pytest.raises(StoreError) as caught:
+        compose_digest_by_hand(store, "<b@x>", plan.scope, expected=len(streamed))
+    assert caught.value.reason == "outbox_race"
+    # Rolled back: the losing email is gone and the two alerts it did not get are still free.
+    assert [e.message_id for e in emails(store)] == ["<a@x>"]
+    with store.transaction() as session:
+        [rest] = db.pending_digests(session)
+    assert rest.count == len(streamed) - 1
 
 
 # --- delivering ---------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 finished sweep, and one digest for the alerts that belong to no sweep (webhooks) once the oldest of
 them has waited ``webhook_digest_seconds``. Each email is inserted in the same transaction that
 points its alerts at it, so an alert is composed exactly once even with several processes.
+Memory stays flat whatever the number of alerts: the plan comes from aggregate queries (one row
+per digest), and a digest streams its alerts in pages, keeping counts and the few it details.
 
 ``flush_outbox`` sends the due emails. Each is claimed first (a conditional UPDATE: only one
 process wins), sent, and marked sent only after the server's 250 to DATA. A failure leaves it
@@ -18,13 +20,14 @@ Without ``ZOOMGUARD_SMTP_URL`` the emails stay pending in this local outbox, mar
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
+from functools import partial
 from time import monotonic
 from typing import Protocol
 
@@ -32,14 +35,16 @@ from sqlalchemy.orm import Session
 
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
-from zoomguard.notify import categories as cat
 from zoomguard.notify.render import (
+    DIGEST_MAX_DETAILED,
     PRIVACY_OFFICER_DEFAULT,
     AlertRecord,
+    DigestBuilder,
     RenderedEmail,
     SweepSummary,
     host_notices,
-    render_digest,
+    host_to_notify,
+    render_digest_content,
     render_host_notice,
     render_immediate,
 )
@@ -64,6 +69,9 @@ DEFAULT_MAX_BACKOFF_SECONDS = 3600.0
 # Longer than any SMTP conversation (timeout 30 s per step) so a live sender keeps its claim.
 DEFAULT_CLAIM_SECONDS = 600.0
 DEFAULT_MAX_ATTEMPTS = 100
+# Rows read per query while composing: bounds memory, not what one email can hold.
+IMMEDIATE_PAGE_SIZE = 1000
+DIGEST_PAGE_SIZE = 500
 
 
 class StoreLike(Protocol):
@@ -145,34 +153,12 @@ def _summary(sweep: db.SweepRow, name: str | None) -> SweepSummary:
     )
 
 
-@dataclass(frozen=True)
-class _Batch:
-    kind: str
-    alerts: tuple[db.AlertRow, ...]
-    sweep_id: int | None = None
-
-
-def _plan(
-    rows: Sequence[db.AlertRow], now: datetime, *, webhook_wait: timedelta, stale: timedelta
-) -> list[_Batch]:
-    batches: list[_Batch] = []
-    by_sweep: dict[int, list[db.AlertRow]] = {}
-    by_account: dict[int | None, list[db.AlertRow]] = {}
-    for row in rows:
-        if row.delivery == cat.IMMEDIATE:
-            batches.append(_Batch(KIND_IMMEDIATE, (row,), row.sweep_id))
-        elif row.sweep_id is not None:
-            by_sweep.setdefault(row.sweep_id, []).append(row)
-        else:
-            by_account.setdefault(row.account_id, []).append(row)
-    for sweep_id, members in by_sweep.items():
-        finished = members[0].sweep_finished_at is not None
-        if finished or min(m.created_at for m in members) <= now - stale:
-            batches.append(_Batch(KIND_DIGEST, tuple(members), sweep_id))
-    for members in by_account.values():
-        if min(m.created_at for m in members) <= now - webhook_wait:
-            batches.append(_Batch(KIND_DIGEST, tuple(members)))
-    return batches
+def _digest_due(
+    digest: db.PendingDigest, now: datetime, *, webhook_wait: timedelta, stale: timedelta
+) -> bool:
+    if digest.scope.sweep_id is not None:
+        return digest.sweep_finished_at is not None or digest.oldest_created_at <= now - stale
+    return digest.oldest_created_at <= now - webhook_wait
 
 
 def compose_pending(
@@ -189,86 +175,156 @@ def compose_pending(
     Host notices (``settings.notify_hosts``) are created with the digest or immediate email of
     the same alerts, in the same transaction, and are not counted.
     """
-    with store.transaction() as session:
-        rows = db.uncomposed_alerts(session)
-    batches = _plan(
-        rows,
-        now,
-        webhook_wait=timedelta(
-            seconds=settings.alert_digest_seconds
-            if webhook_digest_seconds is None
-            else webhook_digest_seconds
-        ),
-        stale=timedelta(seconds=stale_sweep_seconds),
-    )
     created = 0
-    for batch in batches:
-        try:
-            with store.transaction() as session:
-                _compose(session, batch, settings, now, redact)
-            created += 1
-        except StoreError as error:
-            if error.reason != "outbox_race":
-                raise
-            # Another process composed these alerts first; its email stands, ours rolled back.
-            log.info("alerts %s already composed elsewhere", [a.id for a in batch.alerts])
+    for alert in _uncomposed_immediates(store):
+        created += _compose_once(
+            store,
+            f"immediate alert {alert.id}",
+            partial(
+                _compose_immediate, alert_id=alert.id, settings=settings, now=now, redact=redact
+            ),
+        )
+    webhook_wait = timedelta(
+        seconds=settings.alert_digest_seconds
+        if webhook_digest_seconds is None
+        else webhook_digest_seconds
+    )
+    stale = timedelta(seconds=stale_sweep_seconds)
+    with store.transaction() as session:
+        digests = db.pending_digests(session)
+    for digest in digests:
+        if not _digest_due(digest, now, webhook_wait=webhook_wait, stale=stale):
+            continue
+        created += _compose_once(
+            store,
+            f"digest {digest.scope}",
+            partial(_compose_digest, scope=digest.scope, settings=settings, now=now, redact=redact),
+        )
     return created
 
 
-def _compose(
+def _uncomposed_immediates(store: StoreLike) -> Iterator[db.PendingImmediate]:
+    """Every uncomposed immediate alert, listed a page at a time (ids only, no details)."""
+    after = 0
+    while True:
+        with store.transaction() as session:
+            page = db.uncomposed_immediates(session, after_id=after, limit=IMMEDIATE_PAGE_SIZE)
+        yield from page
+        if len(page) < IMMEDIATE_PAGE_SIZE:
+            return
+        after = page[-1].id
+
+
+def _compose_once(store: StoreLike, what: str, compose: Callable[[Session], bool]) -> int:
+    """1 if ``compose`` created an email in its own transaction, 0 if it found nothing left to
+    compose or lost a race (its transaction rolled back: the other process's email stands)."""
+    try:
+        with store.transaction() as session:
+            return 1 if compose(session) else 0
+    except StoreError as error:
+        if error.reason != "outbox_race":
+            raise
+        log.info("%s: already composed elsewhere", what)
+        return 0
+
+
+def _compose_immediate(
     session: Session,
-    batch: _Batch,
+    alert_id: int,
     settings: Settings,
     now: datetime,
     redact: Callable[[str], str] | None,
-) -> None:
-    records = [_record(a) for a in batch.alerts]
+) -> bool:
+    row = db.get_uncomposed_alert(session, alert_id)
+    if row is None:
+        return False  # composed by another process since it was listed
+    record = _record(row)
     officer = officer_recipients(settings)
-    name = db.account_name(session, batch.alerts[0].account_id)
-    rendered: RenderedEmail
-    if batch.kind == KIND_IMMEDIATE:
-        rendered = render_immediate(
-            records[0], account_name=name, officer=officer[0], redact=redact
-        )
-    else:
-        sweep = db.get_sweep(session, batch.sweep_id) if batch.sweep_id is not None else None
-        rendered = render_digest(
-            records,
-            sweep=_summary(sweep, name) if sweep is not None else None,
-            account_name=name,
-            officer=officer[0],
-            redact=redact,
-        )
-    note = None if settings.smtp_url else NO_SMTP_NOTE
-    domain = message_id_domain(settings.alert_from)
-    email_id = db.insert_email(
+    rendered = render_immediate(
+        record,
+        account_name=db.account_name(session, row.account_id),
+        officer=officer[0],
+        redact=redact,
+    )
+    email_id = _insert_email(session, settings, now, KIND_IMMEDIATE, officer, rendered)
+    db.attach_alerts(session, [alert_id], email_id)
+    if settings.notify_hosts:
+        _insert_host_notices(session, settings, now, [record], redact)
+    return True
+
+
+def _compose_digest(
+    session: Session,
+    scope: db.DigestScope,
+    settings: Settings,
+    now: datetime,
+    redact: Callable[[str], str] | None,
+    *,
+    max_detailed: int = DIGEST_MAX_DETAILED,
+) -> bool:
+    builder = DigestBuilder(max_detailed)
+    account_id = scope.account_id
+    # Host notices need every changed meeting of each host in full, so memory grows with the
+    # number of fixed alerts (not with all alerts) when they are on; they are off by default.
+    host_news: list[AlertRecord] = []
+    for row in db.stream_digest_alerts(session, scope, page_size=DIGEST_PAGE_SIZE):
+        record = _record(row)
+        if builder.total == 0:
+            account_id = row.account_id  # a sweep's alerts carry its account
+        builder.add(record)
+        if settings.notify_hosts and host_to_notify(record) is not None:
+            host_news.append(record)
+    if builder.total == 0:
+        return False  # composed by another process since it was planned
+    officer = officer_recipients(settings)
+    name = db.account_name(session, account_id)
+    sweep = db.get_sweep(session, scope.sweep_id) if scope.sweep_id is not None else None
+    rendered = render_digest_content(
+        builder.content(),
+        sweep=_summary(sweep, name) if sweep is not None else None,
+        account_name=name,
+        officer=officer[0],
+        redact=redact,
+    )
+    email_id = _insert_email(session, settings, now, KIND_DIGEST, officer, rendered)
+    db.attach_digest(session, scope, email_id, expected=builder.total)
+    if host_news:
+        _insert_host_notices(session, settings, now, host_news, redact)
+    return True
+
+
+def _insert_email(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    kind: str,
+    recipients: Sequence[str],
+    rendered: RenderedEmail,
+) -> int:
+    return db.insert_email(
         session,
-        message_id=make_msgid(domain=domain),
-        kind=batch.kind,
-        recipients=officer,
+        message_id=make_msgid(domain=message_id_domain(settings.alert_from)),
+        kind=kind,
+        recipients=recipients,
         subject=rendered.subject,
         text_body=rendered.text,
         html_body=rendered.html,
         now=now,
-        note=note,
+        note=None if settings.smtp_url else NO_SMTP_NOTE,
     )
-    db.attach_alerts(session, [a.id for a in batch.alerts], email_id)
-    if settings.notify_hosts:
-        for plan in host_notices(records):
-            notice = render_host_notice(
-                plan.host_email, plan.alerts, officer=officer[0], redact=redact
-            )
-            db.insert_email(
-                session,
-                message_id=make_msgid(domain=domain),
-                kind=KIND_HOST_NOTICE,
-                recipients=[plan.host_email],
-                subject=notice.subject,
-                text_body=notice.text,
-                html_body=notice.html,
-                now=now,
-                note=note,
-            )
+
+
+def _insert_host_notices(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    records: list[AlertRecord],
+    redact: Callable[[str], str] | None,
+) -> None:
+    officer = officer_recipients(settings)[0]
+    for plan in host_notices(records):
+        notice = render_host_notice(plan.host_email, plan.alerts, officer=officer, redact=redact)
+        _insert_email(session, settings, now, KIND_HOST_NOTICE, [plan.host_email], notice)
 
 
 # --- flush ----------------------------------------------------------------------------------

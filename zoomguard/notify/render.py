@@ -9,6 +9,8 @@ and so is a change to such a field, whatever the caller already did. HTML templa
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -245,6 +247,17 @@ def _outcome(
     return "Nothing was changed: zoomguard reports this for a person to handle.", "unchanged"
 
 
+def category_rank(category: str) -> int:
+    """How urgent a category is: 0 is the worst; unknown categories come last."""
+    return _CATEGORY_RANK.get(category, len(_CATEGORY_RANK))
+
+
+def meeting_id_of(details: Mapping[str, Any]) -> str | None:
+    """The meeting an alert is about, exactly as ``alert_view`` shows it, without building the
+    whole view (digests count the meetings of every alert but detail only a few)."""
+    return _opt_text(scrub_details({"meeting_id": details.get("meeting_id")})["meeting_id"])
+
+
 def alert_view(alert: AlertRecord, *, redact: Redactor | None = None) -> AlertView:
     details = scrub_details(alert.details)
     raw_changes = details.get("changes") or []
@@ -296,7 +309,7 @@ def alert_view(alert: AlertRecord, *, redact: Redactor | None = None) -> AlertVi
         outcome_state=state,
         officer_action=officer_action,
         extra=extra,
-        rank=_CATEGORY_RANK.get(alert.category, len(_CATEGORY_RANK)),
+        rank=category_rank(alert.category),
     )
 
 
@@ -321,15 +334,6 @@ def group_by_meeting(views: Iterable[AlertView]) -> list[MeetingGroup]:
     # Alerts about no meeting (account settings, dead events) close the list.
     result.sort(key=lambda g: (g.meeting_id is None, g.alerts[0].rank, g.start_time or ""))
     return result
-
-
-def count_by_category(views: Iterable[AlertView]) -> list[CategoryCount]:
-    counts: dict[str, int] = {}
-    ranks: dict[str, int] = {}
-    for view in views:
-        counts[view.title] = counts.get(view.title, 0) + 1
-        ranks[view.title] = view.rank
-    return [CategoryCount(t, n) for t, n in sorted(counts.items(), key=lambda i: ranks[i[0]])]
 
 
 # --- templates ----------------------------------------------------------------------------------
@@ -385,8 +389,76 @@ def render_immediate(
     )
 
 
+@dataclass(frozen=True)
+class DigestContent:
+    """What a digest shows, folded from its alerts by ``DigestBuilder``."""
+
+    total: int  # every alert of the digest
+    # Alerts per category, in the order the categories were first seen.
+    category_counts: tuple[tuple[str, int], ...]
+    meetings: int  # distinct meetings the alerts are about
+    # The most urgent alerts, by (rank, id): the only ones shown in full.
+    detailed: tuple[AlertRecord, ...]
+
+
+class DigestBuilder:
+    """Folds a digest's alerts in one at a time, keeping only what the email shows.
+
+    Memory is bounded by ``max_detailed`` alerts plus the set of distinct meeting ids (short
+    strings), whatever the number of alerts, so a digest can be composed from a stream of rows.
+    """
+
+    def __init__(self, max_detailed: int = DIGEST_MAX_DETAILED) -> None:
+        self._max_detailed = max(0, max_detailed)
+        self._total = 0
+        self._counts: dict[str, int] = {}
+        self._meetings: set[str] = set()
+        # A max-heap by (rank, id, arrival) through negated keys: its top is the least urgent of
+        # the kept alerts, the first to go when a more urgent one arrives.
+        self._worst: list[tuple[int, int, int, AlertRecord]] = []
+        self._arrival = itertools.count()
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def add(self, alert: AlertRecord) -> None:
+        self._total += 1
+        self._counts[alert.category] = self._counts.get(alert.category, 0) + 1
+        meeting_id = meeting_id_of(alert.details)
+        if meeting_id is not None:
+            self._meetings.add(meeting_id)
+        if self._max_detailed == 0:
+            return
+        key = (-category_rank(alert.category), -alert.id, -next(self._arrival), alert)
+        if len(self._worst) < self._max_detailed:
+            heapq.heappush(self._worst, key)
+        elif key[:3] > self._worst[0][:3]:
+            heapq.heapreplace(self._worst, key)
+
+    def content(self) -> DigestContent:
+        kept = sorted(self._worst, key=lambda k: k[:3], reverse=True)
+        return DigestContent(
+            total=self._total,
+            category_counts=tuple(self._counts.items()),
+            meetings=len(self._meetings),
+            detailed=tuple(k[3] for k in kept),
+        )
+
+
+def _category_counts(counts: Iterable[tuple[str, int]]) -> list[CategoryCount]:
+    # One line per title (what the reader sees), worst first.
+    by_title: dict[str, int] = {}
+    ranks: dict[str, int] = {}
+    for category, count in counts:
+        title = cat.category_title(category)
+        by_title[title] = by_title.get(title, 0) + count
+        ranks[title] = category_rank(category)
+    return [CategoryCount(t, n) for t, n in sorted(by_title.items(), key=lambda i: ranks[i[0]])]
+
+
 def render_digest(
-    alerts: Sequence[AlertRecord],
+    alerts: Iterable[AlertRecord],
     *,
     sweep: SweepSummary | None = None,
     account_name: str | None = None,
@@ -400,22 +472,37 @@ def render_digest(
     a first sweep of a large account yields a readable email, not megabytes (the rest are in
     ``zoomguard report``).
     """
-    views = [alert_view(a, redact=redact) for a in alerts]
-    detailed = sorted(views, key=lambda v: (v.rank, v.id))[: max(0, max_detailed)]
-    groups = group_by_meeting(detailed)
-    meetings = len({v.meeting_id for v in views if v.meeting_id is not None})
+    builder = DigestBuilder(max_detailed)
+    for alert in alerts:
+        builder.add(alert)
+    return render_digest_content(
+        builder.content(), sweep=sweep, account_name=account_name, officer=officer, redact=redact
+    )
+
+
+def render_digest_content(
+    content: DigestContent,
+    *,
+    sweep: SweepSummary | None = None,
+    account_name: str | None = None,
+    officer: str = PRIVACY_OFFICER_DEFAULT,
+    redact: Redactor | None = None,
+) -> RenderedEmail:
+    """The digest email for alerts already folded by ``DigestBuilder`` (see ``render_digest``)."""
+    views = [alert_view(a, redact=redact) for a in content.detailed]
+    groups = group_by_meeting(views)
+    meetings = content.meetings
     name = account_name or (sweep.account_name if sweep else None)
-    what = f"{len(views)} alert{'s' if len(views) != 1 else ''}"
+    what = f"{content.total} alert{'s' if content.total != 1 else ''}"
     if meetings:
         what += f" in {meetings} meeting{'s' if meetings != 1 else ''}"
     source = f"sweep {sweep.id}" if sweep is not None else "Zoom events"
     return _render(
         "officer_digest",
         subject=_subject(f"{_prefix(name)} Digest for {source}: {what}"),
-        alerts=views,
         groups=groups,
-        omitted=len(views) - len(detailed),
-        counts=count_by_category(views),
+        omitted=content.total - len(views),
+        counts=_category_counts(content.category_counts),
         sweep=sweep,
         sweep_started=format_time(sweep.started_at) if sweep else "",
         sweep_finished=format_time(sweep.finished_at) if sweep else "",
@@ -451,15 +538,23 @@ class HostNoticePlan:
     alerts: tuple[AlertRecord, ...] = field(default_factory=tuple)
 
 
+def host_to_notify(alert: AlertRecord) -> str | None:
+    """The host to tell about this alert: only a meeting zoomguard changed, with a host address."""
+    if alert.category != cat.MEETING_FIXED:
+        return None
+    host = _opt_text(alert.details.get("host_email"))
+    if host is None or "@" not in host or not alert.details.get("changes"):
+        return None
+    return host
+
+
 def host_notices(alerts: Iterable[AlertRecord]) -> list[HostNoticePlan]:
     """Which hosts to tell: one notice per host whose meeting zoomguard changed."""
     by_host: dict[str, list[AlertRecord]] = {}
     spelling: dict[str, str] = {}
     for alert in alerts:
-        if alert.category != cat.MEETING_FIXED:
-            continue
-        host = _opt_text(alert.details.get("host_email"))
-        if host is None or "@" not in host or not alert.details.get("changes"):
+        host = host_to_notify(alert)
+        if host is None:
             continue
         spelling.setdefault(host.lower(), host)
         by_host.setdefault(host.lower(), []).append(alert)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from zoomguard.errors import StoreError
@@ -33,6 +33,8 @@ from zoomguard.store.models import (
 
 EMAIL_PENDING = "pending"
 EMAIL_SENT = "sent"
+DELIVERY_IMMEDIATE = "immediate"
+assert DELIVERY_IMMEDIATE in ALERT_DELIVERIES
 
 SECRET_MASK = "(hidden)"  # noqa: S105 - the mask, not a password
 
@@ -147,28 +149,206 @@ class AlertRow:
 
 
 def uncomposed_alerts(session: Session, *, limit: int = 10_000) -> list[AlertRow]:
-    """Alerts not yet in any email, oldest first."""
+    """Alerts not yet in any email, oldest first, at most ``limit`` (for inspection and tests:
+    composing plans with the aggregates below and streams each digest's alerts in pages)."""
     rows = session.execute(
-        select(Alert, Sweep.finished_at)
+        select(*_ALERT_COLUMNS, Sweep.finished_at.label("sweep_finished_at"))
         .outerjoin(Sweep, Sweep.id == Alert.sweep_id)
         .where(Alert.email_id.is_(None))
         .order_by(Alert.created_at, Alert.id)
         .limit(limit)
     ).all()
-    return [
-        AlertRow(
-            id=a.id,
-            account_id=a.account_id,
-            sweep_id=a.sweep_id,
-            delivery=a.delivery,
-            category=a.category,
-            details=dict(a.details or {}),
-            created_at=a.created_at,
-            email_id=a.email_id,
-            sweep_finished_at=finished,
+    return [_alert_row(row, row.sweep_finished_at) for row in rows]
+
+
+# --- composing: plan from light queries, then stream one batch at a time ---------------------
+#
+# Composing never loads every uncomposed alert: a first sweep of a large account leaves tens of
+# thousands of them. Immediate alerts are listed (ids only) a page at a time and each is read in
+# full in the transaction that composes it; digest alerts are planned with one aggregate row per
+# sweep (or per account, for webhook alerts), then each digest streams its own alerts in pages.
+
+_ALERT_COLUMNS = (
+    Alert.id,
+    Alert.account_id,
+    Alert.sweep_id,
+    Alert.delivery,
+    Alert.category,
+    Alert.details,
+    Alert.created_at,
+    Alert.email_id,
+)
+
+
+def _alert_row(row: Any, finished: datetime | None = None) -> AlertRow:
+    return AlertRow(
+        id=row.id,
+        account_id=row.account_id,
+        sweep_id=row.sweep_id,
+        delivery=row.delivery,
+        category=row.category,
+        details=dict(row.details or {}),
+        created_at=row.created_at,
+        email_id=row.email_id,
+        sweep_finished_at=finished,
+    )
+
+
+@dataclass(frozen=True)
+class PendingImmediate:
+    id: int
+    account_id: int | None
+    sweep_id: int | None
+    created_at: datetime
+
+
+def uncomposed_immediates(
+    session: Session, *, after_id: int = 0, limit: int = 1000
+) -> list[PendingImmediate]:
+    """Immediate alerts not yet in any email with an id above ``after_id``, by id (keyset pages:
+    pass the last id seen), without their details."""
+    rows = session.execute(
+        select(Alert.id, Alert.account_id, Alert.sweep_id, Alert.created_at)
+        .where(
+            Alert.email_id.is_(None),
+            Alert.delivery == DELIVERY_IMMEDIATE,
+            Alert.id > after_id,
         )
-        for a, finished in rows
+        .order_by(Alert.id)
+        .limit(limit)
+    ).all()
+    return [PendingImmediate(r.id, r.account_id, r.sweep_id, r.created_at) for r in rows]
+
+
+def get_uncomposed_alert(session: Session, alert_id: int) -> AlertRow | None:
+    """The alert with its details, or None once it is in an email (or gone)."""
+    row = session.execute(
+        select(*_ALERT_COLUMNS).where(Alert.id == alert_id, Alert.email_id.is_(None))
+    ).one_or_none()
+    return _alert_row(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class DigestScope:
+    """The uncomposed digest alerts one digest email takes: those of one sweep, or (``sweep_id``
+    None) the webhook alerts of one account (``account_id`` None: of no account), up to
+    ``max_id``, the highest id seen when the digest was planned."""
+
+    sweep_id: int | None
+    account_id: int | None
+    max_id: int
+
+
+@dataclass(frozen=True)
+class PendingDigest:
+    scope: DigestScope
+    count: int
+    oldest_created_at: datetime
+    # From the sweeps row: None while the sweep runs (or for webhook alerts).
+    sweep_finished_at: datetime | None = None
+
+
+def _scope_filter(scope: DigestScope) -> list[ColumnElement[bool]]:
+    conditions = [
+        Alert.email_id.is_(None),
+        Alert.delivery != DELIVERY_IMMEDIATE,
+        Alert.id <= scope.max_id,
     ]
+    if scope.sweep_id is not None:
+        conditions.append(Alert.sweep_id == scope.sweep_id)
+    else:
+        conditions.append(Alert.sweep_id.is_(None))
+        conditions.append(
+            Alert.account_id.is_(None)
+            if scope.account_id is None
+            else Alert.account_id == scope.account_id
+        )
+    return conditions
+
+
+def pending_digests(session: Session) -> list[PendingDigest]:
+    """One row per digest that uncomposed digest alerts are waiting for: sweeps first, then the
+    webhook alerts of each account, each in the order of its first alert."""
+    uncomposed = and_(Alert.email_id.is_(None), Alert.delivery != DELIVERY_IMMEDIATE)
+    by_sweep = session.execute(
+        select(
+            Alert.sweep_id,
+            func.count(Alert.id),
+            func.min(Alert.created_at),
+            func.max(Alert.id),
+            Sweep.finished_at,
+        )
+        .outerjoin(Sweep, Sweep.id == Alert.sweep_id)
+        .where(uncomposed, Alert.sweep_id.is_not(None))
+        .group_by(Alert.sweep_id, Sweep.finished_at)
+        .order_by(func.min(Alert.id))
+    ).all()
+    by_account = session.execute(
+        select(
+            Alert.account_id, func.count(Alert.id), func.min(Alert.created_at), func.max(Alert.id)
+        )
+        .where(uncomposed, Alert.sweep_id.is_(None))
+        .group_by(Alert.account_id)
+        .order_by(func.min(Alert.id))
+    ).all()
+    plans = [
+        PendingDigest(
+            scope=DigestScope(sweep_id=sweep_id, account_id=None, max_id=int(max_id)),
+            count=int(count),
+            oldest_created_at=_required(_aware(oldest)),
+            sweep_finished_at=_aware(finished),
+        )
+        for sweep_id, count, oldest, max_id, finished in by_sweep
+    ]
+    plans.extend(
+        PendingDigest(
+            scope=DigestScope(sweep_id=None, account_id=account_id, max_id=int(max_id)),
+            count=int(count),
+            oldest_created_at=_required(_aware(oldest)),
+        )
+        for account_id, count, oldest, max_id in by_account
+    )
+    return plans
+
+
+def stream_digest_alerts(
+    session: Session, scope: DigestScope, *, page_size: int = 500
+) -> Iterator[AlertRow]:
+    """The scope's uncomposed alerts with their details, by id, read ``page_size`` at a time so
+    that memory does not grow with the size of the digest."""
+    after = 0
+    while True:
+        rows = session.execute(
+            select(*_ALERT_COLUMNS)
+            .where(*_scope_filter(scope), Alert.id > after)
+            .order_by(Alert.id)
+            .limit(page_size)
+        ).all()
+        for row in rows:
+            yield _alert_row(row)
+        if len(rows) < page_size:
+            return
+        after = rows[-1].id
+
+
+def attach_digest(session: Session, scope: DigestScope, email_id: int, *, expected: int) -> None:
+    """Points every alert of the scope at the digest email, in one UPDATE.
+
+    ``expected`` is how many alerts the digest was composed from (streamed in this transaction).
+    Any other row count means another process composed some of them meanwhile: raises
+    ``StoreError(reason="outbox_race")`` so that the caller's transaction, which inserted the
+    email, rolls back and no alert is in two emails.
+    """
+    result = session.execute(
+        update(Alert)
+        .where(*_scope_filter(scope))
+        .values(email_id=email_id)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != expected:
+        raise StoreError(
+            "alerts were composed by another process at the same time", reason="outbox_race"
+        )
 
 
 def attach_alerts(session: Session, alert_ids: Sequence[int], email_id: int) -> None:
@@ -433,6 +613,11 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
+def _required(value: datetime | None) -> datetime:
+    assert value is not None  # min() over a non-empty group
+    return value
+
+
 def _aware(value: datetime | None) -> datetime | None:
     # Aggregates (min) bypass the column type, so SQLite hands back a naive UTC datetime or a
     # string; normalise here.
@@ -446,27 +631,36 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 __all__ = [
+    "DELIVERY_IMMEDIATE",
     "EMAIL_PENDING",
     "EMAIL_SENT",
     "AlertRow",
+    "DigestScope",
     "EmailRecord",
     "PendingCounts",
+    "PendingDigest",
+    "PendingImmediate",
     "SweepRow",
     "account_name",
     "attach_alerts",
+    "attach_digest",
     "claim_email",
     "count_uncomposed",
     "due_email_ids",
     "get_email",
     "get_sweep",
+    "get_uncomposed_alert",
     "insert_email",
     "list_emails",
     "mark_failed",
     "mark_sent",
     "note_pending",
     "pending_counts",
+    "pending_digests",
     "record_alert",
     "scrub",
     "scrub_details",
+    "stream_digest_alerts",
     "uncomposed_alerts",
+    "uncomposed_immediates",
 ]
