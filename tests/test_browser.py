@@ -102,7 +102,7 @@ def test_a_visitor_who_is_not_signed_in_sees_nothing(
         name="Agency account",
     )
     client = service.client_for_account(settings, sqlite_store, account)
-    with service.opened_client(client):
+    with client:
         service.Sweeper(
             settings, sqlite_store, client, account, profile=service.load_profile(settings)
         ).run()
@@ -197,7 +197,7 @@ def test_dashboard_screenshot_after_the_demo_sweeps(browser: Browser, tmp_path: 
 
             def sweep(*, dry_run: bool = False) -> None:
                 client = service.client_for_account(settings, store, account)
-                with service.opened_client(client):
+                with client:
                     result = service.Sweeper(
                         settings, store, client, account, profile=profile, dry_run=dry_run
                     ).run()

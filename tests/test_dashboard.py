@@ -115,7 +115,7 @@ def connect_s2s(settings: Settings, store: Store, sandbox: SandboxServer) -> Acc
 
 def sweep(settings: Settings, store: Store, account: AccountRecord) -> None:
     client = service.client_for_account(settings, store, account)
-    with service.opened_client(client):
+    with client:
         service.Sweeper(settings, store, client, account, profile=policy.default_profile()).run()
 
 
@@ -643,7 +643,7 @@ def test_an_oauth_account_is_swept_with_its_own_renewing_token(
     assert before is not None
     sandbox.state.expire_tokens()  # Zoom says 124 to the stored token: renew once, go on
     client = client_for(settings, sqlite_store, account)
-    with service.opened_client(client):
+    with client:
         result = service.Sweeper(
             settings, sqlite_store, client, account, profile=policy.default_profile()
         ).run()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from zoomguard import notify
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
-from zoomguard.service import SweepBusy, Sweeper, load_profile, opened_client, utcnow
+from zoomguard.service import SweepBusy, Sweeper, load_profile, utcnow
 from zoomguard.service.oauth_connect import client_for
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
@@ -98,7 +98,7 @@ class SweepLauncher:
         settings, store = self._settings, self._store
         try:
             client = self._client_factory(settings, store, account)
-            with opened_client(client):
+            with client:
                 result = Sweeper(
                     settings,
                     store,

@@ -76,7 +76,7 @@ def _run(
     with stop_on_signals() as stop:
         for account in accounts:
             client = service.client_for_account(settings, store, account)
-            with service.opened_client(client):
+            with client:
                 result = BaselineRunner(
                     settings,
                     store,

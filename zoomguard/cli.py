@@ -208,7 +208,7 @@ def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
     with stop_on_signals() as stop:
         for account in accounts:
             client = service.client_for_account(settings, store, account)
-            with service.opened_client(client):
+            with client:
                 result = service.Sweeper(
                     settings,
                     store,

@@ -118,7 +118,7 @@ def _sweep(settings: Any, store: Any, account: Any, profile: Any) -> Any:
     from zoomguard import service
 
     client = service.client_for_account(settings, store, account)
-    with service.opened_client(client):
+    with client:
         return service.Sweeper(settings, store, client, account, profile=profile).run()
 
 

@@ -47,7 +47,6 @@ from zoomguard.service.common import (
     accounts_to_sweep,
     client_for_account,
     load_profile,
-    opened_client,
     utcnow,
 )
 from zoomguard.service.maintenance import (
@@ -193,7 +192,7 @@ class ServiceJobs:
     def _sweep_one(self, account: AccountRecord) -> str:
         started = time.monotonic()
         try:
-            with opened_client(self.client_factory(account)) as client:
+            with self.client_factory(account) as client:
                 result = Sweeper(
                     self.settings,
                     self.store,

@@ -13,7 +13,6 @@ from zoomguard.service.common import (
     env_account,
     holder_id,
     load_profile,
-    opened_client,
     utcnow,
 )
 from zoomguard.service.enforce import MeetingEnforcer, MeetingOutcome
@@ -32,6 +31,5 @@ __all__ = [
     "env_account",
     "holder_id",
     "load_profile",
-    "opened_client",
     "utcnow",
 ]

@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from zoomguard import policy
@@ -137,11 +136,3 @@ def accounts_to_sweep(
     if not accounts:
         env_account(settings, store)  # raises the "no Zoom account" error
     return accounts
-
-
-@contextmanager
-def opened_client(client: ZoomClient) -> Iterator[ZoomClient]:
-    try:
-        yield client
-    finally:
-        client.close()

@@ -148,19 +148,6 @@ class AlertRow:
     sweep_finished_at: datetime | None = None
 
 
-def uncomposed_alerts(session: Session, *, limit: int = 10_000) -> list[AlertRow]:
-    """Alerts not yet in any email, oldest first, at most ``limit`` (for inspection and tests:
-    composing plans with the aggregates below and streams each digest's alerts in pages)."""
-    rows = session.execute(
-        select(*_ALERT_COLUMNS, Sweep.finished_at.label("sweep_finished_at"))
-        .outerjoin(Sweep, Sweep.id == Alert.sweep_id)
-        .where(Alert.email_id.is_(None))
-        .order_by(Alert.created_at, Alert.id)
-        .limit(limit)
-    ).all()
-    return [_alert_row(row, row.sweep_finished_at) for row in rows]
-
-
 # --- composing: plan from light queries, then stream one batch at a time ---------------------
 #
 # Composing never loads every uncomposed alert: a first sweep of a large account leaves tens of
@@ -661,6 +648,5 @@ __all__ = [
     "scrub",
     "scrub_details",
     "stream_digest_alerts",
-    "uncomposed_alerts",
     "uncomposed_immediates",
 ]
