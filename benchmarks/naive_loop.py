@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from zoomguard import policy
+from zoomguard.rules import policy
 
 PAGE_SIZE = 300
 

@@ -1,4 +1,4 @@
-"""The Procfile's web process (gunicorn serving webhooks:create_app()) on a loopback port.
+"""The Procfile's web process (gunicorn serving zoomguard.webhooks:create_app()) on a loopback port.
 
 The command line is read from the Procfile and run by bash as a process manager would (honcho,
 Heroku), so the benchmark measures exactly what is deployed; only PORT (and, when asked,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from webhooks.signature import sign
+from zoomguard.webhooks.receiver.signature import sign
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = REPO_ROOT / "Procfile"

@@ -1,7 +1,8 @@
 """Recording stop: from the sandbox sending recording.started to its receiving the stop request.
 
 The real path: the sandbox's webhook dispatcher POSTs the signed event to the Procfile's web
-process (gunicorn), which commits it to the inbox; `zoomguard.worker.run_worker` (a thread here,
+process (gunicorn), which commits it to the inbox; `zoomguard.runtime.worker.run_worker`
+(a thread here,
 with the service's EventHandler) claims it and sends PATCH /live_meetings/{id}/events
 {"method": "recording.stop"} to the sandbox. Recordings start at random intervals (mean
 ``SPACING`` seconds) so they land at every phase of the worker's idle poll. The latency is split
@@ -27,11 +28,11 @@ from benchmarks.common import (
     zoomguard_env,
 )
 from benchmarks.receiver import procfile_process, web_process
-from zoomguard.cli_service import worker as worker_command
+from zoomguard.cli.service import worker as worker_command
 from zoomguard.config import Settings
+from zoomguard.runtime.worker import DEFAULT_POLL_SECONDS
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.store import Store, upgrade
-from zoomguard.worker import DEFAULT_POLL_SECONDS
 
 NAME = "recording"
 EVENTS = 100

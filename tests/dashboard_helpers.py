@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from webhooks import create_app
 from zoomguard.config import Settings
 from zoomguard.sandbox import SandboxServer
 from zoomguard.store import Store
 from zoomguard.store import users as dashboard_users
+from zoomguard.webhooks import create_app
 
 SECRET_KEY = "a dashboard test passphrase (not for production)"
 WEBHOOK_SECRET = "dashboard-test-webhook-secret"

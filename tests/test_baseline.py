@@ -1,4 +1,4 @@
-"""zoomguard.baseline (pure) and the [baseline] table of the policy file."""
+"""zoomguard.rules.baseline (pure) and the [baseline] table of the policy file."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from zoom_openapi import validate_request, validate_response
 
-from zoomguard import baseline as bl
 from zoomguard.errors import PolicyError
-from zoomguard.policy import load_profile
-from zoomguard.policy_file import (
+from zoomguard.rules import baseline as bl
+from zoomguard.rules.policy import load_profile
+from zoomguard.rules.policy_file import (
     BASELINE_DEFAULTS,
     BASELINE_PMI_PASSCODE,
     DEFAULT_BASELINE_ITEMS,

@@ -21,13 +21,13 @@ from click.testing import CliRunner
 from e2e_fixtures import assert_requests_follow_openapi
 from sqlalchemy import select
 
-from zoomguard import baseline as bl
 from zoomguard import service
-from zoomguard.baseline_cli import baseline_command
+from zoomguard.cli.baseline import baseline_command
 from zoomguard.config import Settings
 from zoomguard.errors import Interrupted
-from zoomguard.policy import load_profile
-from zoomguard.policy_file import Baseline
+from zoomguard.rules import baseline as bl
+from zoomguard.rules.policy import load_profile
+from zoomguard.rules.policy_file import Baseline
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.baseline import (
     BaselineBusy,
@@ -38,8 +38,8 @@ from zoomguard.service.baseline import (
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.models import Alert, AuditEntry
-from zoomguard.tokens import S2STokenProvider
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
+from zoomguard.zoom.tokens import S2STokenProvider
 
 SECRET_KEY = "a baseline test passphrase"
 

@@ -211,7 +211,7 @@ def test_results_merge_by_name_and_render_a_table(tmp_path: Path) -> None:
 def test_procfile_web_command_is_gunicorn_serving_the_receiver() -> None:
     command = procfile_command("web")
     assert command.startswith("gunicorn ")
-    assert "webhooks:create_app()" in command
+    assert "zoomguard.webhooks:create_app()" in command
     with pytest.raises(LookupError):
         procfile_command("no-such-process")
 

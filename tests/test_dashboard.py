@@ -33,21 +33,14 @@ from sqlalchemy import inspect, select
 from store_fixtures import TEST_SECRET_KEY as STORE_TEST_SECRET_KEY
 from webhook_fixtures import meeting_event, signed_headers
 
-from webhooks.auth import session_signing_key
-from webhooks.compliance import (
-    csv_safe,
-    latest_completed,
-    overview,
-    token_health,
-    trend_chart,
-)
-from zoomguard import policy, service
+from zoomguard import service
 from zoomguard.cli import ZoomGuardGroup
-from zoomguard.cli_users import user_command
+from zoomguard.cli.users import user_command
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomAuthError
+from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxServer
-from zoomguard.service.oauth_connect import (
+from zoomguard.service.connect import (
     STATE_TTL,
     OAuthConnectError,
     OAuthTokenProvider,
@@ -66,6 +59,14 @@ from zoomguard.store.users import (
     hash_password,
     set_password,
     verify_password,
+)
+from zoomguard.webhooks.dashboard.auth import session_signing_key
+from zoomguard.webhooks.dashboard.compliance import (
+    csv_safe,
+    latest_completed,
+    overview,
+    token_health,
+    trend_chart,
 )
 
 pytest_plugins = ("dashboard_fixtures",)
@@ -636,7 +637,7 @@ def test_a_refused_refresh_token_is_forgotten_and_the_dashboard_says_reconnect(
 def test_an_oauth_account_is_swept_with_its_own_renewing_token(
     settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
-    from zoomguard.service.oauth_connect import client_for
+    from zoomguard.service.connect import client_for
 
     account = _connected_oauth_account(settings, sqlite_store)
     before = sqlite_store.load_token(account.id)

@@ -108,8 +108,8 @@ def test_a_started_recording_reaches_the_officer_within_seconds(tmp_path: Path) 
 
     from werkzeug.serving import make_server
 
-    from webhooks import create_app
     from zoomguard.store import upgrade
+    from zoomguard.webhooks import create_app
 
     with SandboxServer(SandboxConfig()) as sandbox, SmtpTestServer() as smtp:
         env = zoomguard_env(

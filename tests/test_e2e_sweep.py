@@ -22,10 +22,10 @@ from e2e_fixtures import (
     zoomguard_env,
 )
 
-from zoomguard import policy
+from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.tokens import S2STokenProvider
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
+from zoomguard.zoom.tokens import S2STokenProvider
 
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 SIN = "046 454 286"

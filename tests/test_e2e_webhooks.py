@@ -18,16 +18,16 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from webhooks import create_app
-from webhooks.signature import sign
-from zoomguard import policy
 from zoomguard.config import Settings
+from zoomguard.rules import policy
+from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.events import EventHandler, on_dead
 from zoomguard.store import Store, upgrade
 from zoomguard.store.inbox import count_by_status, dead_events
 from zoomguard.store.models import Alert
-from zoomguard.worker import drain_once
+from zoomguard.webhooks import create_app
+from zoomguard.webhooks.receiver.signature import sign
 
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 

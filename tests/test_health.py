@@ -10,14 +10,19 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from service_fixtures import free_port
 
-from webhooks import create_app
-from webhooks.health import PROCESS_METRICS
 from zoomguard.config import Settings
-from zoomguard.health import check_health, sweep_overdue_after
-from zoomguard.metrics import DatabaseCollector, ProcessMetrics, process_metrics, render_metrics
+from zoomguard.runtime.health import check_health, sweep_overdue_after
+from zoomguard.runtime.metrics import (
+    DatabaseCollector,
+    ProcessMetrics,
+    process_metrics,
+    render_metrics,
+)
 from zoomguard.store import Store, SweepCounts, make_engine
 from zoomguard.store import inbox as inbox_store
 from zoomguard.store import outbox as outbox_store
+from zoomguard.webhooks import create_app
+from zoomguard.webhooks.health import PROCESS_METRICS
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(

@@ -1,4 +1,4 @@
-"""The clock's jobs (zoomguard.jobs) and what they call: sweeps, alerts, inbox watch, token
+"""The clock's jobs (zoomguard.runtime.jobs) and what they call: sweeps, alerts, inbox watch, token
 renewal and the retention purge (zoomguard.service.maintenance), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from store_fixtures import TEST_SECRET_KEY
 
 from zoomguard.config import Settings
-from zoomguard.jobs import (
+from zoomguard.runtime.jobs import (
     Intervals,
     ServiceJobs,
     first_sweep_at,
@@ -27,7 +27,7 @@ from zoomguard.jobs import (
     start_scheduler,
     stop_scheduler,
 )
-from zoomguard.metrics import ProcessMetrics
+from zoomguard.runtime.metrics import ProcessMetrics
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.maintenance import (
     purge_expired,
@@ -152,7 +152,7 @@ def test_an_account_another_process_is_sweeping_is_busy_not_a_failure(
     )
     assert store.acquire_lease(f"sweep:{account.id}", "other-host:1", 60, datetime.now(UTC))
     jobs = jobs_for(settings, store)
-    with caplog.at_level(logging.INFO, logger="zoomguard.jobs"):
+    with caplog.at_level(logging.INFO, logger="zoomguard.runtime.jobs"):
         assert jobs.sweep() == {account.id: "busy"}
     assert store.last_sweep() is None  # no sweep row: the other process owns the sweep
     assert "busy (another process is sweeping it)" in caplog.text
@@ -165,7 +165,7 @@ def test_the_sweep_job_without_any_account_says_so_and_carries_on(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     jobs = jobs_for(settings_for(), store)
-    with caplog.at_level(logging.WARNING, logger="zoomguard.jobs"):
+    with caplog.at_level(logging.WARNING, logger="zoomguard.runtime.jobs"):
         assert jobs.sweep() == {}
     assert "no Zoom account" in caplog.text
 
@@ -177,7 +177,7 @@ def test_a_failing_job_is_logged_and_counted_never_raised(
     store = Store(make_engine(f"postgresql+psycopg://nobody:x@127.0.0.1:{free_port()}/none"))
     jobs = jobs_for(settings_for(), store)
     try:
-        with caplog.at_level(logging.ERROR, logger="zoomguard.jobs"):
+        with caplog.at_level(logging.ERROR, logger="zoomguard.runtime.jobs"):
             assert jobs.check_inbox() is None
             assert jobs.purge() is None
     finally:
@@ -235,7 +235,7 @@ def test_the_inbox_check_warns_when_no_worker_drains_it(
         status=inbox_store.PENDING,
         now=NOW - timedelta(minutes=20),
     )
-    with caplog.at_level(logging.WARNING, logger="zoomguard.jobs"):
+    with caplog.at_level(logging.WARNING, logger="zoomguard.runtime.jobs"):
         check = jobs.check_inbox()
     assert check is not None
     assert check.stuck
@@ -559,8 +559,9 @@ def test_the_scheduler_runs_the_jobs_and_stops_cleanly(
 def test_the_web_app_never_imports_the_scheduler() -> None:
     # gunicorn imports webhooks:create_app in every web worker: no scheduler may start there.
     code = (
-        "import sys; import webhooks; from webhooks import create_app, health; "
-        "print(sorted(m for m in sys.modules if m.startswith(('apscheduler', 'zoomguard.jobs'))))"
+        "import sys; from zoomguard.webhooks import create_app, health; "
+        "print(sorted(m for m in sys.modules"
+        " if m.startswith(('apscheduler', 'zoomguard.runtime.jobs'))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

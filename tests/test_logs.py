@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from zoomguard.config import Settings
-from zoomguard.logs import MASK, ServiceLogHandler, configure_logging, scrub, secrets_of
+from zoomguard.runtime.logs import MASK, ServiceLogHandler, configure_logging, scrub, secrets_of
 
 CLIENT_SECRET = "s2sClientSecretValue123"
 WEBHOOK_SECRET = "webhookSecretTokenXYZ"

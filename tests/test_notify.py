@@ -19,13 +19,14 @@ from smtp_fixtures import (
     make_self_signed,
 )
 
-from zoomguard import notify, policy
+from zoomguard import notify
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError
 from zoomguard.notify import categories as cat
 from zoomguard.notify import render
 from zoomguard.notify.render import AlertRecord, SweepSummary, alert_view
 from zoomguard.notify.smtp import DeliveryError, SmtpConfig, SmtpSender, parse_smtp_url
+from zoomguard.rules import policy
 from zoomguard.store.outbox import EmailRecord, scrub, scrub_details
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

@@ -18,12 +18,13 @@ import pytest
 from smtp_fixtures import MemorySender, ScriptedHandler, SmtpTestServer, free_port
 from sqlalchemy import delete, func, insert, select
 
-from zoomguard import notify, policy
+from zoomguard import notify
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.notify import categories as cat
 from zoomguard.notify import outbox as notify_outbox
 from zoomguard.notify.smtp import DeliveryError, SendResult
+from zoomguard.rules import policy
 from zoomguard.store import Store, SweepCounts
 from zoomguard.store import outbox as db
 from zoomguard.store.models import Alert, Email

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from zoomguard import policy
 from zoomguard.errors import PolicyError
-from zoomguard.policy import (
+from zoomguard.rules import policy
+from zoomguard.rules.policy import (
     MASK,
     REDACTED,
     RULES,

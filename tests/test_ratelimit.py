@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from zoomguard.ratelimit import ManualClock, SlidingWindowLimiter
+from zoomguard.zoom.ratelimit import ManualClock, SlidingWindowLimiter
 
 
 def busiest_window(times: Sequence[float], window: float = 1.0) -> int:

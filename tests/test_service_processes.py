@@ -36,8 +36,8 @@ from service_fixtures import (
 from sqlalchemy import select
 from store_fixtures import MigratedDatabases, empty_all_tables
 
-from zoomguard import policy
 from zoomguard.crypto import Vault
+from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.store import Store, make_engine
 from zoomguard.store import inbox as inbox_store

@@ -22,13 +22,13 @@ from webhook_fixtures import ACCOUNT_ID, SECRET, event_body, meeting_event, sign
 from werkzeug.serving import make_server
 from zoom_openapi import webhook_events
 
-from webhooks import create_app
-from webhooks.envelope import parse_envelope
-from webhooks.signature import Rejection, sign, url_validation_token, verify
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError
 from zoomguard.store import Store, inbox, make_engine
 from zoomguard.store.models import InboxEvent
+from zoomguard.webhooks import create_app
+from zoomguard.webhooks.receiver.envelope import parse_envelope
+from zoomguard.webhooks.receiver.signature import Rejection, sign, url_validation_token, verify
 
 pytest_plugins = ("store_fixtures",)
 

@@ -15,12 +15,12 @@ import requests
 from webhook_fixtures import SECRET, event_body, meeting_event, signed_headers
 from werkzeug.serving import make_server
 
-from webhooks import create_app
-from zoomguard import worker
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
+from zoomguard.runtime import worker
 from zoomguard.store import Store, inbox
 from zoomguard.store.inbox import InboxItem
+from zoomguard.webhooks import create_app
 
 pytest_plugins = ("store_fixtures",)
 
@@ -310,7 +310,7 @@ def test_run_worker_survives_a_database_outage(
         args=(store, handler),
         kwargs={"worker_id": "w", "stop": stop, "poll_interval": 0.02},
     )
-    with caplog.at_level(logging.ERROR, logger="zoomguard.worker"):
+    with caplog.at_level(logging.ERROR, logger="zoomguard.runtime.worker"):
         thread.start()
         try:
             assert wait_for(lambda: len(handler.seen) == 1)

@@ -32,9 +32,9 @@ from zoomguard.errors import (
     ZoomRateLimited,
     ZoomUnavailable,
 )
-from zoomguard.ratelimit import ManualClock
-from zoomguard.tokens import S2STokenProvider, StaticTokenProvider
-from zoomguard.zoom import LIGHT, MEDIUM, ZoomClient, encode_meeting_id, parse_retry_after
+from zoomguard.zoom.client import LIGHT, MEDIUM, ZoomClient, encode_meeting_id, parse_retry_after
+from zoomguard.zoom.ratelimit import ManualClock
+from zoomguard.zoom.tokens import S2STokenProvider, StaticTokenProvider
 
 API = "https://api.zoom.us/v2"
 TOKEN_URL = "https://zoom.us/oauth/token"
@@ -816,7 +816,7 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 
 
 def test_a_seeded_token_is_used_until_it_is_due_for_renewal() -> None:
-    from zoomguard.tokens import S2STokenProvider
+    from zoomguard.zoom.tokens import S2STokenProvider
 
     now = [1_000.0]
     provider = S2STokenProvider(

@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any
 
-from webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from webhooks.signature import sign as _production_sign
+from zoomguard.webhooks.receiver.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from zoomguard.webhooks.receiver.signature import sign as _production_sign
 
 SECRET = "test-webhook-secret-token"
 ACCOUNT_ID = "AbCdEfGhIjKlMnOpQrStUv"

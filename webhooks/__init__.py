@@ -1,5 +1,5 @@
 """The Flask app that receives Zoom webhooks: verify, persist to the inbox, answer."""
 
-from webhooks.app import create_app
+from zoomguard.webhooks.app import create_app
 
 __all__ = ["create_app"]

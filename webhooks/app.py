@@ -14,12 +14,13 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from webhooks import health, routes
-from webhooks.context import WebhookContext
-from webhooks.ui import install_dashboard
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError, StoreError
 from zoomguard.store import Store
+from zoomguard.webhooks import health
+from zoomguard.webhooks.context import WebhookContext
+from zoomguard.webhooks.dashboard.setup import install_dashboard
+from zoomguard.webhooks.receiver import routes
 
 log = logging.getLogger("zoomguard.webhooks")
 
@@ -51,9 +52,10 @@ def create_app(
     (tests and the local demo).
     """
     if settings is None:
-        # The web process (gunicorn 'webhooks:create_app()'): configure logging here, since no
+        # The web process (gunicorn 'zoomguard.webhooks:create_app()'): configure logging here,
+        # since no
         # zoomguard command runs first; the secret filter applies to everything it logs.
-        from zoomguard.logs import configure_logging
+        from zoomguard.runtime.logs import configure_logging
 
         settings = Settings.from_env()
         configure_logging(settings)

@@ -1,9 +1,10 @@
 """GET /healthz and GET /metrics on the web process.
 
-``/healthz`` answers 200 with the checks of ``zoomguard.health`` as JSON when all pass, 503 when
+``/healthz`` answers 200 with the checks of ``zoomguard.runtime.health`` as JSON when all pass,
+503 when
 the database is unreachable or something is overdue (a load balancer or uptime monitor needs
 only the status code; a person reads the JSON). ``/metrics`` is the Prometheus text format of
-``zoomguard.metrics``: database-derived metrics always, and this process's own counters only
+``zoomguard.runtime.metrics``: database-derived metrics always, and this process's own counters only
 when the app says so (``zoomguard run``, where one process is web, worker and clock); see
 zoomguard/metrics.py for why gunicorn's workers do not add theirs.
 
@@ -16,9 +17,9 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from webhooks.context import WebhookContext
-from zoomguard import metrics
-from zoomguard.health import check_health
+from zoomguard.runtime import metrics
+from zoomguard.runtime.health import check_health
+from zoomguard.webhooks.context import WebhookContext
 
 # app.config key: True adds this process's counters to /metrics (one process does everything).
 PROCESS_METRICS = "ZOOMGUARD_PROCESS_METRICS"

@@ -6,7 +6,7 @@ sweep    sweep one account: list users and meetings concurrently, enforce each
 alerts   what the privacy officer is told about each finding
 """
 
-from zoomguard.service.common import (
+from zoomguard.service.clients import (
     accounts_to_sweep,
     client_for_account,
     connect_s2s,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.notify.categories import delivery_for, parse_immediate_categories
+from zoomguard.rules import policy
 
 if TYPE_CHECKING:
     from zoomguard.service.enforce import MeetingOutcome

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
-from zoomguard import baseline as bl
-from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.errors import Interrupted, ZoomAPIError, ZoomAuthError, ZoomGuardError
 from zoomguard.notify import (
@@ -46,13 +44,15 @@ from zoomguard.notify import (
     SETTINGS_BASELINE,
     SETTINGS_BASELINE_FAILED,
 )
-from zoomguard.policy_file import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
+from zoomguard.rules import baseline as bl
+from zoomguard.rules import policy
+from zoomguard.rules.policy_file import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
 from zoomguard.service.alerts import delivery
-from zoomguard.service.common import Clock, holder_id, utcnow
+from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.outbox import record_alert
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class _Target:
     locks: dict[str, Any] | None
     evaluation: bl.TargetEvaluation
     inherited: dict[str, bool] | None = None
-    # Values of the levels it inherits from (account, groups): see zoomguard.baseline.evaluate.
+    # Values of the levels it inherits from (account, groups): zoomguard.rules.baseline.evaluate.
     above: tuple[dict[str, Any], ...] = ()
     pmi: str | None = None
     group_ids: tuple[str, ...] = ()

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomAPIError, ZoomNotFound, ZoomRateLimited
+from zoomguard.rules import policy
 from zoomguard.service.alerts import alert_category, alert_delivery, alert_details, masked
-from zoomguard.service.common import Clock, utcnow
+from zoomguard.service.clients import Clock, utcnow
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.outbox import record_alert
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
 
 
 @dataclass(frozen=True)

@@ -27,18 +27,18 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomAPIError, ZoomNotFound
 from zoomguard.notify import categories
+from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
-from zoomguard.service.common import Clock, client_for_account, load_profile, utcnow
+from zoomguard.service.clients import Clock, client_for_account, load_profile, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.inbox import InboxItem
 from zoomguard.store.outbox import record_alert
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def _object(body: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 class EventHandler:
-    """Callable for zoomguard.worker: handles one InboxItem or raises to have it retried."""
+    """Callable for zoomguard.runtime.worker: handles one InboxItem or raises to have it retried."""
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ from sqlalchemy import CursorResult, delete, or_, select, update
 from zoomguard.config import Settings
 from zoomguard.crypto import Vault
 from zoomguard.errors import StoreError, ZoomGuardError
-from zoomguard.service.common import Clock, utcnow
+from zoomguard.service.clients import Clock, utcnow
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.models import (
@@ -52,7 +52,7 @@ from zoomguard.store.models import (
     OAuthState,
     UpdateCounter,
 )
-from zoomguard.tokens import S2STokenProvider
+from zoomguard.zoom.tokens import S2STokenProvider
 
 log = logging.getLogger(__name__)
 

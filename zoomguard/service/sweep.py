@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date
 from typing import Any
 
-from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.errors import (
     Interrupted,
@@ -26,11 +25,12 @@ from zoomguard.errors import (
     ZoomAuthError,
     ZoomGuardError,
 )
-from zoomguard.service.common import Clock, holder_id, utcnow
+from zoomguard.rules import policy
+from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord, SweepCounts
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, exc
 
-import migrations
+from zoomguard import migrations
 from zoomguard.errors import StoreError
 
 UPGRADE_HINT = "run `zoomguard db upgrade`"

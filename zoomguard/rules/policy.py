@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from zoomguard.errors import PolicyError
-from zoomguard.policy_file import (
+from zoomguard.rules.policy_file import (
     DEFAULT_RULES,
     IDENTIFYING_INFORMATION,
     JOIN_BEFORE_HOST_OFF,

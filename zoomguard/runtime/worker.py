@@ -26,7 +26,7 @@ from zoomguard.errors import StoreError
 from zoomguard.store import Store, inbox
 from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff, InboxItem
 
-log = logging.getLogger("zoomguard.worker")
+log = logging.getLogger("zoomguard.runtime.worker")
 
 Handler = Callable[[InboxItem], None]
 DeadHandler = Callable[[InboxItem, str], None]

@@ -10,17 +10,19 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from webhooks import compliance
-from webhooks.auth import current_user, guard_blueprint, require_role
-from webhooks.dashboard_context import dashboard_context
-from webhooks.sweeps import Launch
-from zoomguard import notify, policy, reporting
+from zoomguard import formats as reporting
+from zoomguard import notify
 from zoomguard.errors import PolicyError
 from zoomguard.notify.render import format_value
+from zoomguard.rules import policy
 from zoomguard.service import load_profile, utcnow
 from zoomguard.store import inbox
 from zoomguard.store.core import AccountRecord, FindingRecord, SweepRecord
 from zoomguard.store.users import ROLE_ADMIN, ROLE_PRIVACY_OFFICER
+from zoomguard.webhooks.dashboard import compliance
+from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
+from zoomguard.webhooks.dashboard.context import dashboard_context
+from zoomguard.webhooks.dashboard.sweeps import Launch
 
 log = logging.getLogger("zoomguard.dashboard")
 

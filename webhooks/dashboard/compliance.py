@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from zoomguard import policy
+from zoomguard.rules import policy
 from zoomguard.store.core import AccountRecord, FindingRecord, SweepRecord
 
 STILL_OPEN = ("failed", "reported")  # a person must act

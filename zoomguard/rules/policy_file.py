@@ -39,7 +39,7 @@ from zoomguard.errors import PolicyError
 Mode = Literal["enforce", "report"]
 MODES: Final[tuple[str, ...]] = get_args(Mode)
 
-# Rule ids. The guidance behind each one lives with the checks in zoomguard.policy.RULES.
+# Rule ids. The guidance behind each one lives with the checks in zoomguard.rules.policy.RULES.
 PASSCODE: Final = "passcode"
 WAITING_ROOM: Final = "waiting_room"
 JOIN_BEFORE_HOST_OFF: Final = "join_before_host_off"
@@ -64,7 +64,8 @@ RULE_DEFAULTS: Final[Mapping[str, bool]] = MappingProxyType(
 DEFAULT_RULES: Final[frozenset[str]] = frozenset(k for k, on in RULE_DEFAULTS.items() if on)
 
 # Baseline item ids: the account settings zoomguard sets to the guidance's value and locks, so
-# that groups and users cannot change them (``zoomguard.baseline.ITEMS`` says where each lives).
+# that groups and users cannot change them (``zoomguard.rules.baseline.ITEMS`` says where each
+# lives).
 # Each is named after the Zoom setting it governs; ``true`` means "zoomguard keeps it at the
 # baseline value", never "the Zoom feature is on".
 BASELINE_PASSCODE_NEW_MEETINGS: Final = "passcode_new_meetings"

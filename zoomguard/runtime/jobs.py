@@ -38,17 +38,19 @@ from typing import TypeVar
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from zoomguard import notify, policy
+from zoomguard import notify
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
-from zoomguard.metrics import ProcessMetrics, process_metrics
-from zoomguard.service.common import (
+from zoomguard.rules import policy
+from zoomguard.runtime.metrics import ProcessMetrics, process_metrics
+from zoomguard.service.clients import (
     Clock,
     accounts_to_sweep,
     client_for_account,
     load_profile,
     utcnow,
 )
+from zoomguard.service.connect import OAuthTokenProvider
 from zoomguard.service.maintenance import (
     DEFAULT_RENEW_BEFORE,
     PurgeResult,
@@ -58,12 +60,11 @@ from zoomguard.service.maintenance import (
     renew_expiring_tokens,
     renew_s2s_token,
 )
-from zoomguard.service.oauth_connect import OAuthTokenProvider
 from zoomguard.service.sweep import SweepBusy, Sweeper
 from zoomguard.store import Store, inbox
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.models import AUTH_OAUTH, AUTH_S2S, SWEEP_COMPLETED
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 

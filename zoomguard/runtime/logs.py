@@ -170,7 +170,7 @@ def _kv_value(value: Any) -> str:
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``ts=... level=info logger=zoomguard.worker msg="..." key=value``: one line per record.
+    """``ts=... level=info logger=zoomguard.runtime.worker msg="..." key=value``: a line a record.
 
     A traceback follows on the same line as ``exc="..."`` (newlines escaped), so one record
     stays one line for grep and for line-based log shippers.

@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import Flask, Response
 
-from webhooks import auth, connect, dashboard
-from webhooks.compliance import percent
-from webhooks.dashboard_context import EXTENSION_KEY, DashboardContext
-from webhooks.sweeps import SweepLauncher
 from zoomguard.config import Settings
 from zoomguard.notify.render import format_value
 from zoomguard.store import Store
 from zoomguard.store.users import ROLE_ADMIN
+from zoomguard.webhooks.dashboard import auth, connect
+from zoomguard.webhooks.dashboard import views as dashboard
+from zoomguard.webhooks.dashboard.compliance import percent
+from zoomguard.webhooks.dashboard.context import EXTENSION_KEY, DashboardContext
+from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
 
 log = logging.getLogger("zoomguard.dashboard")
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from zoomguard import notify
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
-from zoomguard.service.common import utcnow
+from zoomguard.service.clients import utcnow
 from zoomguard.store import Store, inbox
 from zoomguard.store.models import SWEEP_COMPLETED
 

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from zoomguard import reporting
+from zoomguard import formats as reporting
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
 
@@ -29,7 +29,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _settings() -> Settings:
-    from zoomguard.logs import configure_logging
+    from zoomguard.runtime.logs import configure_logging
 
     settings = Settings.from_env()
     # One-shot commands print their own results; the log carries only warnings by default.
@@ -280,7 +280,7 @@ def _deliver_alerts(settings: Settings, store: Any) -> None:
 @click.option("--limit", default=20, show_default=True, help="Recent changes to show.")
 def report(fmt: str, limit: int) -> None:
     """Open findings, recent changes, dead events and unsent alerts."""
-    from zoomguard.report import build_report, render_report
+    from zoomguard.cli.report import build_report, render_report
 
     settings = _settings()
     store = open_store(settings)
@@ -291,10 +291,10 @@ def report(fmt: str, limit: int) -> None:
 
 
 def _register_optional_commands() -> None:
-    from zoomguard.baseline_cli import baseline_command
-    from zoomguard.cli_service import clock, run, worker
-    from zoomguard.cli_users import user_command
-    from zoomguard.demo import demo_command
+    from zoomguard.cli.baseline import baseline_command
+    from zoomguard.cli.demo import demo_command
+    from zoomguard.cli.service import clock, run, worker
+    from zoomguard.cli.users import user_command
     from zoomguard.sandbox.cli import sandbox_command
 
     main.add_command(sandbox_command)

@@ -12,10 +12,15 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from webhooks.context import WebhookContext
-from webhooks.envelope import EVENT_MAX_CHARS, MalformedEnvelope, parse_envelope
-from webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, url_validation_token, verify
 from zoomguard.store import inbox
+from zoomguard.webhooks.context import WebhookContext
+from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, MalformedEnvelope, parse_envelope
+from zoomguard.webhooks.receiver.signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    url_validation_token,
+    verify,
+)
 
 log = logging.getLogger("zoomguard.webhooks")
 

@@ -1,6 +1,6 @@
 """The account-settings baseline: Zoom settings JSON in, deviations and PATCH bodies out.
 
-PURE like ``zoomguard.policy``: no I/O, no clock; passcode generation is injectable.
+PURE like ``zoomguard.rules.policy``: no I/O, no clock; passcode generation is injectable.
 
 Fixing meetings one by one treats the symptom; Zoom can enforce most of the guidance at the
 source, in the account's settings, *locked* so that groups and users cannot change them. The
@@ -34,8 +34,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from zoomguard.policy import PASSCODE_ALPHABET, JSONScalar, Mode, generate_passcode
-from zoomguard.policy_file import (
+from zoomguard.rules.policy import PASSCODE_ALPHABET, JSONScalar, Mode, generate_passcode
+from zoomguard.rules.policy_file import (
     BASELINE_AUTO_RECORDING,
     BASELINE_CLOUD_RECORDING,
     BASELINE_DEFAULTS,
@@ -77,7 +77,7 @@ SECRET_SET: Final = "(set)"  # noqa: S105 - the mask, not a passcode
 _PMI_PASSCODE_PATH: Final = "schedule_meeting.pmi_password"
 _PERSONAL_MEETING_PATH: Final = "schedule_meeting.personal_meeting"
 
-# Quoted verbatim from shared/guidance (markdown emphasis dropped), like zoomguard.policy.
+# Quoted verbatim from shared/guidance (markdown emphasis dropped), like zoomguard.rules.policy.
 _GUIDANCE_ACCESS = "Participants use a password to access a meeting."
 _GUIDANCE_SEPARATE = "The password is sent separately from the meeting link."
 _GUIDANCE_IDENTIFIED = (

@@ -98,7 +98,7 @@ def remove(username: str) -> None:
 @user_command.command("list")
 def list_() -> None:
     """List dashboard users (never their passwords)."""
-    from zoomguard import reporting
+    from zoomguard import formats as reporting
 
     found = dashboard_users.list_users(_store())
     now = datetime.now(UTC)

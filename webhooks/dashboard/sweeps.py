@@ -22,10 +22,10 @@ from zoomguard import notify
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
 from zoomguard.service import SweepBusy, Sweeper, load_profile, utcnow
-from zoomguard.service.oauth_connect import client_for
+from zoomguard.service.connect import client_for
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger("zoomguard.dashboard")
 

@@ -46,8 +46,8 @@ from zoomguard.errors import (
     ZoomRateLimited,
     ZoomUnavailable,
 )
-from zoomguard.ratelimit import SlidingWindowLimiter
-from zoomguard.tokens import S2STokenProvider, TokenProvider
+from zoomguard.zoom.ratelimit import SlidingWindowLimiter
+from zoomguard.zoom.tokens import S2STokenProvider, TokenProvider
 
 log = logging.getLogger(__name__)
 

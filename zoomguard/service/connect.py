@@ -38,11 +38,11 @@ from sqlalchemy import delete, select
 from zoomguard.config import Settings
 from zoomguard.crypto import Vault
 from zoomguard.errors import ConfigError, ZoomAuthError, ZoomGuardError, ZoomUnavailable
-from zoomguard.service.common import client_for_account, utcnow
+from zoomguard.service.clients import client_for_account, utcnow
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH, Account, OAuthState
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 

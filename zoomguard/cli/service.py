@@ -1,15 +1,17 @@
 """The long-running service commands: ``zoomguard worker``, ``zoomguard clock``, ``zoomguard run``.
 
-The Procfile runs them as separate processes (web is gunicorn serving ``webhooks:create_app()``):
+The Procfile runs them as separate processes (web is gunicorn serving
+``zoomguard.webhooks:create_app()``):
 
     release: zoomguard db upgrade
-    web:     gunicorn ... 'webhooks:create_app()'
+    web:     gunicorn ... 'zoomguard.webhooks:create_app()'
     worker:  zoomguard worker        (drains the event inbox; run as many as you like)
-    clock:   zoomguard clock         (the schedule of zoomguard.jobs; one is enough)
+    clock:   zoomguard clock         (the schedule of zoomguard.runtime.jobs; one is enough)
 
 ``zoomguard run`` is all three in one process, for one small machine on SQLite: the web app on
 werkzeug's threaded server, worker threads and the scheduler. Every command logs through
-``zoomguard.logs`` (``ZOOMGUARD_LOG_FORMAT=json`` for JSON lines) and stops cleanly on SIGTERM
+``zoomguard.runtime.logs`` (``ZOOMGUARD_LOG_FORMAT=json`` for JSON lines) and
+stops cleanly on SIGTERM
 or Ctrl-C: the web server stops accepting, each worker finishes the event in hand and gives the
 rest back, a sweep in progress finishes the meetings in flight.
 
@@ -30,15 +32,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zoomguard.config import Settings
-from zoomguard.logs import configure_logging
+from zoomguard.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
-    from zoomguard.jobs import Intervals
+    from zoomguard.runtime.jobs import Intervals
     from zoomguard.service.events import BaselineHook
     from zoomguard.store import Store
     from zoomguard.store.core import AccountRecord
     from zoomguard.store.inbox import InboxItem
-    from zoomguard.zoom import ZoomClient
+    from zoomguard.zoom.client import ZoomClient
 
 Handler = Callable[["InboxItem"], None]
 HandlerFactory = Callable[[Settings, "Store"], Handler]
@@ -107,8 +109,8 @@ class WorkerPool:
         max_attempts: int = 5,
         handler_factory: HandlerFactory | None = None,
     ) -> None:
-        from zoomguard import worker
-        from zoomguard.metrics import process_metrics
+        from zoomguard.runtime import worker
+        from zoomguard.runtime.metrics import process_metrics
 
         self.settings = settings
         self.store = store
@@ -133,7 +135,7 @@ class WorkerPool:
         if factory is not None:
             inner = factory(self.settings, self.store)
         else:
-            from zoomguard.jobs import observed_client_factory
+            from zoomguard.runtime.jobs import observed_client_factory
             from zoomguard.service import events
 
             handler = events.EventHandler(
@@ -169,7 +171,7 @@ class WorkerPool:
         ZOOMGUARD_OUTBOX_INTERVAL_SECONDS): compose and send now. A failure here is logged and
         left to the clock; it never fails the event, whose alert is already in the outbox."""
         from zoomguard import notify
-        from zoomguard.service.common import utcnow
+        from zoomguard.service.clients import utcnow
 
         try:
             now = utcnow()
@@ -181,7 +183,7 @@ class WorkerPool:
             log.warning("could not send alerts at once; the clock will retry", exc_info=True)
 
     def start(self) -> None:
-        from zoomguard import worker
+        from zoomguard.runtime import worker
 
         for number in range(self.threads):
             worker_id = worker.default_worker_id(str(number) if self.threads > 1 else "")
@@ -217,7 +219,7 @@ URGENT_EVENTS = frozenset({"recording.started", "recording.completed"})
 def _baseline_hook(settings: Settings, store: Store) -> BaselineHook:
     """Settings webhooks re-check the account baseline of the target they name."""
     from zoomguard.service.baseline import recheck_baseline, scope_for_event
-    from zoomguard.service.common import load_profile
+    from zoomguard.service.clients import load_profile
 
     profile = load_profile(settings)
 
@@ -237,7 +239,7 @@ def _baseline_hook(settings: Settings, store: Store) -> BaselineHook:
 @contextmanager
 def _serving_metrics(port: int | None) -> Iterator[None]:
     if port is not None:
-        from zoomguard.metrics import serve_process_metrics
+        from zoomguard.runtime.metrics import serve_process_metrics
 
         serve_process_metrics(port)
     yield
@@ -316,7 +318,7 @@ def worker(
 def clock(metrics_port: int | None, sweep_interval_seconds: float | None) -> None:
     """Run the schedule (sweeps, alert emails, token renewal, retention) until SIGTERM."""
     from zoomguard.cli import stop_on_signals
-    from zoomguard.jobs import ServiceJobs, start_scheduler, stop_scheduler
+    from zoomguard.runtime.jobs import ServiceJobs, start_scheduler, stop_scheduler
 
     settings, store = _settings_and_store(auto_upgrade=None)
     intervals = _intervals(settings, sweep_interval_seconds)
@@ -331,7 +333,7 @@ def clock(metrics_port: int | None, sweep_interval_seconds: float | None) -> Non
 
 
 def _intervals(settings: Settings, sweep_seconds: float | None) -> Intervals:
-    from zoomguard.jobs import Intervals
+    from zoomguard.runtime.jobs import Intervals
 
     intervals = Intervals.from_settings(settings)
     if sweep_seconds is not None:
@@ -364,10 +366,10 @@ def run(host: str, port: int, workers: int, sweep_interval_seconds: float | None
     """Web, worker and clock in one process (one small machine; SQLite is fine)."""
     from werkzeug.serving import make_server
 
-    from webhooks import create_app
-    from webhooks.health import PROCESS_METRICS
     from zoomguard.cli import stop_on_signals
-    from zoomguard.jobs import ServiceJobs, start_scheduler, stop_scheduler
+    from zoomguard.runtime.jobs import ServiceJobs, start_scheduler, stop_scheduler
+    from zoomguard.webhooks import create_app
+    from zoomguard.webhooks.health import PROCESS_METRICS
 
     settings, store = _settings_and_store()
     intervals = _intervals(settings, sweep_interval_seconds)

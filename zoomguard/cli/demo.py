@@ -17,7 +17,7 @@ from typing import Any
 import click
 from cryptography.fernet import Fernet
 
-from zoomguard import reporting
+from zoomguard import formats as reporting
 
 REAL_ACCOUNT_HELP = """\
 To run zoomguard against your own Zoom account:
@@ -138,7 +138,7 @@ def _sweep_table(result: Any) -> str:
 
 
 def _findings_table(store: Any) -> str:
-    from zoomguard.report import findings_rows
+    from zoomguard.cli.report import findings_rows
 
     headers, rows = findings_rows(store.all_findings()[:15])
     return reporting.table(headers, rows, max_width=36)

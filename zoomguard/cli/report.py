@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from zoomguard import reporting
+from zoomguard import formats as reporting
 from zoomguard.config import Settings
 
 FINDING_HEADERS = ("meeting", "host", "topic", "rule", "status", "before", "after", "detail")

@@ -9,13 +9,13 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from zoomguard import policy
 from zoomguard.config import Settings
 from zoomguard.errors import PolicyError, ZoomGuardError
+from zoomguard.rules import policy
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
-from zoomguard.tokens import S2STokenProvider
-from zoomguard.zoom import ZoomClient
+from zoomguard.zoom.client import ZoomClient
+from zoomguard.zoom.tokens import S2STokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def load_profile(settings: Settings) -> policy.Profile:
 def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
     """A ZoomClient for a stored account, its tokens persisted encrypted."""
     if account.auth_type == "oauth":
-        from zoomguard.service.oauth_connect import client_for_oauth_account
+        from zoomguard.service.connect import client_for_oauth_account
 
         return client_for_oauth_account(settings, store, account)
     account_id, client_id, client_secret = store.s2s_credentials(account)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from webhooks.sweeps import SweepLauncher
 from zoomguard.config import Settings
 from zoomguard.store import Store
+from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
 
 EXTENSION_KEY = "zoomguard_dashboard"
 

@@ -40,8 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from zoomguard.errors import StoreError
-from zoomguard.ratelimit import SlidingWindowLimiter
-from zoomguard.service.common import utcnow
+from zoomguard.service.clients import utcnow
 from zoomguard.store import Store
 from zoomguard.store.models import (
     EMAIL_KINDS,
@@ -58,7 +57,8 @@ from zoomguard.store.models import (
     InboxEvent,
     Sweep,
 )
-from zoomguard.zoom import ClientStats
+from zoomguard.zoom.client import ClientStats
+from zoomguard.zoom.ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 

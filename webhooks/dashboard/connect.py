@@ -9,17 +9,17 @@ import secrets
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from webhooks.auth import current_user, guard_blueprint, require_role
-from webhooks.dashboard_context import dashboard_context
 from zoomguard.errors import ZoomGuardError
 from zoomguard.service import connect_s2s, utcnow
-from zoomguard.service.oauth_connect import (
+from zoomguard.service.connect import (
     OAuthApp,
     OAuthConnectError,
     begin_connect,
     complete_connect,
 )
 from zoomguard.store.users import ROLE_ADMIN
+from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
+from zoomguard.webhooks.dashboard.context import dashboard_context
 
 log = logging.getLogger("zoomguard.dashboard")
 

@@ -44,10 +44,10 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from webhooks.dashboard_context import dashboard_context
 from zoomguard.service import utcnow
 from zoomguard.store import users
 from zoomguard.store.users import UserRecord
+from zoomguard.webhooks.dashboard.context import dashboard_context
 
 log = logging.getLogger("zoomguard.dashboard")
 

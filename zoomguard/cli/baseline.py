@@ -16,7 +16,7 @@ from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
 
 if TYPE_CHECKING:
-    from zoomguard.policy import Profile
+    from zoomguard.rules.policy import Profile
     from zoomguard.store import Store
 
 
@@ -66,9 +66,9 @@ def _run(
     zoom_account_id: str | None,
 ) -> list[str]:
     """Every account in turn; the problems to report (empty when all is well)."""
-    from zoomguard import baseline as bl
     from zoomguard import notify, service
     from zoomguard.cli import stop_on_signals
+    from zoomguard.rules import baseline as bl
     from zoomguard.service.baseline import BaselineRunner
 
     accounts = service.accounts_to_sweep(settings, store, zoom_account_id)
