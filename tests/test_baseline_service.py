@@ -27,7 +27,7 @@ from zoomguard.config import Settings
 from zoomguard.errors import Interrupted
 from zoomguard.rules import baseline as bl
 from zoomguard.rules.policy import load_profile
-from zoomguard.rules.policy_file import Baseline
+from zoomguard.rules.profile import Baseline
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.baseline import (
     BaselineBusy,

@@ -46,7 +46,7 @@ from zoomguard.notify import (
 )
 from zoomguard.rules import baseline as bl
 from zoomguard.rules import policy
-from zoomguard.rules.policy_file import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
+from zoomguard.rules.baseline_items import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
 from zoomguard.service.alerts import delivery
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.store import Store

@@ -7,7 +7,6 @@ just created or changed), so both paths make the same decisions and write the sa
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,25 +15,11 @@ from zoomguard.errors import ZoomAPIError, ZoomNotFound, ZoomRateLimited
 from zoomguard.rules import policy
 from zoomguard.service.alerts import alert_category, alert_delivery, alert_details, masked
 from zoomguard.service.clients import Clock, utcnow
+from zoomguard.service.outcome import MeetingOutcome
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.outbox import record_alert
 from zoomguard.zoom.client import ZoomClient
-
-
-@dataclass(frozen=True)
-class MeetingOutcome:
-    """What one meeting's processing decided; written to the store in one transaction."""
-
-    evaluation: policy.Evaluation
-    statuses: dict[str, str]  # rule_id -> fixed | failed | exempt | reported
-    details: dict[str, str | None]
-    after: dict[str, Any]  # rule_id -> value re-read after the PATCH
-    patched: bool
-    confirmed: bool | None
-    before_values: dict[str, Any]
-    after_values: dict[str, Any]
-    start_time: str | None
 
 
 def _field_value(meeting: Mapping[str, Any] | None, path: str) -> Any:
