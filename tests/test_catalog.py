@@ -196,7 +196,8 @@ def test_readme_rule_table_is_the_catalog() -> None:
     section = _readme_section("What it enforces")
     table = [line for line in section.splitlines() if line.startswith("| ")]
     assert table[:2] == ["| guidance says | zoomguard checks | fix |", "| --- | --- | --- |"]
-    assert table[2:] == readme_rule_rows()
+    expected = readme_rule_rows()
+    assert table[2:] == expected, "README's rows should be:\n" + "\n".join(expected)
 
 
 def _toml_block(section: str) -> dict[str, object]:
