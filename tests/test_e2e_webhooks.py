@@ -22,7 +22,7 @@ from zoomguard.config import Settings
 from zoomguard.rules import policy
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.service.events import EventHandler, on_dead
+from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store, upgrade
 from zoomguard.store.inbox import count_by_status, dead_events
 from zoomguard.store.models import Alert
@@ -37,7 +37,7 @@ class Rig:
     sandbox: SandboxServer
     store: Store
     settings: Settings
-    handler: EventHandler
+    handler: EventDispatcher
     receiver_url: str
 
     def post_signed(self, body: dict[str, Any]) -> int:
@@ -107,7 +107,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         thread.start()
         url = f"http://127.0.0.1:{server.server_port}/webhooks/zoom"
         sandbox.set_webhook_url(url)
-        handler = EventHandler(settings, store)
+        handler = EventDispatcher(settings, store)
         try:
             yield Rig(sandbox, store, settings, handler, url)
         finally:
