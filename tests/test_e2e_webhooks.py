@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -262,3 +262,19 @@ def test_an_event_that_keeps_failing_is_dead_and_the_officer_is_told(rig: Rig) -
     dead = dead_events(rig.store)
     assert [d.event for d in dead] == ["meeting.updated"]
     assert "event.dead" in rig.alert_categories()
+
+
+def test_a_meeting_over_the_daily_update_budget_is_alerted_as_the_update_cap(rig: Rig) -> None:
+    # A budget of 0 (limit 1, reserve 1): the first fix of the day is already over it.
+    capped = replace(rig.settings, daily_update_limit=1, daily_update_reserve=1)
+    rig.handler.close()
+    rig.handler = EventDispatcher(capped, rig.store)
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Planning", settings=COMPLIANT)
+    state.update_meeting(meeting["id"], {"settings": {"waiting_room": False}})
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert rig.patches_of(meeting["id"]) == 0
+    assert state.meetings[meeting["id"]]["settings"]["waiting_room"] is False
+    assert rig.alert_categories() == ["meeting.update_cap"]
