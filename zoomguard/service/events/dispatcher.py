@@ -19,9 +19,11 @@ from zoomguard.config import Settings
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, client_for_account, load_profile, utcnow
-from zoomguard.service.events import app, meetings, recordings
-from zoomguard.service.events import settings as settings_events
+from zoomguard.service.events.app import listeners as app_listeners
+from zoomguard.service.events.meetings import listeners as meeting_listeners
+from zoomguard.service.events.recordings import listeners as recording_listeners
 from zoomguard.service.events.registry import EventRegistry, UnusableEvent, ZoomEvent
+from zoomguard.service.events.settings import listeners as settings_listeners
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.inbox import InboxItem
@@ -30,9 +32,7 @@ from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
-REGISTRY = EventRegistry(
-    meetings.listeners, recordings.listeners, settings_events.listeners, app.listeners
-)
+REGISTRY = EventRegistry(meeting_listeners, recording_listeners, settings_listeners, app_listeners)
 # The events the receiver stores for the worker; any other is recorded by name only, as ignored.
 HANDLED_EVENTS: frozenset[str] = REGISTRY.handled_events
 # Events whose alert goes out at once, from the worker, rather than at the clock's next run.
