@@ -8,6 +8,7 @@ from typing import Any
 from zoomguard.config import Settings
 from zoomguard.notify.categories import delivery_for, parse_immediate_categories
 from zoomguard.rules import policy
+from zoomguard.service.failures import FixFailure
 from zoomguard.service.outcome import MeetingOutcome
 
 
@@ -33,9 +34,9 @@ FAILURE_ACTIONS = {
 }
 
 
-def alert_category(status: str, detail: str | None, rule_id: str) -> str:
+def alert_category(status: str, failure: FixFailure | None, rule_id: str) -> str:
     if status == "failed":
-        if detail and "daily update limit" in detail:
+        if failure is FixFailure.UPDATE_CAP:
             return "meeting.update_cap"
         return "meeting.fix_failed"
     if rule_id == policy.IDENTIFYING_INFORMATION:
@@ -53,8 +54,10 @@ def delivery(settings: Settings, category: str) -> str:
     return delivery_for(category, _immediate(settings.alert_immediate))
 
 
-def alert_delivery(settings: Settings, status: str, detail: str | None, rule_id: str) -> str:
-    return delivery(settings, alert_category(status, detail, rule_id))
+def alert_delivery(
+    settings: Settings, status: str, failure: FixFailure | None, rule_id: str
+) -> str:
+    return delivery(settings, alert_category(status, failure, rule_id))
 
 
 def alert_details(
@@ -78,7 +81,8 @@ def alert_details(
     detail = outcome.details.get(finding.rule_id)
     officer_action: str | None = None
     if status == "failed":
-        key = "daily_update_limit" if detail and "daily update limit" in detail else "failed"
+        capped = outcome.failures.get(finding.rule_id) is FixFailure.UPDATE_CAP
+        key = "daily_update_limit" if capped else "failed"
         officer_action = FAILURE_ACTIONS[key]
     elif rule is not None:
         officer_action = rule.advice

@@ -6,10 +6,11 @@ on it and not on each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zoomguard.rules import policy
+from zoomguard.service.failures import FixFailure
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,5 @@ class MeetingOutcome:
     before_values: dict[str, Any]
     after_values: dict[str, Any]
     start_time: str | None
+    # rule_id -> why it failed, for every rule whose status is "failed".
+    failures: dict[str, FixFailure] = field(default_factory=dict)
