@@ -95,7 +95,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         assert settings.zoom_account_id
         assert settings.zoom_client_id
         assert settings.zoom_client_secret
-        store.save_s2s_account(
+        store.accounts.save_s2s(
             settings.zoom_account_id,
             settings.zoom_client_id,
             settings.zoom_client_secret,
@@ -141,7 +141,7 @@ def test_recording_started_is_stopped_and_completed_recording_trashed(rig: Rig) 
     rig.drain()
     assert state.recordings[recording.uuid].trashed
 
-    changes = [(a.action, a.confirmed) for a in rig.store.recent_audit(10)]
+    changes = [(a.action, a.confirmed) for a in rig.store.audit.recent(10)]
     assert ("recording.stop", True) in changes
     assert ("recording.trash", True) in changes
     categories = rig.alert_categories()
@@ -206,11 +206,11 @@ def test_a_deleted_meeting_resolves_its_open_findings(rig: Rig) -> None:
     state.update_meeting(meeting["id"], {"agenda": "DOB 1990-04-12"})  # report-only finding
     assert rig.sandbox.wait_for_webhooks(10)
     rig.drain()
-    assert [f.rule_id for f in rig.store.open_findings()] == ["identifying_information"]
+    assert [f.rule_id for f in rig.store.findings.open()] == ["identifying_information"]
     state.delete_meeting(meeting["id"])
     assert rig.sandbox.wait_for_webhooks(10)
     rig.drain()
-    assert rig.store.open_findings() == []
+    assert rig.store.findings.open() == []
 
 
 def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
@@ -229,7 +229,7 @@ def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     }
     assert rig.post_signed(body) == 200
     rig.drain()
-    account = rig.store.get_account_by_zoom_id(account_id)
+    account = rig.store.accounts.by_zoom_id(account_id)
     assert account is not None
     assert account.status == "deauthorized"
     assert not account.has_client_secret

@@ -95,7 +95,7 @@ RECORDING = rule_details(
 
 
 def add_account(store: Store) -> int:
-    return store.save_s2s_account("acct-1", "client-1", "client-secret-value", name="Agency").id
+    return store.accounts.save_s2s("acct-1", "client-1", "client-secret-value", name="Agency").id
 
 
 def record(
@@ -124,7 +124,7 @@ def sweep_with_violations(store: Store, *, finish: bool = True) -> tuple[int, in
     """A sweep that fixed two rules on one meeting, reported a third, failed a fourth and saw a
     recording: 3 digest alerts and 2 immediate ones."""
     account = add_account(store)
-    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    sweep = store.sweeps.start(account, dry_run=False, now=T0)
     record(store, account=account, sweep=sweep, category=cat.MEETING_FIXED, details=PASSCODE_FIXED)
     record(
         store, account=account, sweep=sweep, category=cat.MEETING_FIXED, details=WAITING_ROOM_FIXED
@@ -145,11 +145,11 @@ def sweep_with_violations(store: Store, *, finish: bool = True) -> tuple[int, in
 
 def finish_sweep(store: Store, sweep: int) -> None:
     counts = SweepCounts(users=3, meetings=40, compliant=37, noncompliant=3, fixed=2, failed=1)
-    store.finish_sweep(sweep, "completed", counts, T0 + timedelta(minutes=2))
+    store.sweeps.finish(sweep, "completed", counts, T0 + timedelta(minutes=2))
 
 
 def emails(store: Store) -> list[db.EmailRecord]:
-    return sorted(notify.list_emails(store, limit=1000), key=lambda e: e.id)
+    return sorted(store.outbox.list_emails(limit=1000), key=lambda e: e.id)
 
 
 def alerts_without_email(store: Store) -> int:
@@ -347,7 +347,7 @@ def test_host_notices_only_when_enabled(store: Store) -> None:
     with store.transaction() as session:
         session.execute(delete(Alert))
         session.execute(delete(Email))
-    sweep = store.start_sweep(None, dry_run=False, now=T0)
+    sweep = store.sweeps.start(None, dry_run=False, now=T0)
     for details in (PASSCODE_FIXED, WAITING_ROOM_FIXED):
         record(store, account=None, sweep=sweep, category=cat.MEETING_FIXED, details=details)
     record(store, account=None, sweep=sweep, category=cat.MEETING_REPORTED, details=FIX_FAILED)
@@ -396,7 +396,7 @@ def test_a_sweep_with_more_than_ten_thousand_alerts_still_gets_exactly_one_diges
     store: Store,
 ) -> None:
     account = add_account(store)
-    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    sweep = store.sweeps.start(account, dry_run=False, now=T0)
     fixed = [
         (
             cat.MEETING_FIXED,
@@ -435,7 +435,7 @@ def test_a_sweep_with_more_than_ten_thousand_alerts_still_gets_exactly_one_diges
 
 def test_concurrent_composers_of_a_large_digest_make_one_email(store: Store) -> None:
     account = add_account(store)
-    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    sweep = store.sweeps.start(account, dry_run=False, now=T0)
     rows = [
         (cat.MEETING_FIXED, {**WAITING_ROOM_FIXED, "meeting_id": str(81000000000 + n)})
         for n in range(3000)
@@ -490,7 +490,7 @@ def test_compose_pages_through_every_alert_in_one_call(
 
 def test_webhook_digests_are_per_account_including_alerts_of_no_account(store: Store) -> None:
     account = add_account(store)
-    other = store.save_s2s_account("acct-2", "client-2", "secret-2", name="Other").id
+    other = store.accounts.save_s2s("acct-2", "client-2", "secret-2", name="Other").id
     for owner in (account, other, None, account):
         record(
             store, account=owner, sweep=None, category=cat.MEETING_FIXED, details=WAITING_ROOM_FIXED
@@ -796,7 +796,7 @@ def test_an_unexpected_sender_error_is_retried_and_does_not_stop_the_flush(store
     notify.compose_pending(store, settings(), T0)
     fake = MemorySender(from_addr=FROM, fail=[UnicodeEncodeError("ascii", "é", 0, 1, "nope")])
     assert notify.flush_outbox(store, fake, T0) == notify.FlushResult(sent=1, failed=1, pending=1)
-    [waiting] = notify.list_emails(store, status="pending")
+    [waiting] = store.outbox.list_emails(status="pending")
     assert (waiting.last_error or "").startswith("UnicodeEncodeError")
     assert waiting.next_attempt_at == T0 + timedelta(seconds=60)
     assert notify.flush_outbox(store, fake, waiting.next_attempt_at).sent == 1
@@ -846,13 +846,13 @@ def test_without_smtp_emails_stay_in_the_local_outbox(store: Store) -> None:
     assert notify.flush_outbox(store, None, T0 + timedelta(minutes=5)) == notify.FlushResult(
         sent=0, failed=0, pending=3
     )
-    pending = notify.list_emails(store, status="pending")
+    pending = store.outbox.list_emails(status="pending")
     assert len(pending) == 3
     assert all(e.last_error == notify.NO_SMTP_NOTE and e.attempts == 0 for e in pending)
-    assert notify.list_emails(store, status="sent") == []
-    assert len(notify.list_emails(store, limit=2)) == 2
+    assert store.outbox.list_emails(status="sent") == []
+    assert len(store.outbox.list_emails(limit=2)) == 2
     # Newest first.
-    listed = notify.list_emails(store)
+    listed = store.outbox.list_emails()
     assert [e.id for e in listed] == sorted((e.id for e in listed), reverse=True)
 
     status = notify.outbox_status(store, T0 + timedelta(minutes=30), warn_seconds=3600)

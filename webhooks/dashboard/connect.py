@@ -9,15 +9,14 @@ import secrets
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from zoomguard.errors import ZoomGuardError
+from zoomguard.errors import OAuthConnectError, ZoomGuardError
 from zoomguard.service import connect_s2s, utcnow
 from zoomguard.service.connect import (
     OAuthApp,
-    OAuthConnectError,
     begin_connect,
     complete_connect,
 )
-from zoomguard.store.users import ROLE_ADMIN
+from zoomguard.store.records import ROLE_ADMIN
 from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
 from zoomguard.webhooks.dashboard.context import dashboard_context
 
@@ -137,8 +136,7 @@ def s2s() -> WerkzeugResponse | tuple[str, int]:
             log.warning("dashboard: Server-to-Server connect failed: %s", exc.reason)
             problem = f"Zoom did not accept these credentials: {exc}"
         else:
-            context.store.append_audit(
-                None,
+            context.store.audit.append(
                 account_pk=account.id,
                 actor="dashboard",
                 action="account.connect",

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from zoomguard.errors import MalformedEnvelope
 from zoomguard.store import inbox
 from zoomguard.webhooks.context import WebhookContext
-from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, MalformedEnvelope, parse_envelope
+from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, parse_envelope
 from zoomguard.webhooks.receiver.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -100,8 +101,7 @@ def zoom_webhook() -> tuple[Response, int]:
 
     handled = envelope.event in inbox.HANDLED_EVENTS
     status = inbox.PENDING if handled else inbox.IGNORED
-    event_id, created = inbox.add_event(
-        context.store,
+    event_id, created = context.store.inbox.add_event(
         # A Zoom retry resends the identical body, so the body's hash names the delivery.
         dedupe_key=hashlib.sha256(body).hexdigest(),
         event=event_name,

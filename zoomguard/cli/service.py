@@ -37,9 +37,7 @@ from zoomguard.runtime.logs import configure_logging
 if TYPE_CHECKING:
     from zoomguard.runtime.jobs import Intervals
     from zoomguard.service.events import BaselineHook
-    from zoomguard.store import Store
-    from zoomguard.store.core import AccountRecord
-    from zoomguard.store.inbox import InboxItem
+    from zoomguard.store import AccountRecord, InboxItem, Store
     from zoomguard.zoom.client import ZoomClient
 
 Handler = Callable[["InboxItem"], None]

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from zoomguard.masking import PASSCODE_SET, SETTINGS_PASSCODE_FIELDS, masked_tree
+from zoomguard.masking import masked_value as masked_value
 from zoomguard.rules.policy import PASSCODE_ALPHABET, JSONScalar, Mode, generate_passcode
 from zoomguard.rules.policy_file import (
     BASELINE_AUTO_RECORDING,
@@ -71,8 +73,8 @@ RECORDING_RULE_ID: Final = "baseline.cloud_recording_kept"
 MEETING_SECURITY: Final = "meeting_security"
 
 # Settings that hold a passcode in clear: never shown anywhere but in the PATCH sent to Zoom.
-SECRET_KEYS: Final[frozenset[str]] = frozenset({"pmi_password", "password"})
-SECRET_SET: Final = "(set)"  # noqa: S105 - the mask, not a passcode
+SECRET_KEYS: Final[frozenset[str]] = SETTINGS_PASSCODE_FIELDS
+SECRET_SET: Final = PASSCODE_SET
 
 _PMI_PASSCODE_PATH: Final = "schedule_meeting.pmi_password"
 _PERSONAL_MEETING_PATH: Final = "schedule_meeting.personal_meeting"
@@ -388,26 +390,6 @@ def _set_path(document: dict[str, Any], path: str, value: Any) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value
-
-
-def masked_value(path: str, value: Any) -> Any:
-    """A passcode as "(set)" or its emptiness; every other value as it is."""
-    if path.split(".")[-1] in SECRET_KEYS:
-        if value is None or value == "":
-            return value
-        return SECRET_SET
-    return value
-
-
-def masked_tree(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in document.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out[key] = masked_tree(value, path + ".")
-        else:
-            out[key] = masked_value(path, value)
-    return out
 
 
 def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -6,6 +6,7 @@ sweep    sweep one account: list users and meetings concurrently, enforce each
 alerts   what the privacy officer is told about each finding
 """
 
+from zoomguard.errors import SweepBusy
 from zoomguard.service.clients import (
     accounts_to_sweep,
     client_for_account,
@@ -16,7 +17,7 @@ from zoomguard.service.clients import (
     utcnow,
 )
 from zoomguard.service.enforce import MeetingEnforcer, MeetingOutcome
-from zoomguard.service.sweep import SweepBusy, Sweeper, SweepProgress, SweepResult
+from zoomguard.service.sweep import Sweeper, SweepProgress, SweepResult
 
 __all__ = [
     "MeetingEnforcer",

@@ -35,7 +35,12 @@ from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 from zoomguard.config import Settings
-from zoomguard.errors import Interrupted, ZoomAPIError, ZoomAuthError, ZoomGuardError
+from zoomguard.errors import (
+    BaselineBusy,
+    Interrupted,
+    ZoomAPIError,
+    ZoomAuthError,
+)
 from zoomguard.notify import (
     MEETING_FIX_FAILED,
     MEETING_FIXED,
@@ -49,9 +54,7 @@ from zoomguard.rules import policy
 from zoomguard.rules.policy_file import BASELINE_CLOUD_RECORDING, BASELINE_PMI_PASSCODE
 from zoomguard.service.alerts import delivery
 from zoomguard.service.clients import Clock, holder_id, utcnow
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
-from zoomguard.store.outbox import record_alert
+from zoomguard.store import AccountRecord, Store
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -85,10 +88,6 @@ _OFFICER_ACTIONS = {
         "and lock the setting in the Zoom web portal."
     ),
 }
-
-
-class BaselineBusy(ZoomGuardError):
-    reason = "baseline_busy"
 
 
 def scope_for_event(event: str, payload: Mapping[str, Any]) -> Scope | None:
@@ -523,7 +522,7 @@ class BaselineRunner:
     def _load_open_findings(self) -> None:
         self._open = {
             (f.meeting_id, f.rule_id): f.status
-            for f in self.store.open_findings(self.account.id)
+            for f in self.store.findings.open(self.account.id)
             if bl.is_baseline_rule(f.rule_id)
         }
         self._open_targets = {target for target, _ in self._open}
@@ -537,8 +536,7 @@ class BaselineRunner:
         now = self.clock()
         with self.store.transaction() as session:
             for result in deviations:
-                self.store.upsert_finding(
-                    session,
+                self.store.findings.upsert(
                     account_pk=self.account.id,
                     sweep_id=None,
                     meeting_id=target.target,
@@ -554,29 +552,29 @@ class BaselineRunner:
                     status=result.status,
                     detail=result.detail,
                     now=now,
+                    session=session,
                 )
                 if self._open.get((target.target, result.rule_id)) == result.status:
                     continue  # the officer already heard about this, in this state
                 category = _category(result)
-                record_alert(
-                    session,
+                self.store.outbox.record_alert(
                     account_pk=self.account.id,
                     sweep_id=None,
                     delivery=delivery(self.settings, category),
                     category=category,
                     details=_alert_details(target, result),
                     now=now,
+                    session=session,
                 )
-            self.store.resolve_meeting_findings(
-                session,
+            self.store.findings.resolve_meeting(
                 account_pk=self.account.id,
                 meeting_id=target.target,
                 now=now,
                 keep_rules=[r.rule_id for r in deviations],
+                session=session,
             )
             for audit in target.audits:
-                self.store.append_audit(
-                    session,
+                self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,
                     action=audit["action"],
@@ -586,6 +584,7 @@ class BaselineRunner:
                     confirmed=audit["confirmed"],
                     detail="baseline",
                     now=now,
+                    session=session,
                 )
 
     def _resolve_vanished(self, seen: set[str]) -> None:
@@ -600,8 +599,8 @@ class BaselineRunner:
         now = self.clock()
         with self.store.transaction() as session:
             for target in sorted(gone):
-                self.store.resolve_meeting_findings(
-                    session, account_pk=self.account.id, meeting_id=target, now=now
+                self.store.findings.resolve_meeting(
+                    account_pk=self.account.id, meeting_id=target, now=now, session=session
                 )
 
     # Recordings -------------------------------------------------------------------------------
@@ -696,8 +695,7 @@ class BaselineRunner:
         )
         now = self.clock()
         with self.store.transaction() as session:
-            self.store.upsert_finding(
-                session,
+            self.store.findings.upsert(
                 account_pk=self.account.id,
                 sweep_id=None,
                 meeting_id=target[:64],
@@ -713,20 +711,20 @@ class BaselineRunner:
                 status=status,
                 detail=result.detail,
                 now=now,
+                session=session,
             )
             if self._open.get((target[:64], bl.RECORDING_RULE_ID)) != status:
-                record_alert(
-                    session,
+                self.store.outbox.record_alert(
                     account_pk=self.account.id,
                     sweep_id=None,
                     delivery=delivery(self.settings, RECORDING_COMPLETED),
                     category=RECORDING_COMPLETED,
                     details=_recording_alert(result, status),
                     now=now,
+                    session=session,
                 )
             if requested is not None:
-                self.store.append_audit(
-                    session,
+                self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,
                     action=f"recording.{requested}",
@@ -736,6 +734,7 @@ class BaselineRunner:
                     confirmed=result.action in ("trashed", "deleted"),
                     detail=result.detail,
                     now=now,
+                    session=session,
                 )
 
     def _resolve_recordings_not_in(self, seen: set[str]) -> None:
@@ -745,8 +744,8 @@ class BaselineRunner:
         now = self.clock()
         with self.store.transaction() as session:
             for target in sorted(gone):
-                self.store.resolve_meeting_findings(
-                    session, account_pk=self.account.id, meeting_id=target, now=now
+                self.store.findings.resolve_meeting(
+                    account_pk=self.account.id, meeting_id=target, now=now, session=session
                 )
 
     # Plumbing ---------------------------------------------------------------------------------
@@ -827,14 +826,14 @@ class _Lease:
         self.holder = holder_id() + f":{threading.get_ident()}"
 
     def __enter__(self) -> _Lease:
-        if not self.store.acquire_lease(
+        if not self.store.leases.acquire(
             self.name, self.holder, BASELINE_LEASE_SECONDS, self.clock()
         ):
             raise BaselineBusy(f"{self.name} is held by another process")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.store.release_lease(self.name, self.holder)
+        self.store.leases.release(self.name, self.holder)
 
 
 # Module helpers ---------------------------------------------------------------------------------

@@ -28,16 +28,13 @@ from datetime import timedelta
 from typing import Any
 
 from zoomguard.config import Settings
-from zoomguard.errors import ZoomAPIError, ZoomNotFound
+from zoomguard.errors import UnusableEvent, ZoomAPIError, ZoomNotFound
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
 from zoomguard.service.clients import Clock, client_for_account, load_profile, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
-from zoomguard.store.inbox import InboxItem
-from zoomguard.store.outbox import record_alert
+from zoomguard.store import AccountRecord, InboxItem, Store
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -57,10 +54,6 @@ SETTINGS_EVENTS = frozenset(
 
 ClientFactory = Callable[[AccountRecord], ZoomClient]
 BaselineHook = Callable[[AccountRecord, ZoomClient, str, Mapping[str, Any]], None]
-
-
-class UnusableEvent(ValueError):
-    """The stored body cannot be acted on (it passed the receiver's checks, but not ours)."""
 
 
 def _object(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -146,7 +139,7 @@ class EventHandler:
         )
         if not zoom_account_id:
             return None
-        account = self.store.get_account_by_zoom_id(str(zoom_account_id))
+        account = self.store.accounts.by_zoom_id(str(zoom_account_id))
         return account if account is not None and account.status == "active" else None
 
     # Meetings ---------------------------------------------------------------------------------
@@ -162,7 +155,7 @@ class EventHandler:
             return  # deleted since: nothing to enforce
         now = self.clock()
         hold_back = None
-        last = self.store.last_change(
+        last = self.store.audit.last_change(
             account.id, f"meeting:{meeting_id}", "meeting.update", since=now - LOOP_GUARD
         )
         if last is not None and last.confirmed is False:
@@ -191,8 +184,7 @@ class EventHandler:
     ) -> None:
         rule = policy.RULES.get("join_before_host_off")
         with self.store.transaction() as session:
-            record_alert(
-                session,
+            self.store.outbox.record_alert(
                 account_pk=account.id,
                 sweep_id=None,
                 delivery=delivery(self.settings, categories.MEETING_FIX_FAILED),
@@ -214,6 +206,7 @@ class EventHandler:
                     ),
                 },
                 now=self.clock(),
+                session=session,
             )
 
     def _meeting_deleted(self, account: AccountRecord, body: Mapping[str, Any]) -> None:
@@ -221,8 +214,8 @@ class EventHandler:
         if meeting_id is None:
             raise UnusableEvent("payload.object.id is missing")
         with self.store.transaction() as session:
-            self.store.resolve_meeting_findings(
-                session, account_pk=account.id, meeting_id=str(meeting_id), now=self.clock()
+            self.store.findings.resolve_meeting(
+                account_pk=account.id, meeting_id=str(meeting_id), now=self.clock(), session=session
             )
 
     # Recordings -------------------------------------------------------------------------------
@@ -319,8 +312,7 @@ class EventHandler:
     ) -> None:
         now = self.clock()
         with self.store.transaction() as session:
-            self.store.append_audit(
-                session,
+            self.store.audit.append(
                 account_pk=account.id,
                 actor="webhook",
                 action=action,
@@ -329,15 +321,16 @@ class EventHandler:
                 after=dict(after),
                 confirmed=confirmed,
                 now=now,
+                session=session,
             )
-            record_alert(
-                session,
+            self.store.outbox.record_alert(
                 account_pk=account.id,
                 sweep_id=None,
                 delivery=delivery(self.settings, category),
                 category=category,
                 details=details,
                 now=now,
+                session=session,
             )
 
     # Accounts ---------------------------------------------------------------------------------
@@ -351,10 +344,9 @@ class EventHandler:
             raise UnusableEvent("payload.account_id is missing")
         now = self.clock()
         with self.store.transaction() as session:
-            account = self.store.deauthorize(str(zoom_account_id), now, session=session)
+            account = self.store.accounts.deauthorize(str(zoom_account_id), now, session=session)
             if account is not None:
-                self.store.append_audit(
-                    session,
+                self.store.audit.append(
                     account_pk=account.id,
                     actor="webhook",
                     action="account.deauthorized",
@@ -363,6 +355,7 @@ class EventHandler:
                     after={"status": "deauthorized", "tokens": "purged"},
                     confirmed=True,
                     now=now,
+                    session=session,
                 )
         with self._lock:
             client = self._clients.pop(account.id, None) if account is not None else None
@@ -377,10 +370,9 @@ def on_dead(
 
     def tell_officer(item: InboxItem, error: str) -> None:
         zoom_id = item.zoom_account_id
-        account = store.get_account_by_zoom_id(zoom_id) if zoom_id else None
+        account = store.accounts.by_zoom_id(zoom_id) if zoom_id else None
         with store.transaction() as session:
-            record_alert(
-                session,
+            store.outbox.record_alert(
                 account_pk=account.id if account is not None else None,
                 sweep_id=None,
                 delivery=categories.IMMEDIATE,
@@ -403,6 +395,7 @@ def on_dead(
                     ),
                 },
                 now=clock(),
+                session=session,
             )
 
     return tell_officer
