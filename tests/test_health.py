@@ -20,7 +20,6 @@ from zoomguard.runtime.metrics import (
 )
 from zoomguard.store import Store, SweepCounts, make_engine
 from zoomguard.store import inbox as inbox_store
-from zoomguard.store import outbox as outbox_store
 from zoomguard.webhooks import create_app
 from zoomguard.webhooks.health import PROCESS_METRICS
 
@@ -74,8 +73,7 @@ def kill_event(store: Store, event_id: int) -> None:
 
 def add_email(store: Store, *, created: datetime) -> None:
     with store.transaction() as session:
-        outbox_store.insert_email(
-            session,
+        store.outbox.insert_email(
             message_id=f"<{created.timestamp()}@test>",
             kind="digest",
             recipients=["officer@example.org"],
@@ -83,6 +81,7 @@ def add_email(store: Store, *, created: datetime) -> None:
             text_body="text",
             html_body="<p>html</p>",
             now=created,
+            session=session,
         )
 
 

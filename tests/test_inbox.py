@@ -88,7 +88,8 @@ def test_add_event_stores_the_row_and_reports_duplicates(store: Store) -> None:
 def test_add_event_joins_the_callers_transaction_and_survives_a_duplicate(store: Store) -> None:
     add(store, "existing")
     with store.transaction() as session:
-        new_id, created = session.inbox.add_event(
+        new_id, created = store.inbox.add_event(
+            session=session,
             dedupe_key="fresh",
             event="meeting.updated",
             zoom_account_id=None,
@@ -98,7 +99,8 @@ def test_add_event_joins_the_callers_transaction_and_survives_a_duplicate(store:
             now=T0,
         )
         # The duplicate's IntegrityError is contained in a savepoint: the transaction goes on.
-        duplicate = session.inbox.add_event(
+        duplicate = store.inbox.add_event(
+            session=session,
             dedupe_key="existing",
             event="meeting.created",
             zoom_account_id=None,
@@ -116,7 +118,8 @@ def test_add_event_joins_the_callers_transaction_and_survives_a_duplicate(store:
 def test_add_event_in_a_rolled_back_transaction_leaves_nothing(store: Store) -> None:
     def add_then_fail() -> None:
         with store.transaction() as session:
-            session.inbox.add_event(
+            store.inbox.add_event(
+                session=session,
                 dedupe_key="k",
                 event="meeting.created",
                 zoom_account_id=None,

@@ -37,7 +37,6 @@ from zoomguard.service.maintenance import (
 )
 from zoomguard.store import AccountRecord, Store, SweepCounts, make_engine
 from zoomguard.store import inbox as inbox_store
-from zoomguard.store import outbox as outbox_store
 from zoomguard.store.models import Alert, AuditEntry, Email, Finding, InboxEvent, UpdateCounter
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -204,7 +203,7 @@ def test_the_alerts_job_composes_and_sends_the_sweeps_alerts(
         assert len(smtp.messages) == result.sent
     with store.transaction() as session:
         assert session.scalar(select(func.count()).where(Alert.email_id.is_(None))) == 0
-        assert {e.status for e in outbox_store.list_emails(session)} == {"sent"}
+        assert {e.status for e in store.outbox.list_emails(session=session)} == {"sent"}
 
 
 def test_the_inbox_check_warns_when_no_worker_drains_it(
@@ -442,17 +441,16 @@ def add_finding(store: Store, meeting: str, resolved: datetime | None) -> None:
 
 def add_email_with_alert(store: Store, key: str, sent: datetime | None) -> None:
     with store.transaction() as session:
-        alert = outbox_store.record_alert(
-            session,
+        alert = store.outbox.record_alert(
             account_pk=None,
             sweep_id=None,
             delivery="digest",
             category="meeting.fixed",
             details={"host_email": "host@agency.example"},
             now=NOW - timedelta(days=200),
+            session=session,
         )
-        email = outbox_store.insert_email(
-            session,
+        email = store.outbox.insert_email(
             message_id=f"<{key}@test>",
             kind="digest",
             recipients=["officer@agency.example"],
@@ -460,10 +458,11 @@ def add_email_with_alert(store: Store, key: str, sent: datetime | None) -> None:
             text_body="t",
             html_body="h",
             now=NOW - timedelta(days=200),
+            session=session,
         )
-        outbox_store.attach_alerts(session, [alert], email)
+        store.outbox.attach_alerts([alert], email, session=session)
         if sent is not None:
-            outbox_store.mark_sent(session, email, now=sent)
+            store.outbox.mark_sent(email, now=sent, session=session)
 
 
 def add_audit(store: Store, at: datetime) -> None:

@@ -25,9 +25,9 @@ from zoomguard.notify import categories as cat
 from zoomguard.notify import outbox as notify_outbox
 from zoomguard.notify.smtp import DeliveryError, SendResult
 from zoomguard.rules import policy
-from zoomguard.store import Store, SweepCounts
-from zoomguard.store import outbox as db
+from zoomguard.store import EmailRecord, Store, SweepCounts
 from zoomguard.store.models import Alert, Email
+from zoomguard.store.records import DigestScope
 
 pytest_plugins = ("store_fixtures",)
 
@@ -109,8 +109,8 @@ def record(
     delivery: str | None = None,
 ) -> int:
     with store.transaction() as session:
-        return notify.record_alert(
-            session,
+        return store.outbox.record_alert(
+            session=session,
             account_pk=account,
             sweep_id=sweep,
             delivery=delivery or notify.delivery_for(category),
@@ -148,7 +148,7 @@ def finish_sweep(store: Store, sweep: int) -> None:
     store.sweeps.finish(sweep, "completed", counts, T0 + timedelta(minutes=2))
 
 
-def emails(store: Store) -> list[db.EmailRecord]:
+def emails(store: Store) -> list[EmailRecord]:
     return sorted(store.outbox.list_emails(limit=1000), key=lambda e: e.id)
 
 
@@ -201,8 +201,8 @@ def test_record_alert_scrubs_and_belongs_to_the_callers_transaction(store: Store
 
     def finding_fails() -> None:
         with store.transaction() as session:
-            notify.record_alert(
-                session,
+            store.outbox.record_alert(
+                session=session,
                 account_pk=account,
                 sweep_id=None,
                 delivery="immediate",
@@ -293,8 +293,7 @@ def test_compose_applies_a_redactor_to_topics(store: Store) -> None:
 
 def compose_by_hand(store: Store, message_id: str, alert_ids: list[int]) -> None:
     with store.transaction() as session:
-        email_id = db.insert_email(
-            session,
+        email_id = store.outbox.insert_email(
             message_id=message_id,
             kind="digest",
             recipients=[OFFICER],
@@ -302,8 +301,9 @@ def compose_by_hand(store: Store, message_id: str, alert_ids: list[int]) -> None
             text_body="t",
             html_body="h",
             now=T0,
+            session=session,
         )
-        db.attach_alerts(session, alert_ids, email_id)
+        store.outbox.attach_alerts(alert_ids, email_id, session=session)
 
 
 def test_two_composers_never_compose_one_alert_twice(store: Store) -> None:
@@ -506,11 +506,10 @@ def test_webhook_digests_are_per_account_including_alerts_of_no_account(store: S
 
 
 def compose_digest_by_hand(
-    store: Store, message_id: str, scope: db.DigestScope, *, expected: int
+    store: Store, message_id: str, scope: DigestScope, *, expected: int
 ) -> int:
     with store.transaction() as session:
-        email_id = db.insert_email(
-            session,
+        email_id = store.outbox.insert_email(
             message_id=message_id,
             kind="digest",
             recipients=[OFFICER],
@@ -518,16 +517,17 @@ def compose_digest_by_hand(
             text_body="t",
             html_body="h",
             now=T0,
+            session=session,
         )
-        db.attach_digest(session, scope, email_id, expected=expected)
+        store.outbox.attach_digest(scope, email_id, expected=expected, session=session)
     return email_id
 
 
 def test_a_digest_takes_only_the_alerts_seen_when_it_was_planned(store: Store) -> None:
     account, sweep = sweep_with_violations(store)
     with store.transaction() as session:
-        [plan] = db.pending_digests(session)
-    assert plan.scope == db.DigestScope(sweep_id=sweep, account_id=None, max_id=plan.scope.max_id)
+        [plan] = store.outbox.pending_digests(session=session)
+    assert plan.scope == DigestScope(sweep_id=sweep, account_id=None, max_id=plan.scope.max_id)
     assert plan.count == 3
     assert plan.sweep_finished_at == T0 + timedelta(minutes=2)
     late = record(
@@ -535,8 +535,11 @@ def test_a_digest_takes_only_the_alerts_seen_when_it_was_planned(store: Store) -
     )
     assert late > plan.scope.max_id
     with store.transaction() as session:
-        streamed = [a.id for a in db.stream_digest_alerts(session, plan.scope, page_size=2)]
-        immediates = db.uncomposed_immediates(session)
+        streamed = [
+            a.id
+            for a in store.outbox.stream_digest_alerts(plan.scope, page_size=2, session=session)
+        ]
+        immediates = store.outbox.uncomposed_immediates(session=session)
     assert len(streamed) == 3
     assert late not in streamed
     assert len(immediates) == 2
@@ -545,10 +548,10 @@ def test_a_digest_takes_only_the_alerts_seen_when_it_was_planned(store: Store) -
     email_id = compose_digest_by_hand(store, "<d@x>", plan.scope, expected=3)
     assert alerts_in(store, email_id) == 3
     with store.transaction() as session:
-        assert db.get_uncomposed_alert(session, streamed[0]) is None
-        assert db.get_uncomposed_alert(session, late) is not None
+        assert store.outbox.get_uncomposed_alert(streamed[0], session=session) is None
+        assert store.outbox.get_uncomposed_alert(late, session=session) is not None
         # The late alert waits for a digest of its own.
-        [later] = db.pending_digests(session)
+        [later] = store.outbox.pending_digests(session=session)
     assert later.count == 1
     assert later.scope.max_id == late
 
@@ -558,8 +561,8 @@ def test_attaching_a_digest_fails_when_another_composer_took_some_of_its_alerts(
 ) -> None:
     sweep_with_violations(store)
     with store.transaction() as session:
-        [plan] = db.pending_digests(session)
-        streamed = list(db.stream_digest_alerts(session, plan.scope))
+        [plan] = store.outbox.pending_digests(session=session)
+        streamed = list(store.outbox.stream_digest_alerts(plan.scope, session=session))
     compose_by_hand(store, "<a@x>", [streamed[0].id])
     with pytest.raises(StoreError) as caught:
         compose_digest_by_hand(store, "<b@x>", plan.scope, expected=len(streamed))
@@ -567,7 +570,7 @@ def test_attaching_a_digest_fails_when_another_composer_took_some_of_its_alerts(
     # Rolled back: the losing email is gone and the two alerts it did not get are still free.
     assert [e.message_id for e in emails(store)] == ["<a@x>"]
     with store.transaction() as session:
-        [rest] = db.pending_digests(session)
+        [rest] = store.outbox.pending_digests(session=session)
     assert rest.count == len(streamed) - 1
 
 
@@ -769,12 +772,14 @@ def test_claim_is_exclusive_and_expires(store: Store) -> None:
     [email] = emails(store)
     until = T0 + timedelta(minutes=10)
     with store.transaction() as session:
-        assert db.claim_email(session, email.id, now=T0, until=until)
+        assert store.outbox.claim_email(email.id, now=T0, until=until, session=session)
     with store.transaction() as session:
-        assert not db.claim_email(session, email.id, now=T0, until=until)
+        assert not store.outbox.claim_email(email.id, now=T0, until=until, session=session)
     # A flusher that died mid-send gives the email back when its claim runs out.
     with store.transaction() as session:
-        assert db.claim_email(session, email.id, now=until, until=until + timedelta(minutes=10))
+        assert store.outbox.claim_email(
+            email.id, now=until, until=until + timedelta(minutes=10), session=session
+        )
     assert emails(store)[0].attempts == 2
 
 

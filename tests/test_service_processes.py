@@ -96,7 +96,8 @@ def add_events(store: Store, count: int, *, first: int = 0, per_transaction: int
     for start_at in range(first, first + count, per_transaction):
         with store.transaction() as session:
             for n in range(start_at, min(first + count, start_at + per_transaction)):
-                session.inbox.add_event(
+                store.inbox.add_event(
+                    session=session,
                     dedupe_key=f"test-event-{n}",
                     event="meeting.deleted",
                     zoom_account_id=None,

@@ -127,26 +127,26 @@ def test_without_a_secret_key_credentials_are_neither_saved_nor_read(
     store: Store, store_without_key: Store
 ) -> None:
     with pytest.raises(SecretKeyError):
-        store_without_key.save_s2s_account("acct-1", "client-1", SECRET)
-    assert store_without_key.list_accounts() == []
+        store_without_key.accounts.save_s2s("acct-1", "client-1", SECRET)
+    assert store_without_key.accounts.list_all() == []
 
     account = store.accounts.save_s2s("acct-1", "client-1", SECRET)
     store.accounts.save_token(account.id, "token", T0)
     with pytest.raises(SecretKeyError):
-        store_without_key.s2s_credentials(account)
+        store_without_key.accounts.s2s_credentials(account)
     with pytest.raises(SecretKeyError):
-        store_without_key.load_token(account.id)
+        store_without_key.accounts.load_token(account.id)
     with pytest.raises(SecretKeyError):
-        store_without_key.save_token(account.id, "token-2", T0)
+        store_without_key.accounts.save_token(account.id, "token-2", T0)
     # Non-secret reads still work without a key.
-    assert store_without_key.get_account(account.id) == store.accounts.get(account.id)
+    assert store_without_key.accounts.get(account.id) == store.accounts.get(account.id)
 
 
 def test_a_different_key_cannot_read_the_stored_secret(store: Store, db_engine: Engine) -> None:
     account = store.accounts.save_s2s("acct-1", "client-1", SECRET)
     other = Store(db_engine, Vault("another passphrase of enough length"))
     with pytest.raises(SecretKeyError):
-        other.s2s_credentials(account)
+        other.accounts.s2s_credentials(account)
 
 
 def test_tokens_round_trip_encrypted(store: Store, db_engine: Engine) -> None:
