@@ -67,7 +67,7 @@ def running(sandbox: SandboxServer, sqlite_store: Store) -> Iterator[RunningApp]
     app = dashboard_app(settings, sqlite_store)
     with serve(app) as served:
         yield served
-        app.extensions["zoomguard_dashboard"].launcher.join(30)
+        app.extensions["zoomguard"].launcher.join(30)
 
 
 @pytest.fixture

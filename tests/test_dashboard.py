@@ -37,12 +37,11 @@ from zoomguard import service
 from zoomguard.cli import ZoomGuardGroup
 from zoomguard.cli.users import user_command
 from zoomguard.config import Settings
-from zoomguard.errors import ZoomAuthError
+from zoomguard.errors import OAuthConnectError, UserError, ZoomAuthError
 from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxServer
 from zoomguard.service.connect import (
     STATE_TTL,
-    OAuthConnectError,
     OAuthTokenProvider,
     begin_connect,
     complete_connect,
@@ -61,11 +60,7 @@ from zoomguard.store.models import Account, OAuthState
 from zoomguard.store.users import (
     LOCKOUT,
     MAX_FAILED_LOGINS,
-    UserError,
-    authenticate,
-    create_user,
     hash_password,
-    set_password,
     verify_password,
 )
 from zoomguard.webhooks.dashboard.auth import session_signing_key
@@ -95,7 +90,7 @@ def app(settings: Settings, sqlite_store: Store, fast_hashes: None) -> Iterator[
     add_users(sqlite_store)
     flask_app = dashboard_app(settings, sqlite_store)
     yield flask_app
-    flask_app.extensions["zoomguard_dashboard"].launcher.join(30)
+    flask_app.extensions["zoomguard"].launcher.join(30)
 
 
 def csrf_of(client: FlaskClient, path: str = "/login") -> str:
@@ -216,23 +211,23 @@ def test_lockout_ends_after_its_time_and_a_success_resets_the_count(
     sqlite_store: Store, fast_hashes: None
 ) -> None:
     start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    create_user(sqlite_store, "bob", "bob's long passphrase", "admin", now=start)
+    sqlite_store.users.create("bob", "bob's long passphrase", "admin", now=start)
     for attempt in range(MAX_FAILED_LOGINS):
-        result = authenticate(sqlite_store, "bob", "wrong", now=start)
+        result = sqlite_store.users.authenticate("bob", "wrong", now=start)
         assert result.user is None
         assert (result.locked_until is not None) == (attempt == MAX_FAILED_LOGINS - 1)
-    locked = authenticate(sqlite_store, "BOB", "bob's long passphrase", now=start)
+    locked = sqlite_store.users.authenticate("BOB", "bob's long passphrase", now=start)
     assert locked.user is None
     assert locked.locked_until == start + LOCKOUT
     later = start + LOCKOUT + timedelta(seconds=1)
-    ok = authenticate(sqlite_store, " Bob ", "bob's long passphrase", now=later)
+    ok = sqlite_store.users.authenticate(" Bob ", "bob's long passphrase", now=later)
     assert ok.user is not None
     assert ok.user.failed_logins == 0
     assert ok.user.last_login_at == later
 
 
 def test_passwords_are_stored_as_slow_salted_scrypt_hashes(sqlite_store: Store) -> None:
-    user = create_user(sqlite_store, "carol", "carol's long passphrase", "privacy_officer")
+    user = sqlite_store.users.create("carol", "carol's long passphrase", "privacy_officer")
     with sqlite_store.transaction() as session:
         from zoomguard.store.models import DashboardUser
 
@@ -247,22 +242,22 @@ def test_passwords_are_stored_as_slow_salted_scrypt_hashes(sqlite_store: Store) 
 
 
 def test_weak_or_duplicate_users_are_refused(sqlite_store: Store, fast_hashes: None) -> None:
-    create_user(sqlite_store, "dave", "dave's long passphrase", "admin")
+    sqlite_store.users.create("dave", "dave's long passphrase", "admin")
     with pytest.raises(UserError, match="already exists"):
-        create_user(sqlite_store, "DAVE", "another long passphrase", "admin")
+        sqlite_store.users.create("DAVE", "another long passphrase", "admin")
     with pytest.raises(UserError, match="at least 12"):
-        create_user(sqlite_store, "erin", "short", "admin")
+        sqlite_store.users.create("erin", "short", "admin")
     with pytest.raises(UserError, match="role"):
-        create_user(sqlite_store, "erin", "erin's long passphrase", "superuser")
+        sqlite_store.users.create("erin", "erin's long passphrase", "superuser")
     with pytest.raises(UserError, match="username"):
-        create_user(sqlite_store, "<script>", "erin's long passphrase", "admin")
+        sqlite_store.users.create("<script>", "erin's long passphrase", "admin")
 
 
 def test_changing_a_password_ends_existing_sessions(app: Flask, sqlite_store: Store) -> None:
     client = app.test_client()
     sign_in(client, OFFICER)
     assert client.get("/").status_code == 200
-    set_password(sqlite_store, OFFICER[0], "a brand new passphrase")
+    sqlite_store.users.set_password(OFFICER[0], "a brand new passphrase")
     assert client.get("/").status_code == 302
 
 
@@ -645,13 +640,13 @@ def test_a_refused_refresh_token_is_forgotten_and_the_dashboard_says_reconnect(
 def test_an_oauth_account_is_swept_with_its_own_renewing_token(
     settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
-    from zoomguard.service.connect import client_for
+    from zoomguard.service import client_for_account
 
     account = _connected_oauth_account(settings, sqlite_store)
     before = sqlite_store.accounts.load_token(account.id)
     assert before is not None
     sandbox.state.expire_tokens()  # Zoom says 124 to the stored token: renew once, go on
-    client = client_for(settings, sqlite_store, account)
+    client = client_for_account(settings, sqlite_store, account)
     with client:
         result = service.Sweeper(
             settings, sqlite_store, client, account, profile=policy.default_profile()
@@ -690,7 +685,7 @@ def test_run_a_sweep_now_starts_it_in_the_background_and_records_who_asked(
     sign_in(client, ADMIN)
     response = client.post("/sweeps", data={"csrf_token": csrf_of(client, "/")})
     assert response.status_code == 302
-    assert app.extensions["zoomguard_dashboard"].launcher.join(30)
+    assert app.extensions["zoomguard"].launcher.join(30)
     [done] = sqlite_store.sweeps.recent(account_pk=account.id)
     assert done.status == "completed"
     assert done.counts.meetings == 12
@@ -716,7 +711,7 @@ def test_a_sweep_held_elsewhere_is_not_started_twice(
         "/sweeps", data={"csrf_token": csrf_of(client, "/")}, follow_redirects=True
     )
     assert "already running (started by the scheduler" in response.get_data(as_text=True)
-    app.extensions["zoomguard_dashboard"].launcher.join(5)
+    app.extensions["zoomguard"].launcher.join(5)
     assert sqlite_store.sweeps.recent() == []
 
 
@@ -728,7 +723,7 @@ def test_a_dry_run_from_the_dashboard_changes_nothing_in_zoom(
     sign_in(client, ADMIN)
     marker = len(sandbox.state.request_log())
     client.post("/sweeps", data={"csrf_token": csrf_of(client, "/"), "dry_run": "1"})
-    assert app.extensions["zoomguard_dashboard"].launcher.join(30)
+    assert app.extensions["zoomguard"].launcher.join(30)
     [done] = sqlite_store.sweeps.recent()
     assert done.dry_run
     assert done.counts.patches == 0
@@ -908,7 +903,7 @@ def test_user_add_prompts_twice_and_creates_a_user_who_can_sign_in(
     assert added.exit_code == 0, added.output
     assert "user frank created (Administrator)" in added.output
     assert "frank's long passphrase" not in added.output
-    assert authenticate(sqlite_store, "frank", "frank's long passphrase").user is not None
+    assert sqlite_store.users.authenticate("frank", "frank's long passphrase").user is not None
 
     again = runner.invoke(
         group, ["user", "add", "frank", "--password-stdin"], input="x" * 20 + "\n"
@@ -929,17 +924,17 @@ def test_user_password_role_and_remove(
     sqlite_store: Store, monkeypatch: pytest.MonkeyPatch, fast_hashes: None
 ) -> None:
     runner, group = _cli(sqlite_store, monkeypatch)
-    create_user(sqlite_store, "hana", "hana's long passphrase", "privacy_officer")
+    sqlite_store.users.create("hana", "hana's long passphrase", "privacy_officer")
     changed = runner.invoke(
         group, ["user", "password", "hana", "--password-stdin"], input="hana's newer passphrase\n"
     )
     assert changed.exit_code == 0, changed.output
-    assert authenticate(sqlite_store, "hana", "hana's newer passphrase").user is not None
+    assert sqlite_store.users.authenticate("hana", "hana's newer passphrase").user is not None
     promoted = runner.invoke(group, ["user", "role", "hana", "admin"])
     assert "Administrator" in promoted.output
     removed = runner.invoke(group, ["user", "remove", "hana"])
     assert removed.exit_code == 0
-    assert authenticate(sqlite_store, "hana", "hana's newer passphrase").user is None
+    assert sqlite_store.users.authenticate("hana", "hana's newer passphrase").user is None
 
 
 # --- the migration -------------------------------------------------------------------------------

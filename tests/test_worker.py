@@ -292,7 +292,7 @@ def test_run_worker_survives_a_database_outage(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     add(store, "k", now=datetime.now(UTC) - timedelta(seconds=1))
-    real_claim = inbox.claim_events
+    real_claim = store.inbox.claim_events
     outages = [StoreError("database error: connection refused")]
 
     def flaky_claim(*args: object, **kwargs: object) -> list[InboxItem]:
@@ -300,7 +300,7 @@ def test_run_worker_survives_a_database_outage(
             raise outages.pop()
         return real_claim(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(inbox, "claim_events", flaky_claim)
+    monkeypatch.setattr(store.inbox, "claim_events", flaky_claim)
     monkeypatch.setattr(worker, "STORE_RETRY_SECONDS", 0.01)
     handler = Recorder()
     stop = threading.Event()

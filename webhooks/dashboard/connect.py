@@ -17,8 +17,8 @@ from zoomguard.service.connect import (
     complete_connect,
 )
 from zoomguard.store.records import ROLE_ADMIN
+from zoomguard.webhooks.context import app_context
 from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
-from zoomguard.webhooks.dashboard.context import dashboard_context
 
 log = logging.getLogger("zoomguard.dashboard")
 
@@ -34,14 +34,14 @@ MAX_NAME = 200
 
 
 def _redirect_uri() -> str:
-    configured = dashboard_context().settings.zoom_oauth_redirect_url
+    configured = app_context().settings.zoom_oauth_redirect_url
     return configured or url_for("connect.oauth_callback", _external=True)
 
 
 @bp.get("/connect")
 @require_role(ROLE_ADMIN)
 def page() -> str:
-    settings = dashboard_context().settings
+    settings = app_context().settings
     return render_template(
         "connect.html",
         oauth_configured=OAuthApp.from_settings(settings) is not None,
@@ -53,7 +53,7 @@ def page() -> str:
 @bp.post("/connect/oauth")
 @require_role(ROLE_ADMIN)
 def oauth_start() -> WerkzeugResponse:
-    context = dashboard_context()
+    context = app_context()
     user = current_user()
     assert user is not None
     binding = session.get(BINDING_KEY)
@@ -78,7 +78,7 @@ def oauth_start() -> WerkzeugResponse:
 @bp.get("/connect/oauth/callback")
 @require_role(ROLE_ADMIN)
 def oauth_callback() -> WerkzeugResponse:
-    context = dashboard_context()
+    context = app_context()
     user = current_user()
     assert user is not None
     binding = session.get(BINDING_KEY)
@@ -112,7 +112,7 @@ def oauth_callback() -> WerkzeugResponse:
 @bp.post("/connect/s2s")
 @require_role(ROLE_ADMIN)
 def s2s() -> WerkzeugResponse | tuple[str, int]:
-    context = dashboard_context()
+    context = app_context()
     user = current_user()
     assert user is not None
     account_id = request.form.get("account_id", "").strip()

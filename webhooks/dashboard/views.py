@@ -18,9 +18,9 @@ from zoomguard.rules import policy
 from zoomguard.service import load_profile, utcnow
 from zoomguard.store import AccountRecord, FindingRecord, SweepRecord
 from zoomguard.store.users import ROLE_ADMIN, ROLE_PRIVACY_OFFICER
+from zoomguard.webhooks.context import app_context
 from zoomguard.webhooks.dashboard import compliance
 from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
-from zoomguard.webhooks.dashboard.context import dashboard_context
 from zoomguard.webhooks.dashboard.sweeps import Launch
 
 log = logging.getLogger("zoomguard.dashboard")
@@ -52,7 +52,7 @@ CSV_HEADERS = (
 
 def _rules_in_force() -> list[str]:
     try:
-        rules = load_profile(dashboard_context().settings).rules
+        rules = load_profile(app_context().settings).rules
     except PolicyError:
         rules = frozenset(policy.RULES)
     return [rule_id for rule_id in policy.RULES if rule_id in rules]
@@ -74,7 +74,7 @@ def _filters(accounts: list[AccountRecord]) -> tuple[int | None, str | None, str
 
 @bp.get("/")
 def index() -> str:
-    context = dashboard_context()
+    context = app_context()
     store, settings, launcher = context.store, context.settings, context.launcher
     now = utcnow()
     accounts = store.accounts.list_all(active_only=False)
@@ -139,7 +139,7 @@ def index() -> str:
 @bp.get("/findings.csv")
 @require_role(ROLE_PRIVACY_OFFICER)
 def export_csv() -> Response:
-    context = dashboard_context()
+    context = app_context()
     store = context.store
     accounts = store.accounts.list_all(active_only=False)
     names = {a.id: compliance.account_label(a) for a in accounts}
@@ -193,7 +193,7 @@ def _csv_row(f: FindingRecord, names: dict[int, str]) -> tuple[Any, ...]:
 @bp.post("/sweeps")
 @require_role(ROLE_ADMIN)
 def run_sweep() -> WerkzeugResponse:
-    context = dashboard_context()
+    context = app_context()
     store, launcher = context.store, context.launcher
     user = current_user()
     assert user is not None  # guard_blueprint
