@@ -24,7 +24,6 @@ from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.events import EventHandler, on_dead
 from zoomguard.store import Store, upgrade
-from zoomguard.store.inbox import count_by_status, dead_events
 from zoomguard.store.models import Alert
 from zoomguard.webhooks import create_app
 from zoomguard.webhooks.receiver.signature import sign
@@ -168,7 +167,7 @@ def test_meeting_made_noncompliant_is_fixed_once(rig: Rig) -> None:
     assert rig.sandbox.wait_for_webhooks(10)
     rig.drain()
     assert rig.patches_of(meeting["id"]) == 1
-    assert count_by_status(rig.store).get("done", 0) >= 2
+    assert rig.store.inbox.count_by_status().get("done", 0) >= 2
 
 
 def test_events_posted_while_the_worker_is_down_are_all_processed(rig: Rig) -> None:
@@ -178,12 +177,12 @@ def test_events_posted_while_the_worker_is_down_are_all_processed(rig: Rig) -> N
     for m in meetings:
         state.update_meeting(m["id"], {"settings": {"waiting_room": False}})
     assert rig.sandbox.wait_for_webhooks(10)
-    pending = count_by_status(rig.store).get("pending", 0)
+    pending = rig.store.inbox.count_by_status().get("pending", 0)
     assert pending == 5
     assert rig.drain() >= 5
     for m in meetings:
         assert state.meetings[m["id"]]["settings"]["waiting_room"] is True
-    assert count_by_status(rig.store).get("pending", 0) == 0
+    assert rig.store.inbox.count_by_status().get("pending", 0) == 0
 
 
 def test_a_participant_joining_before_the_host_is_alerted_and_the_meeting_fixed(rig: Rig) -> None:
@@ -259,6 +258,6 @@ def test_an_event_that_keeps_failing_is_dead_and_the_officer_is_told(rig: Rig) -
         on_dead=on_dead(rig.settings, rig.store),
     )
     assert processed == 1
-    dead = dead_events(rig.store)
+    dead = rig.store.inbox.dead_events()
     assert [d.event for d in dead] == ["meeting.updated"]
     assert "event.dead" in rig.alert_categories()

@@ -20,10 +20,10 @@ from sqlalchemy import delete, func, insert, select
 
 from zoomguard import notify
 from zoomguard.config import Settings
-from zoomguard.errors import StoreError
+from zoomguard.errors import DeliveryError, StoreError
 from zoomguard.notify import categories as cat
 from zoomguard.notify import outbox as notify_outbox
-from zoomguard.notify.smtp import DeliveryError, SendResult
+from zoomguard.notify.smtp import SendResult
 from zoomguard.rules import policy
 from zoomguard.store import EmailRecord, Store, SweepCounts
 from zoomguard.store.models import Alert, Email

@@ -18,8 +18,7 @@ from werkzeug.serving import make_server
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.runtime import worker
-from zoomguard.store import Store, inbox
-from zoomguard.store.inbox import InboxItem
+from zoomguard.store import InboxItem, Store, inbox
 from zoomguard.webhooks import create_app
 
 pytest_plugins = ("store_fixtures",)
