@@ -64,7 +64,7 @@ def measure(ctx: Context, db: Database, events: int, poll: float | None) -> dict
         assert settings.zoom_account_id
         assert settings.zoom_client_id
         assert settings.zoom_client_secret
-        store.save_s2s_account(
+        store.accounts.save_s2s(
             settings.zoom_account_id,
             settings.zoom_client_id,
             settings.zoom_client_secret,

@@ -14,7 +14,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from zoomguard.config import Settings
 from zoomguard.sandbox import SandboxServer
 from zoomguard.store import Store
-from zoomguard.store import users as dashboard_users
 from zoomguard.webhooks import create_app
 
 SECRET_KEY = "a dashboard test passphrase (not for production)"
@@ -38,8 +37,8 @@ def db_url_of(store: Store) -> str:
 
 
 def add_users(store: Store) -> None:
-    dashboard_users.create_user(store, ADMIN[0], ADMIN[1], "admin")
-    dashboard_users.create_user(store, OFFICER[0], OFFICER[1], "privacy_officer")
+    store.users.create(ADMIN[0], ADMIN[1], "admin")
+    store.users.create(OFFICER[0], OFFICER[1], "privacy_officer")
 
 
 @dataclass

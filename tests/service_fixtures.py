@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomguard.config import Settings
-from zoomguard.store import Store
-from zoomguard.store.inbox import InboxItem
+from zoomguard.store import InboxItem, Store
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent

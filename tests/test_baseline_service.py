@@ -31,8 +31,7 @@ from zoomguard.rules.profile import Baseline
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.baseline import BaselineBusy, BaselineRunner, recheck_baseline
 from zoomguard.service.events.settings import scope_for_event
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
+from zoomguard.store import AccountRecord, Store
 from zoomguard.store.models import Alert, AuditEntry
 from zoomguard.zoom.client import ZoomClient
 from zoomguard.zoom.tokens import S2STokenProvider
@@ -235,7 +234,7 @@ def test_baseline_locks_the_account_fixes_deviations_and_trashes_recordings(
 
     store = open_store(account)
     try:
-        findings = {(f.meeting_id, f.rule_id): f for f in store.open_findings()}
+        findings = {(f.meeting_id, f.rule_id): f for f in store.findings.open()}
         group_target = f"group:{account.group_id}"
         alice_target = f"user:{account.alice['id']}"
         bob_target = f"user:{account.bob['id']}"
@@ -299,7 +298,7 @@ def test_baseline_locks_the_account_fixes_deviations_and_trashes_recordings(
         assert len(audit(store)) == audits_after_first
         assert len(alerts(store)) == alerts_after_first
         # What was fixed and stays fixed is resolved.
-        assert [f for f in store.open_findings() if bl.is_baseline_rule(f.rule_id)] == []
+        assert [f for f in store.findings.open() if bl.is_baseline_rule(f.rule_id)] == []
     finally:
         store.close()
 
@@ -322,7 +321,7 @@ def test_report_mode_and_dry_run_change_nothing(account: Account, tmp_path: Path
 
     store = open_store(account)
     try:
-        findings = {(f.meeting_id, f.rule_id): f for f in store.open_findings()}
+        findings = {(f.meeting_id, f.rule_id): f for f in store.findings.open()}
         assert findings[("account", "baseline.cloud_recording")].status == "reported"
         assert findings[(f"group:{account.group_id}", "baseline.passcode_instant_meetings")]
         assert len([f for f in findings if f[1] == bl.RECORDING_RULE_ID]) == 2
@@ -385,7 +384,7 @@ def test_a_lock_zoom_refuses_is_a_failure_not_a_fix(account: Account) -> None:
         assert row.enforcement == "not locked: repaired after the fact"
         assert not result.compliant
         assert "Only repaired after the fact (not locked): " in bl.render_summary(result)
-        finding = next(f for f in store.open_findings() if f.rule_id == "baseline.file_transfer")
+        finding = next(f for f in store.findings.open() if f.rule_id == "baseline.file_transfer")
         assert finding.status == "failed"
         alert = next(
             a for a in alerts(store) if a.details.get("rule_id") == "baseline.file_transfer"
@@ -478,11 +477,11 @@ def test_recheck_of_one_user_and_a_busy_account(account: Account) -> None:
         scope = scope_for_event("user.settings_updated", {"object": {"id": account.bob["id"]}})
         assert scope == ("user", account.bob["id"])
         # Another baseline run holds the account: the webhook worker retries later.
-        assert store.acquire_lease(f"baseline:{record.id}", "someone-else", 60, service.utcnow())
+        assert store.leases.acquire(f"baseline:{record.id}", "someone-else", 60, service.utcnow())
         client = service.client_for_account(settings, store, record)
         with client, pytest.raises(BaselineBusy):
             recheck_baseline(settings, store, client, record, scope, profile=profile)
-        store.release_lease(f"baseline:{record.id}", "someone-else")
+        store.leases.release(f"baseline:{record.id}", "someone-else")
         client = service.client_for_account(settings, store, record)
         with client:
             result = recheck_baseline(settings, store, client, record, scope, profile=profile)

@@ -67,7 +67,7 @@ def running(sandbox: SandboxServer, sqlite_store: Store) -> Iterator[RunningApp]
     app = dashboard_app(settings, sqlite_store)
     with serve(app) as served:
         yield served
-        app.extensions["zoomguard_dashboard"].launcher.join(30)
+        app.extensions["zoomguard"].launcher.join(30)
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_a_visitor_who_is_not_signed_in_sees_nothing(
         service.Sweeper(
             settings, sqlite_store, client, account, profile=service.load_profile(settings)
         ).run()
-    topics = {f.topic for f in sqlite_store.open_findings() if f.topic}
+    topics = {f.topic for f in sqlite_store.findings.open() if f.topic}
     assert topics, "the sweep should have found something to hide"
 
     for path in ("/", "/connect", "/findings.csv", "/?status=attention"):
@@ -129,7 +129,7 @@ def test_admin_connects_with_zoom_runs_a_sweep_sees_findings_and_exports_csv(
     page.get_by_role("button", name="Connect with Zoom").click()
     # The sandbox's /oauth/authorize approves and redirects straight back to the callback.
     expect(page.get_by_text("Connected Zoom account")).to_be_visible()
-    [account] = sqlite_store.list_accounts()
+    [account] = sqlite_store.accounts.list_all()
     assert account.auth_type == "oauth"
     assert account.has_refresh_token
     expect(page.get_by_role("cell", name="Connected", exact=True)).to_be_visible()
@@ -140,7 +140,7 @@ def test_admin_connects_with_zoom_runs_a_sweep_sees_findings_and_exports_csv(
     expect(page.locator("table.findings tbody tr").first).to_be_visible()
     expect(page.get_by_text("A sweep is running")).to_have_count(0)
 
-    open_findings = sqlite_store.open_findings()
+    open_findings = sqlite_store.findings.open()
     assert open_findings
     expect(page.locator("table.findings tbody tr")).to_have_count(len(open_findings))
     expect(page.locator("figure.chart svg circle")).to_have_count(1)

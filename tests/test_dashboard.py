@@ -37,27 +37,30 @@ from zoomguard import service
 from zoomguard.cli import ZoomGuardGroup
 from zoomguard.cli.users import user_command
 from zoomguard.config import Settings
-from zoomguard.errors import ZoomAuthError
+from zoomguard.errors import OAuthConnectError, UserError, ZoomAuthError
 from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxServer
 from zoomguard.service.connect import (
     STATE_TTL,
-    OAuthConnectError,
     OAuthTokenProvider,
     begin_connect,
     complete_connect,
 )
-from zoomguard.store import Store, downgrade, make_engine, upgrade
-from zoomguard.store.core import AccountRecord, FindingRecord, SweepCounts, SweepRecord
+from zoomguard.store import (
+    AccountRecord,
+    FindingRecord,
+    Store,
+    SweepCounts,
+    SweepRecord,
+    downgrade,
+    make_engine,
+    upgrade,
+)
 from zoomguard.store.models import Account, OAuthState
 from zoomguard.store.users import (
     LOCKOUT,
     MAX_FAILED_LOGINS,
-    UserError,
-    authenticate,
-    create_user,
     hash_password,
-    set_password,
     verify_password,
 )
 from zoomguard.webhooks.dashboard.auth import session_signing_key
@@ -87,7 +90,7 @@ def app(settings: Settings, sqlite_store: Store, fast_hashes: None) -> Iterator[
     add_users(sqlite_store)
     flask_app = dashboard_app(settings, sqlite_store)
     yield flask_app
-    flask_app.extensions["zoomguard_dashboard"].launcher.join(30)
+    flask_app.extensions["zoomguard"].launcher.join(30)
 
 
 def csrf_of(client: FlaskClient, path: str = "/login") -> str:
@@ -138,7 +141,7 @@ def test_a_visitor_who_is_not_signed_in_sees_nothing(
 ) -> None:
     account = connect_s2s(settings, sqlite_store, sandbox)
     sweep(settings, sqlite_store, account)
-    topics = [f.topic for f in sqlite_store.open_findings() if f.topic]
+    topics = [f.topic for f in sqlite_store.findings.open() if f.topic]
     assert topics
     client = app.test_client()
     for path in ("/", "/findings.csv", "/connect", "/connect/oauth/callback?state=x&code=y"):
@@ -148,7 +151,7 @@ def test_a_visitor_who_is_not_signed_in_sees_nothing(
         assert not any(topic in response.get_data(as_text=True) for topic in topics)
     for path in ("/sweeps", "/connect/oauth", "/connect/s2s", "/logout"):
         assert client.post(path).status_code in (400, 401), path
-    assert not [a for a in sqlite_store.recent_audit(50) if a.actor == "dashboard"]
+    assert not [a for a in sqlite_store.audit.recent(50) if a.actor == "dashboard"]
 
 
 def test_the_webhook_endpoint_stays_open_to_zoom_without_a_session_or_csrf(app: Flask) -> None:
@@ -208,23 +211,23 @@ def test_lockout_ends_after_its_time_and_a_success_resets_the_count(
     sqlite_store: Store, fast_hashes: None
 ) -> None:
     start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    create_user(sqlite_store, "bob", "bob's long passphrase", "admin", now=start)
+    sqlite_store.users.create("bob", "bob's long passphrase", "admin", now=start)
     for attempt in range(MAX_FAILED_LOGINS):
-        result = authenticate(sqlite_store, "bob", "wrong", now=start)
+        result = sqlite_store.users.authenticate("bob", "wrong", now=start)
         assert result.user is None
         assert (result.locked_until is not None) == (attempt == MAX_FAILED_LOGINS - 1)
-    locked = authenticate(sqlite_store, "BOB", "bob's long passphrase", now=start)
+    locked = sqlite_store.users.authenticate("BOB", "bob's long passphrase", now=start)
     assert locked.user is None
     assert locked.locked_until == start + LOCKOUT
     later = start + LOCKOUT + timedelta(seconds=1)
-    ok = authenticate(sqlite_store, " Bob ", "bob's long passphrase", now=later)
+    ok = sqlite_store.users.authenticate(" Bob ", "bob's long passphrase", now=later)
     assert ok.user is not None
     assert ok.user.failed_logins == 0
     assert ok.user.last_login_at == later
 
 
 def test_passwords_are_stored_as_slow_salted_scrypt_hashes(sqlite_store: Store) -> None:
-    user = create_user(sqlite_store, "carol", "carol's long passphrase", "privacy_officer")
+    user = sqlite_store.users.create("carol", "carol's long passphrase", "privacy_officer")
     with sqlite_store.transaction() as session:
         from zoomguard.store.models import DashboardUser
 
@@ -239,22 +242,22 @@ def test_passwords_are_stored_as_slow_salted_scrypt_hashes(sqlite_store: Store) 
 
 
 def test_weak_or_duplicate_users_are_refused(sqlite_store: Store, fast_hashes: None) -> None:
-    create_user(sqlite_store, "dave", "dave's long passphrase", "admin")
+    sqlite_store.users.create("dave", "dave's long passphrase", "admin")
     with pytest.raises(UserError, match="already exists"):
-        create_user(sqlite_store, "DAVE", "another long passphrase", "admin")
+        sqlite_store.users.create("DAVE", "another long passphrase", "admin")
     with pytest.raises(UserError, match="at least 12"):
-        create_user(sqlite_store, "erin", "short", "admin")
+        sqlite_store.users.create("erin", "short", "admin")
     with pytest.raises(UserError, match="role"):
-        create_user(sqlite_store, "erin", "erin's long passphrase", "superuser")
+        sqlite_store.users.create("erin", "erin's long passphrase", "superuser")
     with pytest.raises(UserError, match="username"):
-        create_user(sqlite_store, "<script>", "erin's long passphrase", "admin")
+        sqlite_store.users.create("<script>", "erin's long passphrase", "admin")
 
 
 def test_changing_a_password_ends_existing_sessions(app: Flask, sqlite_store: Store) -> None:
     client = app.test_client()
     sign_in(client, OFFICER)
     assert client.get("/").status_code == 200
-    set_password(sqlite_store, OFFICER[0], "a brand new passphrase")
+    sqlite_store.users.set_password(OFFICER[0], "a brand new passphrase")
     assert client.get("/").status_code == 302
 
 
@@ -296,7 +299,7 @@ def test_every_form_needs_the_sessions_csrf_token(app: Flask, sqlite_store: Stor
     stolen = csrf_of(other, "/")
     assert client.post("/logout", data={"csrf_token": stolen}).status_code == 400
     assert client.get("/").status_code == 200  # still signed in
-    assert not [a for a in sqlite_store.recent_audit(50) if a.actor == "dashboard"]
+    assert not [a for a in sqlite_store.audit.recent(50) if a.actor == "dashboard"]
 
 
 def test_session_cookie_is_httponly_samesite_and_secure_by_default(
@@ -375,7 +378,7 @@ def test_a_privacy_officer_reads_and_exports_but_cannot_connect_or_sweep(
     assert client.post("/sweeps", data={"csrf_token": token.group(1)}).status_code == 403
     assert client.post("/connect/oauth", data={"csrf_token": token.group(1)}).status_code == 403
     assert client.get("/findings.csv").status_code == 200
-    assert sqlite_store.list_sweeps() == []
+    assert sqlite_store.sweeps.recent() == []
 
 
 # --- connecting accounts -------------------------------------------------------------------------
@@ -403,11 +406,11 @@ def test_connect_with_zoom_uses_pkce_and_stores_the_tokens_encrypted(
     done = client.get(f"{back.path}?{back.query}")
     assert done.status_code == 302
     assert done.headers["Location"] == "/"
-    [account] = sqlite_store.list_accounts()
+    [account] = sqlite_store.accounts.list_all()
     assert (account.auth_type, account.zoom_account_id) == ("oauth", sandbox.config.account_id)
     assert account.has_access_token
     assert account.has_refresh_token
-    stored = sqlite_store.load_token(account.id)
+    stored = sqlite_store.accounts.load_token(account.id)
     assert stored is not None
     access, _, refresh = stored
     with sqlite_store.transaction() as session:
@@ -421,7 +424,7 @@ def test_connect_with_zoom_uses_pkce_and_stores_the_tokens_encrypted(
     assert "Connected Zoom account" in page
     assert access not in page
     assert refresh not in page
-    [connect] = [a for a in sqlite_store.recent_audit(10) if a.action == "account.connect"]
+    [connect] = [a for a in sqlite_store.audit.recent(10) if a.action == "account.connect"]
     assert connect.actor == "dashboard"
     assert "by alice" in (connect.detail or "")
 
@@ -433,7 +436,7 @@ def test_the_oauth_state_works_once(app: Flask, sqlite_store: Store) -> None:
     assert client.get(callback).headers["Location"] == "/"
     replay = client.get(callback, follow_redirects=True)
     assert "unknown or was already used" in replay.get_data(as_text=True)
-    assert len(sqlite_store.list_accounts()) == 1
+    assert len(sqlite_store.accounts.list_all()) == 1
     forged = client.get("/connect/oauth/callback?state=made-up&code=abc", follow_redirects=True)
     assert "unknown or was already used" in forged.get_data(as_text=True)
 
@@ -448,7 +451,7 @@ def test_the_oauth_state_belongs_to_the_browser_that_started_it(
     # The attacker's code and state, delivered in the victim's signed-in browser:
     response = victim.get(callback, follow_redirects=True)
     assert "started in another browser session" in response.get_data(as_text=True)
-    assert sqlite_store.list_accounts() == []
+    assert sqlite_store.accounts.list_all() == []
     # ...and the state is spent: the attacker cannot use it either.
     again = attacker.get(callback, follow_redirects=True)
     assert "already used" in again.get_data(as_text=True)
@@ -476,7 +479,7 @@ def test_the_oauth_state_expires_after_ten_minutes(
             connected_by="test",
             now=started + STATE_TTL + timedelta(seconds=1),
         )
-    assert sqlite_store.list_accounts() == []
+    assert sqlite_store.accounts.list_all() == []
 
 
 def test_zoom_refusing_consent_is_reported_and_nothing_is_stored(
@@ -489,7 +492,7 @@ def test_zoom_refusing_consent_is_reported_and_nothing_is_stored(
         f"/connect/oauth/callback?state={state}&error=access_denied", follow_redirects=True
     )
     assert "access was denied" in response.get_data(as_text=True)
-    assert sqlite_store.list_accounts() == []
+    assert sqlite_store.accounts.list_all() == []
 
 
 def test_server_to_server_credentials_are_checked_before_they_are_saved(
@@ -510,13 +513,13 @@ def test_server_to_server_credentials_are_checked_before_they_are_saved(
     assert "Zoom did not accept these credentials" in text
     assert "not-the-secret-SENTINEL" not in text
     assert sandbox.config.account_id in text  # the rest of the form is kept
-    assert sqlite_store.list_accounts() == []
+    assert sqlite_store.accounts.list_all() == []
 
     accepted = client.post(
         "/connect/s2s", data={**form, "client_secret": sandbox.config.client_secret}
     )
     assert accepted.status_code == 302
-    [account] = sqlite_store.list_accounts()
+    [account] = sqlite_store.accounts.list_all()
     assert (account.auth_type, account.name) == ("s2s", "Agency")
     page = client.get("/").get_data(as_text=True)
     assert sandbox.config.client_secret not in page
@@ -527,7 +530,7 @@ def test_several_accounts_can_be_connected(
     app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
     connect_s2s(settings, sqlite_store, sandbox)
-    sqlite_store.save_s2s_account("OTHERACCOUNT", "other-client", "other-secret", name="Other")
+    sqlite_store.accounts.save_s2s("OTHERACCOUNT", "other-client", "other-secret", name="Other")
     client = app.test_client()
     sign_in(client, ADMIN)
     page = client.get("/").get_data(as_text=True)
@@ -573,7 +576,7 @@ def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
     # The store fixture encrypts with its own key: the token provider must use the same one.
     settings = sandbox_settings(sandbox, db_url_of(store), secret_key=STORE_TEST_SECRET_KEY)
     account = _connected_oauth_account(settings, store)
-    before = store.load_token(account.id)
+    before = store.accounts.load_token(account.id)
     assert before is not None
     _expire_stored_access_token(store, account.id)
     sandbox.config.latency_ms = 150  # both are surely in flight together
@@ -601,7 +604,7 @@ def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
     token_requests = [r for r in sandbox.state.request_log(marker) if r.path == "/oauth/token"]
     assert [r.status for r in token_requests] == [200]
     assert sum(p.refresh_count for p in providers) == 1
-    after = store.load_token(account.id)
+    after = store.accounts.load_token(account.id)
     assert after is not None
     assert after[0] == tokens[0]
     assert after[2] != before[2]  # rotated
@@ -619,14 +622,14 @@ def test_a_refused_refresh_token_is_forgotten_and_the_dashboard_says_reconnect(
     settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
     account = _connected_oauth_account(settings, sqlite_store)
-    sqlite_store.save_token(
+    sqlite_store.accounts.save_token(
         account.id, "stale-access", datetime.now(UTC) - timedelta(minutes=1), "revoked-refresh"
     )
     with pytest.raises(ZoomAuthError) as caught:
         OAuthTokenProvider(settings, sqlite_store, account.id).token()
     assert caught.value.reason == "oauth_invalid_grant"
     assert "revoked-refresh" not in str(caught.value)
-    reloaded = sqlite_store.get_account(account.id)
+    reloaded = sqlite_store.accounts.get(account.id)
     assert reloaded is not None
     assert not reloaded.has_refresh_token
     ok, text = token_health(reloaded, datetime.now(UTC))
@@ -637,20 +640,20 @@ def test_a_refused_refresh_token_is_forgotten_and_the_dashboard_says_reconnect(
 def test_an_oauth_account_is_swept_with_its_own_renewing_token(
     settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
-    from zoomguard.service.connect import client_for
+    from zoomguard.service import client_for_account
 
     account = _connected_oauth_account(settings, sqlite_store)
-    before = sqlite_store.load_token(account.id)
+    before = sqlite_store.accounts.load_token(account.id)
     assert before is not None
     sandbox.state.expire_tokens()  # Zoom says 124 to the stored token: renew once, go on
-    client = client_for(settings, sqlite_store, account)
+    client = client_for_account(settings, sqlite_store, account)
     with client:
         result = service.Sweeper(
             settings, sqlite_store, client, account, profile=policy.default_profile()
         ).run()
     assert result.status == "completed"
     assert result.counts.meetings == 12
-    after = sqlite_store.load_token(account.id)
+    after = sqlite_store.accounts.load_token(account.id)
     assert after is not None
     assert (after[0], after[2]) != (before[0], before[2])  # renewed, refresh token rotated
 
@@ -659,7 +662,7 @@ def test_an_account_removed_in_zoom_shows_as_removed_and_cannot_be_swept(
     app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
     account = connect_s2s(settings, sqlite_store, sandbox)
-    sqlite_store.deauthorize(account.zoom_account_id, datetime.now(UTC))
+    sqlite_store.accounts.deauthorize(account.zoom_account_id, datetime.now(UTC))
     client = app.test_client()
     sign_in(client, ADMIN)
     page = client.get("/").get_data(as_text=True)
@@ -668,7 +671,7 @@ def test_an_account_removed_in_zoom_shows_as_removed_and_cannot_be_swept(
     token = csrf_of(client, "/")
     response = client.post("/sweeps", data={"csrf_token": token, "account": str(account.id)})
     assert response.status_code == 404
-    assert sqlite_store.list_sweeps() == []
+    assert sqlite_store.sweeps.recent() == []
 
 
 # --- run a sweep now ---------------------------------------------------------------------------
@@ -682,18 +685,18 @@ def test_run_a_sweep_now_starts_it_in_the_background_and_records_who_asked(
     sign_in(client, ADMIN)
     response = client.post("/sweeps", data={"csrf_token": csrf_of(client, "/")})
     assert response.status_code == 302
-    assert app.extensions["zoomguard_dashboard"].launcher.join(30)
-    [done] = sqlite_store.list_sweeps(account_pk=account.id)
+    assert app.extensions["zoomguard"].launcher.join(30)
+    [done] = sqlite_store.sweeps.recent(account_pk=account.id)
     assert done.status == "completed"
     assert done.counts.meetings == 12
-    [asked] = [a for a in sqlite_store.recent_audit(50) if a.action == "sweep.request"]
+    [asked] = [a for a in sqlite_store.audit.recent(50) if a.action == "sweep.request"]
     assert (asked.actor, asked.detail, asked.after) == (
         "dashboard",
         "requested by alice",
         {"dry_run": False},
     )
     page = client.get("/").get_data(as_text=True)
-    for finding in sqlite_store.open_findings():
+    for finding in sqlite_store.findings.open():
         assert finding.meeting_id in page
 
 
@@ -701,15 +704,15 @@ def test_a_sweep_held_elsewhere_is_not_started_twice(
     app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
     account = connect_s2s(settings, sqlite_store, sandbox)
-    sqlite_store.acquire_lease(f"sweep:{account.id}", "clock-host:1", 60, datetime.now(UTC))
+    sqlite_store.leases.acquire(f"sweep:{account.id}", "clock-host:1", 60, datetime.now(UTC))
     client = app.test_client()
     sign_in(client, ADMIN)
     response = client.post(
         "/sweeps", data={"csrf_token": csrf_of(client, "/")}, follow_redirects=True
     )
     assert "already running (started by the scheduler" in response.get_data(as_text=True)
-    app.extensions["zoomguard_dashboard"].launcher.join(5)
-    assert sqlite_store.list_sweeps() == []
+    app.extensions["zoomguard"].launcher.join(5)
+    assert sqlite_store.sweeps.recent() == []
 
 
 def test_a_dry_run_from_the_dashboard_changes_nothing_in_zoom(
@@ -720,8 +723,8 @@ def test_a_dry_run_from_the_dashboard_changes_nothing_in_zoom(
     sign_in(client, ADMIN)
     marker = len(sandbox.state.request_log())
     client.post("/sweeps", data={"csrf_token": csrf_of(client, "/"), "dry_run": "1"})
-    assert app.extensions["zoomguard_dashboard"].launcher.join(30)
-    [done] = sqlite_store.list_sweeps()
+    assert app.extensions["zoomguard"].launcher.join(30)
+    [done] = sqlite_store.sweeps.recent()
     assert done.dry_run
     assert done.counts.patches == 0
     assert not [r for r in sandbox.state.request_log(marker) if r.method == "PATCH"]
@@ -735,8 +738,7 @@ def test_csv_export_has_the_filtered_open_findings_and_defuses_formulas(
 ) -> None:
     account = connect_s2s(settings, sqlite_store, sandbox)
     sweep(settings, sqlite_store, account)
-    sqlite_store.upsert_finding(
-        None,
+    sqlite_store.findings.upsert(
         account_pk=account.id,
         sweep_id=None,
         meeting_id="999",
@@ -759,7 +761,7 @@ def test_csv_export_has_the_filtered_open_findings_and_defuses_formulas(
     assert every.mimetype == "text/csv"
     assert "attachment" in every.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(every.get_data(as_text=True))))
-    assert len(rows) == len(sqlite_store.open_findings())
+    assert len(rows) == len(sqlite_store.findings.open())
     [hostile] = [r for r in rows if r["meeting"] == "999"]
     assert hostile["topic"].startswith("'=HYPERLINK")
 
@@ -769,7 +771,7 @@ def test_csv_export_has_the_filtered_open_findings_and_defuses_formulas(
     assert len(filtered) == len(
         [
             f
-            for f in sqlite_store.open_findings(rule_id="identifying_information")
+            for f in sqlite_store.findings.open(rule_id="identifying_information")
             if f.status in ("failed", "reported")
         ]
     )
@@ -780,7 +782,7 @@ def test_the_dashboard_filters_findings_by_rule_and_status(
 ) -> None:
     account = connect_s2s(settings, sqlite_store, sandbox)
     sweep(settings, sqlite_store, account)
-    findings = sqlite_store.open_findings()
+    findings = sqlite_store.findings.open()
     statuses = {f.status for f in findings}
     assert "fixed" in statuses
     client = app.test_client()
@@ -901,7 +903,7 @@ def test_user_add_prompts_twice_and_creates_a_user_who_can_sign_in(
     assert added.exit_code == 0, added.output
     assert "user frank created (Administrator)" in added.output
     assert "frank's long passphrase" not in added.output
-    assert authenticate(sqlite_store, "frank", "frank's long passphrase").user is not None
+    assert sqlite_store.users.authenticate("frank", "frank's long passphrase").user is not None
 
     again = runner.invoke(
         group, ["user", "add", "frank", "--password-stdin"], input="x" * 20 + "\n"
@@ -922,17 +924,17 @@ def test_user_password_role_and_remove(
     sqlite_store: Store, monkeypatch: pytest.MonkeyPatch, fast_hashes: None
 ) -> None:
     runner, group = _cli(sqlite_store, monkeypatch)
-    create_user(sqlite_store, "hana", "hana's long passphrase", "privacy_officer")
+    sqlite_store.users.create("hana", "hana's long passphrase", "privacy_officer")
     changed = runner.invoke(
         group, ["user", "password", "hana", "--password-stdin"], input="hana's newer passphrase\n"
     )
     assert changed.exit_code == 0, changed.output
-    assert authenticate(sqlite_store, "hana", "hana's newer passphrase").user is not None
+    assert sqlite_store.users.authenticate("hana", "hana's newer passphrase").user is not None
     promoted = runner.invoke(group, ["user", "role", "hana", "admin"])
     assert "Administrator" in promoted.output
     removed = runner.invoke(group, ["user", "remove", "hana"])
     assert removed.exit_code == 0
-    assert authenticate(sqlite_store, "hana", "hana's newer passphrase").user is None
+    assert sqlite_store.users.authenticate("hana", "hana's newer passphrase").user is None
 
 
 # --- the migration -------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_a_started_recording_reaches_the_officer_within_seconds(tmp_path: Path) 
         assert settings.zoom_account_id
         assert settings.zoom_client_id
         assert settings.zoom_client_secret
-        store.save_s2s_account(
+        store.accounts.save_s2s(
             settings.zoom_account_id, settings.zoom_client_id, settings.zoom_client_secret
         )
         server = make_server("127.0.0.1", 0, create_app(settings, store), threaded=True)

@@ -24,7 +24,6 @@ from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store, upgrade
-from zoomguard.store.inbox import count_by_status, dead_events
 from zoomguard.store.models import Alert
 from zoomguard.webhooks import create_app
 from zoomguard.webhooks.receiver.signature import sign
@@ -95,7 +94,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         assert settings.zoom_account_id
         assert settings.zoom_client_id
         assert settings.zoom_client_secret
-        store.save_s2s_account(
+        store.accounts.save_s2s(
             settings.zoom_account_id,
             settings.zoom_client_id,
             settings.zoom_client_secret,
@@ -141,7 +140,7 @@ def test_recording_started_is_stopped_and_completed_recording_trashed(rig: Rig) 
     rig.drain()
     assert state.recordings[recording.uuid].trashed
 
-    changes = [(a.action, a.confirmed) for a in rig.store.recent_audit(10)]
+    changes = [(a.action, a.confirmed) for a in rig.store.audit.recent(10)]
     assert ("recording.stop", True) in changes
     assert ("recording.trash", True) in changes
     categories = rig.alert_categories()
@@ -168,7 +167,7 @@ def test_meeting_made_noncompliant_is_fixed_once(rig: Rig) -> None:
     assert rig.sandbox.wait_for_webhooks(10)
     rig.drain()
     assert rig.patches_of(meeting["id"]) == 1
-    assert count_by_status(rig.store).get("done", 0) >= 2
+    assert rig.store.inbox.count_by_status().get("done", 0) >= 2
 
 
 def test_events_posted_while_the_worker_is_down_are_all_processed(rig: Rig) -> None:
@@ -178,12 +177,12 @@ def test_events_posted_while_the_worker_is_down_are_all_processed(rig: Rig) -> N
     for m in meetings:
         state.update_meeting(m["id"], {"settings": {"waiting_room": False}})
     assert rig.sandbox.wait_for_webhooks(10)
-    pending = count_by_status(rig.store).get("pending", 0)
+    pending = rig.store.inbox.count_by_status().get("pending", 0)
     assert pending == 5
     assert rig.drain() >= 5
     for m in meetings:
         assert state.meetings[m["id"]]["settings"]["waiting_room"] is True
-    assert count_by_status(rig.store).get("pending", 0) == 0
+    assert rig.store.inbox.count_by_status().get("pending", 0) == 0
 
 
 def test_a_participant_joining_before_the_host_is_alerted_and_the_meeting_fixed(rig: Rig) -> None:
@@ -206,11 +205,11 @@ def test_a_deleted_meeting_resolves_its_open_findings(rig: Rig) -> None:
     state.update_meeting(meeting["id"], {"agenda": "DOB 1990-04-12"})  # report-only finding
     assert rig.sandbox.wait_for_webhooks(10)
     rig.drain()
-    assert [f.rule_id for f in rig.store.open_findings()] == ["identifying_information"]
+    assert [f.rule_id for f in rig.store.findings.open()] == ["identifying_information"]
     state.delete_meeting(meeting["id"])
     assert rig.sandbox.wait_for_webhooks(10)
     rig.drain()
-    assert rig.store.open_findings() == []
+    assert rig.store.findings.open() == []
 
 
 def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
@@ -229,7 +228,7 @@ def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     }
     assert rig.post_signed(body) == 200
     rig.drain()
-    account = rig.store.get_account_by_zoom_id(account_id)
+    account = rig.store.accounts.by_zoom_id(account_id)
     assert account is not None
     assert account.status == "deauthorized"
     assert not account.has_client_secret
@@ -259,7 +258,7 @@ def test_an_event_that_keeps_failing_is_dead_and_the_officer_is_told(rig: Rig) -
         on_dead=on_dead(rig.settings, rig.store),
     )
     assert processed == 1
-    dead = dead_events(rig.store)
+    dead = rig.store.inbox.dead_events()
     assert [d.event for d in dead] == ["meeting.updated"]
     assert "event.dead" in rig.alert_categories()
 

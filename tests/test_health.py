@@ -20,7 +20,6 @@ from zoomguard.runtime.metrics import (
 )
 from zoomguard.store import Store, SweepCounts, make_engine
 from zoomguard.store import inbox as inbox_store
-from zoomguard.store import outbox as outbox_store
 from zoomguard.webhooks import create_app
 from zoomguard.webhooks.health import PROCESS_METRICS
 
@@ -38,20 +37,19 @@ def at(**delta: float) -> datetime:
 
 
 def add_account(store: Store, zoom_id: str = "acct-1", *, created: datetime) -> int:
-    return store.save_s2s_account(zoom_id, "client", "secret-value", now=created).id
+    return store.accounts.save_s2s(zoom_id, "client", "secret-value", now=created).id
 
 
 def add_sweep(
     store: Store, account_pk: int, *, finished: datetime, status: str = "completed"
 ) -> int:
-    sweep_id = store.start_sweep(account_pk, False, finished - timedelta(minutes=2))
-    store.finish_sweep(sweep_id, status, SweepCounts(meetings=5, fixed=2), finished)
+    sweep_id = store.sweeps.start(account_pk, False, finished - timedelta(minutes=2))
+    store.sweeps.finish(sweep_id, status, SweepCounts(meetings=5, fixed=2), finished)
     return sweep_id
 
 
 def add_event(store: Store, n: int, *, received: datetime) -> int:
-    event_id, _ = inbox_store.add_event(
-        store,
+    event_id, _ = store.inbox.add_event(
         dedupe_key=f"health-{n}",
         event="meeting.updated",
         zoom_account_id=None,
@@ -64,19 +62,18 @@ def add_event(store: Store, n: int, *, received: datetime) -> int:
 
 
 def kill_event(store: Store, event_id: int) -> None:
-    claimed = inbox_store.claim_events(store, "test", 100, NOW, 60)
+    claimed = store.inbox.claim_events("test", 100, NOW, 60)
     assert event_id in [item.id for item in claimed]
     for item in claimed:
         if item.id == event_id:
-            inbox_store.mark_failed(store, item.id, "boom", NOW, max_attempts=1, worker_id="test")
+            store.inbox.mark_failed(item.id, "boom", NOW, max_attempts=1, worker_id="test")
         else:
-            inbox_store.release_claims(store, [item.id], worker_id="test")
+            store.inbox.release_claims([item.id], worker_id="test")
 
 
 def add_email(store: Store, *, created: datetime) -> None:
     with store.transaction() as session:
-        outbox_store.insert_email(
-            session,
+        store.outbox.insert_email(
             message_id=f"<{created.timestamp()}@test>",
             kind="digest",
             recipients=["officer@example.org"],
@@ -84,6 +81,7 @@ def add_email(store: Store, *, created: datetime) -> None:
             text_body="text",
             html_body="<p>html</p>",
             now=created,
+            session=session,
         )
 
 
@@ -147,8 +145,8 @@ def test_an_undrained_inbox_fails_but_events_waiting_for_a_retry_do_not(store: S
     add_event(store, 1, received=at(minutes=5))
     assert check_health(store, SETTINGS, clock=lambda: NOW).ok
     # A failed event waits out its backoff: due in the future, not a backlog.
-    claimed = inbox_store.claim_events(store, "w", 10, NOW, 60)
-    inbox_store.mark_failed(store, claimed[0].id, "later", NOW, max_attempts=5)
+    claimed = store.inbox.claim_events("w", 10, NOW, 60)
+    store.inbox.mark_failed(claimed[0].id, "later", NOW, max_attempts=5)
     assert check_health(store, SETTINGS, clock=lambda: NOW).ok
 
     add_event(store, 2, received=at(minutes=16))
@@ -246,8 +244,7 @@ def test_metrics_are_computed_from_the_database(store: Store) -> None:
     kill_event(store, 1)
     add_email(store, created=at(minutes=1))
     with store.transaction() as session:
-        store.upsert_finding(
-            session,
+        store.findings.upsert(
             account_pk=account,
             sweep_id=None,
             meeting_id="123",
@@ -263,9 +260,9 @@ def test_metrics_are_computed_from_the_database(store: Store) -> None:
             status="fixed",
             detail=None,
             now=NOW,
+            session=session,
         )
-        store.append_audit(
-            session,
+        store.audit.append(
             account_pk=account,
             actor="sweep",
             action="meeting.update",
@@ -274,6 +271,7 @@ def test_metrics_are_computed_from_the_database(store: Store) -> None:
             after={},
             confirmed=True,
             now=NOW,
+            session=session,
         )
 
     response = client_for(store).get("/metrics")

@@ -25,8 +25,7 @@ def add(
     status: str = inbox.PENDING,
     now: datetime = T0,
 ) -> int:
-    event_id, created = inbox.add_event(
-        store,
+    event_id, created = store.inbox.add_event(
         dedupe_key=key,
         event=event,
         zoom_account_id="acct",
@@ -45,7 +44,7 @@ def row_count(store: Store) -> int:
 
 
 def record(store: Store, event_id: int) -> inbox.InboxRecord:
-    found = inbox.get_event(store, event_id)
+    found = store.inbox.get_event(event_id)
     assert found is not None
     return found
 
@@ -59,8 +58,7 @@ def test_status_names_match_the_schema() -> None:
 
 
 def test_add_event_stores_the_row_and_reports_duplicates(store: Store) -> None:
-    first = inbox.add_event(
-        store,
+    first = store.inbox.add_event(
         dedupe_key="k1",
         event="meeting.created",
         zoom_account_id="acct",
@@ -69,8 +67,7 @@ def test_add_event_stores_the_row_and_reports_duplicates(store: Store) -> None:
         status=inbox.PENDING,
         now=T0,
     )
-    again = inbox.add_event(
-        store,
+    again = store.inbox.add_event(
         dedupe_key="k1",
         event="meeting.created",
         zoom_account_id="acct",
@@ -91,8 +88,8 @@ def test_add_event_stores_the_row_and_reports_duplicates(store: Store) -> None:
 def test_add_event_joins_the_callers_transaction_and_survives_a_duplicate(store: Store) -> None:
     add(store, "existing")
     with store.transaction() as session:
-        new_id, created = inbox.add_event(
-            session,
+        new_id, created = store.inbox.add_event(
+            session=session,
             dedupe_key="fresh",
             event="meeting.updated",
             zoom_account_id=None,
@@ -102,8 +99,8 @@ def test_add_event_joins_the_callers_transaction_and_survives_a_duplicate(store:
             now=T0,
         )
         # The duplicate's IntegrityError is contained in a savepoint: the transaction goes on.
-        duplicate = inbox.add_event(
-            session,
+        duplicate = store.inbox.add_event(
+            session=session,
             dedupe_key="existing",
             event="meeting.created",
             zoom_account_id=None,
@@ -121,8 +118,8 @@ def test_add_event_joins_the_callers_transaction_and_survives_a_duplicate(store:
 def test_add_event_in_a_rolled_back_transaction_leaves_nothing(store: Store) -> None:
     def add_then_fail() -> None:
         with store.transaction() as session:
-            inbox.add_event(
-                session,
+            store.inbox.add_event(
+                session=session,
                 dedupe_key="k",
                 event="meeting.created",
                 zoom_account_id=None,
@@ -149,8 +146,7 @@ def test_concurrent_duplicate_adds_create_exactly_one_row(store: Store) -> None:
 
     def deliver(_: int) -> tuple[int, bool]:
         barrier.wait(timeout=10)
-        return inbox.add_event(
-            store,
+        return store.inbox.add_event(
             dedupe_key="same-body-hash",
             event="recording.started",
             zoom_account_id=None,
@@ -177,7 +173,7 @@ def test_claim_takes_due_pending_events_oldest_first(store: Store) -> None:
     add(store, "future", now=T0 + timedelta(hours=1))
     now = T0 + timedelta(seconds=10)
 
-    claimed = inbox.claim_events(store, "w1", 10, now, lease_seconds=60)
+    claimed = store.inbox.claim_events("w1", 10, now, lease_seconds=60)
 
     assert [item.id for item in claimed] == [early, late]
     assert all(item.attempts == 1 for item in claimed)
@@ -189,15 +185,15 @@ def test_claim_takes_due_pending_events_oldest_first(store: Store) -> None:
         assert (row.status, row.claimed_by) == (inbox.PROCESSING, "w1")
         assert row.claimed_until == now + timedelta(seconds=60)
     # Claimed rows are not handed out again while the lease runs.
-    assert inbox.claim_events(store, "w2", 10, now + timedelta(seconds=59), 60) == []
+    assert store.inbox.claim_events("w2", 10, now + timedelta(seconds=59), 60) == []
 
 
 def test_claim_respects_the_limit(store: Store) -> None:
     ids = [add(store, f"k{n}", now=T0 + timedelta(seconds=n)) for n in range(5)]
-    first = inbox.claim_events(store, "w", 2, T0 + timedelta(minutes=1), 60)
-    second = inbox.claim_events(store, "w", 2, T0 + timedelta(minutes=1), 60)
+    first = store.inbox.claim_events("w", 2, T0 + timedelta(minutes=1), 60)
+    second = store.inbox.claim_events("w", 2, T0 + timedelta(minutes=1), 60)
     assert [item.id for item in first + second] == ids[:4]
-    assert inbox.claim_events(store, "w", 0, T0 + timedelta(minutes=1), 60) == []
+    assert store.inbox.claim_events("w", 0, T0 + timedelta(minutes=1), 60) == []
 
 
 def test_concurrent_claimers_never_get_the_same_event(store: Store) -> None:
@@ -208,7 +204,7 @@ def test_concurrent_claimers_never_get_the_same_event(store: Store) -> None:
     def claimer(worker: int) -> list[int]:
         barrier.wait(timeout=10)
         mine: list[int] = []
-        while batch := inbox.claim_events(store, f"w{worker}", 3, now, 300):
+        while batch := store.inbox.claim_events(f"w{worker}", 3, now, 300):
             mine.extend(item.id for item in batch)
         return mine
 
@@ -225,41 +221,41 @@ def test_concurrent_claimers_never_get_the_same_event(store: Store) -> None:
 
 def test_an_expired_claim_is_taken_over(store: Store) -> None:
     event_id = add(store, "k")
-    [first] = inbox.claim_events(store, "dead-worker", 10, T0, lease_seconds=60)
-    assert inbox.claim_events(store, "w2", 10, T0 + timedelta(seconds=60), 60) == []
+    [first] = store.inbox.claim_events("dead-worker", 10, T0, lease_seconds=60)
+    assert store.inbox.claim_events("w2", 10, T0 + timedelta(seconds=60), 60) == []
 
-    [taken] = inbox.claim_events(store, "w2", 10, T0 + timedelta(seconds=61), 60)
+    [taken] = store.inbox.claim_events("w2", 10, T0 + timedelta(seconds=61), 60)
 
     assert (taken.id, first.attempts, taken.attempts) == (event_id, 1, 2)
     # The late original worker can no longer settle it; the new holder can.
     later = T0 + timedelta(seconds=70)
-    assert inbox.mark_done(store, event_id, later, worker_id="dead-worker") is False
+    assert store.inbox.mark_done(event_id, later, worker_id="dead-worker") is False
     assert (
-        inbox.mark_failed(store, event_id, "boom", later, max_attempts=5, worker_id="dead-worker")
+        store.inbox.mark_failed(event_id, "boom", later, max_attempts=5, worker_id="dead-worker")
         is None
     )
-    assert inbox.mark_done(store, event_id, later, worker_id="w2") is True
+    assert store.inbox.mark_done(event_id, later, worker_id="w2") is True
     done = record(store, event_id)
     assert (done.status, done.processed_at) == (inbox.DONE, later)
 
 
 def test_renew_claim_extends_only_our_own_lease(store: Store) -> None:
     event_id = add(store, "k")
-    inbox.claim_events(store, "w1", 1, T0, lease_seconds=60)
-    assert inbox.renew_claim(
-        store, event_id, worker_id="w1", now=T0 + timedelta(seconds=50), lease_seconds=60
+    store.inbox.claim_events("w1", 1, T0, lease_seconds=60)
+    assert store.inbox.renew_claim(
+        event_id, worker_id="w1", now=T0 + timedelta(seconds=50), lease_seconds=60
     )
     # Renewed until T0+110: still held at T0+100.
-    assert inbox.claim_events(store, "w2", 1, T0 + timedelta(seconds=100), 60) == []
-    assert not inbox.renew_claim(store, event_id, worker_id="w2", now=T0, lease_seconds=60)
+    assert store.inbox.claim_events("w2", 1, T0 + timedelta(seconds=100), 60) == []
+    assert not store.inbox.renew_claim(event_id, worker_id="w2", now=T0, lease_seconds=60)
 
 
 def test_release_claims_gives_events_back_unattempted(store: Store) -> None:
     ids = [add(store, f"k{n}") for n in range(3)]
-    inbox.claim_events(store, "w1", 3, T0, lease_seconds=600)
-    assert inbox.release_claims(store, ids[1:], worker_id="other") == 0
-    assert inbox.release_claims(store, ids[1:], worker_id="w1") == 2
-    again = inbox.claim_events(store, "w2", 10, T0, lease_seconds=600)
+    store.inbox.claim_events("w1", 3, T0, lease_seconds=600)
+    assert store.inbox.release_claims(ids[1:], worker_id="other") == 0
+    assert store.inbox.release_claims(ids[1:], worker_id="w1") == 2
+    again = store.inbox.claim_events("w2", 10, T0, lease_seconds=600)
     assert [(item.id, item.attempts) for item in again] == [(ids[1], 1), (ids[2], 1)]
 
 
@@ -277,50 +273,50 @@ def test_failure_backs_off_then_dies_after_max_attempts(store: Store) -> None:
     now = T0
     statuses = []
     for attempt in range(1, 4):
-        [item] = inbox.claim_events(store, "w", 1, now, lease_seconds=60)
+        [item] = store.inbox.claim_events("w", 1, now, lease_seconds=60)
         assert item.attempts == attempt
-        status = inbox.mark_failed(
-            store, event_id, f"boom {attempt}", now, max_attempts=3, backoff=backoff, worker_id="w"
+        status = store.inbox.mark_failed(
+            event_id, f"boom {attempt}", now, max_attempts=3, backoff=backoff, worker_id="w"
         )
         statuses.append(status)
         if status == inbox.PENDING:
             retry_at = record(store, event_id).next_attempt_at
             assert retry_at == now + backoff(attempt)
-            assert inbox.claim_events(store, "w", 1, retry_at - timedelta(seconds=1), 60) == []
+            assert store.inbox.claim_events("w", 1, retry_at - timedelta(seconds=1), 60) == []
             now = retry_at
 
     assert statuses == [inbox.PENDING, inbox.PENDING, inbox.DEAD]
     dead = record(store, event_id)
     assert (dead.status, dead.attempts, dead.last_error) == (inbox.DEAD, 3, "boom 3")
-    assert inbox.claim_events(store, "w", 1, now + timedelta(days=1), 60) == []
-    assert [event.id for event in inbox.dead_events(store)] == [event_id]
+    assert store.inbox.claim_events("w", 1, now + timedelta(days=1), 60) == []
+    assert [event.id for event in store.inbox.dead_events()] == [event_id]
 
 
 def test_mark_failed_keeps_the_error_short(store: Store) -> None:
     event_id = add(store, "k")
-    inbox.claim_events(store, "w", 1, T0, 60)
-    inbox.mark_failed(store, event_id, "x" * 10_000, T0, max_attempts=5)
+    store.inbox.claim_events("w", 1, T0, 60)
+    store.inbox.mark_failed(event_id, "x" * 10_000, T0, max_attempts=5)
     assert len(record(store, event_id).last_error or "") == inbox.ERROR_MAX_CHARS
 
 
 def test_counts_by_status_and_dead_events_for_reports(store: Store) -> None:
-    assert inbox.count_by_status(store) == dict.fromkeys(INBOX_STATUSES, 0)
-    assert inbox.oldest_due_at(store) is None
+    assert store.inbox.count_by_status() == dict.fromkeys(INBOX_STATUSES, 0)
+    assert store.inbox.oldest_due_at() is None
     done, dead, busy = (add(store, f"k{n}", now=T0 + timedelta(seconds=n)) for n in range(3))
     add(store, "pending", now=T0 + timedelta(seconds=5))
     add(store, "ignored", status=inbox.IGNORED)
-    inbox.claim_events(store, "w", 3, T0 + timedelta(seconds=4), 60)
-    inbox.mark_done(store, done, T0 + timedelta(seconds=4))
-    inbox.mark_failed(store, dead, "gone", T0 + timedelta(seconds=4), max_attempts=1)
+    store.inbox.claim_events("w", 3, T0 + timedelta(seconds=4), 60)
+    store.inbox.mark_done(done, T0 + timedelta(seconds=4))
+    store.inbox.mark_failed(dead, "gone", T0 + timedelta(seconds=4), max_attempts=1)
 
-    assert inbox.count_by_status(store) == {
+    assert store.inbox.count_by_status() == {
         "pending": 1,
         "processing": 1,
         "done": 1,
         "ignored": 1,
         "dead": 1,
     }
-    [dead_record] = inbox.dead_events(store, limit=10)
+    [dead_record] = store.inbox.dead_events(limit=10)
     assert (dead_record.id, dead_record.last_error) == (dead, "gone")
     assert record(store, busy).status == inbox.PROCESSING
-    assert inbox.oldest_due_at(store) == T0 + timedelta(seconds=5)
+    assert store.inbox.oldest_due_at() == T0 + timedelta(seconds=5)

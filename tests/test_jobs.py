@@ -35,10 +35,8 @@ from zoomguard.service.maintenance import (
     renew_s2s_token,
     years_before,
 )
-from zoomguard.store import Store, SweepCounts, make_engine
+from zoomguard.store import AccountRecord, Store, SweepCounts, make_engine
 from zoomguard.store import inbox as inbox_store
-from zoomguard.store import outbox as outbox_store
-from zoomguard.store.core import AccountRecord
 from zoomguard.store.models import Alert, AuditEntry, Email, Finding, InboxEvent, UpdateCounter
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -66,8 +64,8 @@ def sample(metrics: ProcessMetrics, name: str, **labels: str) -> float:
 
 
 def finish_sweep(store: Store, account_pk: int, finished: datetime) -> int:
-    sweep_id = store.start_sweep(account_pk, False, finished - timedelta(minutes=1))
-    store.finish_sweep(sweep_id, "completed", SweepCounts(), finished)
+    sweep_id = store.sweeps.start(account_pk, False, finished - timedelta(minutes=1))
+    store.sweeps.finish(sweep_id, "completed", SweepCounts(), finished)
     return sweep_id
 
 
@@ -99,11 +97,11 @@ def test_the_schedule_has_every_job_at_its_interval(store: Store) -> None:
 def test_first_sweep_waits_one_interval_after_the_last_completed_sweep(store: Store) -> None:
     hour = timedelta(hours=1)
     assert first_sweep_at(store, hour, NOW) == NOW  # no account yet
-    first = store.save_s2s_account("acct-1", "client", "secret", now=NOW - timedelta(days=1))
+    first = store.accounts.save_s2s("acct-1", "client", "secret", now=NOW - timedelta(days=1))
     assert first_sweep_at(store, hour, NOW) == NOW  # never swept
     finish_sweep(store, first.id, NOW - timedelta(minutes=10))
     assert first_sweep_at(store, hour, NOW) == NOW + timedelta(minutes=50)
-    second = store.save_s2s_account("acct-2", "client", "secret", now=NOW - timedelta(days=1))
+    second = store.accounts.save_s2s("acct-2", "client", "secret", now=NOW - timedelta(days=1))
     finish_sweep(store, second.id, NOW - timedelta(minutes=40))
     assert first_sweep_at(store, hour, NOW) == NOW + timedelta(minutes=20)  # the older one
     finish_sweep(store, second.id, NOW - timedelta(hours=3))  # an older row changes nothing
@@ -119,7 +117,7 @@ def test_the_sweep_job_sweeps_every_account_and_counts_zoom_calls(
     jobs = jobs_for(settings_for(sandbox), store)
     outcomes = jobs.sweep()
     assert list(outcomes.values()) == ["completed"]
-    last = store.last_sweep()
+    last = store.sweeps.last()
     assert last is not None
     assert last.status == "completed"
     assert last.counts.meetings == 12
@@ -147,14 +145,14 @@ def test_an_account_another_process_is_sweeping_is_busy_not_a_failure(
     assert settings.zoom_account_id
     assert settings.zoom_client_id
     assert settings.zoom_client_secret
-    account = store.save_s2s_account(
+    account = store.accounts.save_s2s(
         settings.zoom_account_id, settings.zoom_client_id, settings.zoom_client_secret
     )
-    assert store.acquire_lease(f"sweep:{account.id}", "other-host:1", 60, datetime.now(UTC))
+    assert store.leases.acquire(f"sweep:{account.id}", "other-host:1", 60, datetime.now(UTC))
     jobs = jobs_for(settings, store)
     with caplog.at_level(logging.INFO, logger="zoomguard.runtime.jobs"):
         assert jobs.sweep() == {account.id: "busy"}
-    assert store.last_sweep() is None  # no sweep row: the other process owns the sweep
+    assert store.sweeps.last() is None  # no sweep row: the other process owns the sweep
     assert "busy (another process is sweeping it)" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert sample(jobs.metrics, "zoomguard_process_sweeps_total", outcome="busy") == 1
@@ -205,15 +203,14 @@ def test_the_alerts_job_composes_and_sends_the_sweeps_alerts(
         assert len(smtp.messages) == result.sent
     with store.transaction() as session:
         assert session.scalar(select(func.count()).where(Alert.email_id.is_(None))) == 0
-        assert {e.status for e in outbox_store.list_emails(session)} == {"sent"}
+        assert {e.status for e in store.outbox.list_emails(session=session)} == {"sent"}
 
 
 def test_the_inbox_check_warns_when_no_worker_drains_it(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     jobs = jobs_for(settings_for(), store, clock=lambda: NOW)
-    inbox_store.add_event(
-        store,
+    store.inbox.add_event(
         dedupe_key="a",
         event="meeting.updated",
         zoom_account_id=None,
@@ -225,8 +222,7 @@ def test_the_inbox_check_warns_when_no_worker_drains_it(
     check = jobs.check_inbox()
     assert check is not None
     assert not check.stuck
-    inbox_store.add_event(
-        store,
+    store.inbox.add_event(
         dedupe_key="b",
         event="meeting.updated",
         zoom_account_id=None,
@@ -248,7 +244,7 @@ def test_the_inbox_check_warns_when_no_worker_drains_it(
 
 def s2s_account(store: Store, sandbox: SandboxServer) -> AccountRecord:
     config = sandbox.config
-    return store.save_s2s_account(
+    return store.accounts.save_s2s(
         config.account_id, config.client_id, config.client_secret, api_url=sandbox.api_url
     )
 
@@ -262,13 +258,13 @@ def test_an_expiring_s2s_token_is_renewed_and_stored_encrypted(
 ) -> None:
     account = s2s_account(store, sandbox)
     soon = datetime.now(UTC) + timedelta(minutes=5)
-    store.save_token(account.id, "old-access-token", soon)
+    store.accounts.save_token(account.id, "old-access-token", soon)
     jobs = jobs_for(settings_for(sandbox), store)
 
     result = jobs.renew_tokens()
     assert result is not None
     assert (result.renewed, result.failed) == (1, 0)
-    stored = store.load_token(account.id)
+    stored = store.accounts.load_token(account.id)
     assert stored is not None
     token, expires_at, _refresh = stored
     assert token != "old-access-token"
@@ -291,8 +287,8 @@ def test_an_expiring_s2s_token_is_renewed_and_stored_encrypted(
 
 
 def test_two_processes_renewing_one_token_at_once_fetch_it_once(store: Store) -> None:
-    account = store.save_s2s_account("acct", "client", "client-secret-value")
-    store.save_token(account.id, "old", datetime.now(UTC) + timedelta(minutes=1))
+    account = store.accounts.save_s2s("acct", "client", "client-secret-value")
+    store.accounts.save_token(account.id, "old", datetime.now(UTC) + timedelta(minutes=1))
     settings = settings_for()
     fetched: list[str] = []
     gate = threading.Barrier(2)
@@ -318,7 +314,7 @@ def test_two_processes_renewing_one_token_at_once_fetch_it_once(store: Store) ->
         thread.join(30)
     assert len(fetched) == 1
     assert sorted(results.values()) == [False, True]
-    stored = store.load_token(account.id)
+    stored = store.accounts.load_token(account.id)
     assert stored is not None
     assert stored[0] == "token-1"
 
@@ -329,7 +325,7 @@ def test_oauth_refresh_rotation_is_serialised_and_the_new_refresh_token_kept(
     config = sandbox.config
     owner = sandbox.state.add_user("owner@agency.example")
     refresh = sandbox.state.tokens.issue_refresh(config.oauth_client_id, owner["id"], "scope")
-    account = store.save_oauth_account(
+    account = store.accounts.save_oauth(
         "oauth-account",
         config.oauth_client_id,
         "expiring-access-token",
@@ -353,7 +349,7 @@ def test_oauth_refresh_rotation_is_serialised_and_the_new_refresh_token_kept(
     assert token_requests(sandbox) == 1  # one refresh, the others found it done
     renewed = sum(getattr(r, "renewed", 0) for r in results)
     assert renewed == 1
-    stored = store.load_token(account.id)
+    stored = store.accounts.load_token(account.id)
     assert stored is not None
     access, expires_at, new_refresh = stored
     assert new_refresh is not None
@@ -367,13 +363,13 @@ def test_oauth_refresh_rotation_is_serialised_and_the_new_refresh_token_kept(
 
 def test_one_accounts_failure_does_not_stop_the_others(store: Store) -> None:
     soon = NOW + timedelta(minutes=3)
-    failing = store.save_s2s_account("failing", "c", "s")
-    working = store.save_s2s_account("working", "c", "s")
-    fresh = store.save_s2s_account("fresh", "c", "s")
-    store.save_s2s_account("no-token", "c", "s")
-    store.save_token(failing.id, "t", soon)
-    store.save_token(working.id, "t", soon)
-    store.save_token(fresh.id, "t", NOW + timedelta(hours=1))
+    failing = store.accounts.save_s2s("failing", "c", "s")
+    working = store.accounts.save_s2s("working", "c", "s")
+    fresh = store.accounts.save_s2s("fresh", "c", "s")
+    store.accounts.save_s2s("no-token", "c", "s")
+    store.accounts.save_token(failing.id, "t", soon)
+    store.accounts.save_token(working.id, "t", soon)
+    store.accounts.save_token(fresh.id, "t", NOW + timedelta(hours=1))
     seen: list[str] = []
 
     def renewer(account: AccountRecord) -> bool:
@@ -398,8 +394,7 @@ def test_years_before_handles_leap_days() -> None:
 
 
 def add_event(store: Store, key: str, status: str, received: datetime) -> int:
-    event_id, _ = inbox_store.add_event(
-        store,
+    event_id, _ = store.inbox.add_event(
         dedupe_key=key,
         event="meeting.updated",
         zoom_account_id=None,
@@ -409,19 +404,18 @@ def add_event(store: Store, key: str, status: str, received: datetime) -> int:
         now=received,
     )
     if status != inbox_store.PENDING:
-        claimed = inbox_store.claim_events(store, "w", 1, received, 60)
+        claimed = store.inbox.claim_events("w", 1, received, 60)
         assert [c.id for c in claimed] == [event_id]
         if status == inbox_store.DONE:
-            inbox_store.mark_done(store, event_id, received)
+            store.inbox.mark_done(event_id, received)
         else:
-            inbox_store.mark_failed(store, event_id, "x", received, max_attempts=1)
+            store.inbox.mark_failed(event_id, "x", received, max_attempts=1)
     return event_id
 
 
 def add_finding(store: Store, meeting: str, resolved: datetime | None) -> None:
     with store.transaction() as session:
-        store.upsert_finding(
-            session,
+        store.findings.upsert(
             account_pk=None,
             sweep_id=None,
             meeting_id=meeting,
@@ -437,26 +431,26 @@ def add_finding(store: Store, meeting: str, resolved: datetime | None) -> None:
             status="fixed",
             detail=None,
             now=NOW - timedelta(days=400),
+            session=session,
         )
         if resolved is not None:
-            store.resolve_meeting_findings(
-                session, account_pk=None, meeting_id=meeting, now=resolved
+            store.findings.resolve_meeting(
+                account_pk=None, meeting_id=meeting, now=resolved, session=session
             )
 
 
 def add_email_with_alert(store: Store, key: str, sent: datetime | None) -> None:
     with store.transaction() as session:
-        alert = outbox_store.record_alert(
-            session,
+        alert = store.outbox.record_alert(
             account_pk=None,
             sweep_id=None,
             delivery="digest",
             category="meeting.fixed",
             details={"host_email": "host@agency.example"},
             now=NOW - timedelta(days=200),
+            session=session,
         )
-        email = outbox_store.insert_email(
-            session,
+        email = store.outbox.insert_email(
             message_id=f"<{key}@test>",
             kind="digest",
             recipients=["officer@agency.example"],
@@ -464,15 +458,15 @@ def add_email_with_alert(store: Store, key: str, sent: datetime | None) -> None:
             text_body="t",
             html_body="h",
             now=NOW - timedelta(days=200),
+            session=session,
         )
-        outbox_store.attach_alerts(session, [alert], email)
+        store.outbox.attach_alerts([alert], email, session=session)
         if sent is not None:
-            outbox_store.mark_sent(session, email, now=sent)
+            store.outbox.mark_sent(email, now=sent, session=session)
 
 
 def add_audit(store: Store, at: datetime) -> None:
-    store.append_audit(
-        None,
+    store.audit.append(
         account_pk=None,
         actor="sweep",
         action="meeting.update",
@@ -500,8 +494,8 @@ def test_the_retention_purge_deletes_only_what_is_past_its_time(store: Store) ->
     add_email_with_alert(store, "never-sent", None)
     add_audit(store, NOW - timedelta(days=7 * 366))
     add_audit(store, NOW - timedelta(days=7 * 365 - 5))
-    store.reserve_update(None, 1, "host", (NOW - timedelta(days=8)).date(), 10)
-    store.reserve_update(None, 1, "host", NOW.date(), 10)
+    store.budget.reserve(1, "host", (NOW - timedelta(days=8)).date(), 10)
+    store.budget.reserve(1, "host", NOW.date(), 10)
 
     result = purge_expired(store, settings, NOW)
     assert (result.inbox_events, result.findings, result.emails, result.alerts) == (2, 1, 1, 1)
@@ -553,7 +547,7 @@ def test_the_scheduler_runs_the_jobs_and_stops_cleanly(
     assert swept >= 2
     assert sent >= 2
     assert sample(jobs.metrics, "zoomguard_job_runs_total", job="tokens", outcome="ok") == 1
-    assert len(store.list_sweeps(10, status="completed")) >= 2
+    assert len(store.sweeps.recent(10, status="completed")) >= 2
 
 
 def test_the_web_app_never_imports_the_scheduler() -> None:
@@ -570,10 +564,10 @@ def test_the_web_app_never_imports_the_scheduler() -> None:
 
 
 def test_the_retention_job_marks_sweeps_of_dead_processes_interrupted(store: Store) -> None:
-    account = store.save_s2s_account("gone", "client", "secret")
-    orphan = store.start_sweep(account.id, False, NOW - timedelta(hours=5), holder="dead-host:1")
+    account = store.accounts.save_s2s("gone", "client", "secret")
+    orphan = store.sweeps.start(account.id, False, NOW - timedelta(hours=5), holder="dead-host:1")
     jobs = jobs_for(settings_for(), store, clock=lambda: NOW)
     assert jobs.purge() is not None
-    sweep = store.get_sweep(orphan)
+    sweep = store.sweeps.get(orphan)
     assert sweep is not None
     assert sweep.status == "interrupted"

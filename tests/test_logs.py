@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from zoomguard.config import Settings
-from zoomguard.runtime.logs import MASK, ServiceLogHandler, configure_logging, scrub, secrets_of
+from zoomguard.masking import LOG_MASK as MASK
+from zoomguard.masking import scrub_log_text as scrub
+from zoomguard.runtime.logs import ServiceLogHandler, configure_logging, secrets_of
 
 CLIENT_SECRET = "s2sClientSecretValue123"
 WEBHOOK_SECRET = "webhookSecretTokenXYZ"

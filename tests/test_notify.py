@@ -21,13 +21,14 @@ from smtp_fixtures import (
 
 from zoomguard import notify
 from zoomguard.config import Settings
-from zoomguard.errors import ConfigError
+from zoomguard.errors import ConfigError, DeliveryError
+from zoomguard.masking import scrub, scrub_details
 from zoomguard.notify import categories as cat
 from zoomguard.notify import render
 from zoomguard.notify.render import AlertRecord, SweepSummary, alert_view
-from zoomguard.notify.smtp import DeliveryError, SmtpConfig, SmtpSender, parse_smtp_url
+from zoomguard.notify.smtp import SmtpConfig, SmtpSender, parse_smtp_url
 from zoomguard.rules import policy
-from zoomguard.store.outbox import EmailRecord, scrub, scrub_details
+from zoomguard.store import EmailRecord
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PASSCODE = "Zq7Rt9Wk"

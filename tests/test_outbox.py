@@ -20,14 +20,14 @@ from sqlalchemy import delete, func, insert, select
 
 from zoomguard import notify
 from zoomguard.config import Settings
-from zoomguard.errors import StoreError
+from zoomguard.errors import DeliveryError, StoreError
 from zoomguard.notify import categories as cat
 from zoomguard.notify import outbox as notify_outbox
-from zoomguard.notify.smtp import DeliveryError, SendResult
+from zoomguard.notify.smtp import SendResult
 from zoomguard.rules import policy
-from zoomguard.store import Store, SweepCounts
-from zoomguard.store import outbox as db
+from zoomguard.store import EmailRecord, Store, SweepCounts
 from zoomguard.store.models import Alert, Email
+from zoomguard.store.records import DigestScope
 
 pytest_plugins = ("store_fixtures",)
 
@@ -95,7 +95,7 @@ RECORDING = rule_details(
 
 
 def add_account(store: Store) -> int:
-    return store.save_s2s_account("acct-1", "client-1", "client-secret-value", name="Agency").id
+    return store.accounts.save_s2s("acct-1", "client-1", "client-secret-value", name="Agency").id
 
 
 def record(
@@ -109,8 +109,8 @@ def record(
     delivery: str | None = None,
 ) -> int:
     with store.transaction() as session:
-        return notify.record_alert(
-            session,
+        return store.outbox.record_alert(
+            session=session,
             account_pk=account,
             sweep_id=sweep,
             delivery=delivery or notify.delivery_for(category),
@@ -124,7 +124,7 @@ def sweep_with_violations(store: Store, *, finish: bool = True) -> tuple[int, in
     """A sweep that fixed two rules on one meeting, reported a third, failed a fourth and saw a
     recording: 3 digest alerts and 2 immediate ones."""
     account = add_account(store)
-    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    sweep = store.sweeps.start(account, dry_run=False, now=T0)
     record(store, account=account, sweep=sweep, category=cat.MEETING_FIXED, details=PASSCODE_FIXED)
     record(
         store, account=account, sweep=sweep, category=cat.MEETING_FIXED, details=WAITING_ROOM_FIXED
@@ -145,11 +145,11 @@ def sweep_with_violations(store: Store, *, finish: bool = True) -> tuple[int, in
 
 def finish_sweep(store: Store, sweep: int) -> None:
     counts = SweepCounts(users=3, meetings=40, compliant=37, noncompliant=3, fixed=2, failed=1)
-    store.finish_sweep(sweep, "completed", counts, T0 + timedelta(minutes=2))
+    store.sweeps.finish(sweep, "completed", counts, T0 + timedelta(minutes=2))
 
 
-def emails(store: Store) -> list[db.EmailRecord]:
-    return sorted(notify.list_emails(store, limit=1000), key=lambda e: e.id)
+def emails(store: Store) -> list[EmailRecord]:
+    return sorted(store.outbox.list_emails(limit=1000), key=lambda e: e.id)
 
 
 def alerts_without_email(store: Store) -> int:
@@ -201,8 +201,8 @@ def test_record_alert_scrubs_and_belongs_to_the_callers_transaction(store: Store
 
     def finding_fails() -> None:
         with store.transaction() as session:
-            notify.record_alert(
-                session,
+            store.outbox.record_alert(
+                session=session,
                 account_pk=account,
                 sweep_id=None,
                 delivery="immediate",
@@ -293,8 +293,7 @@ def test_compose_applies_a_redactor_to_topics(store: Store) -> None:
 
 def compose_by_hand(store: Store, message_id: str, alert_ids: list[int]) -> None:
     with store.transaction() as session:
-        email_id = db.insert_email(
-            session,
+        email_id = store.outbox.insert_email(
             message_id=message_id,
             kind="digest",
             recipients=[OFFICER],
@@ -302,8 +301,9 @@ def compose_by_hand(store: Store, message_id: str, alert_ids: list[int]) -> None
             text_body="t",
             html_body="h",
             now=T0,
+            session=session,
         )
-        db.attach_alerts(session, alert_ids, email_id)
+        store.outbox.attach_alerts(alert_ids, email_id, session=session)
 
 
 def test_two_composers_never_compose_one_alert_twice(store: Store) -> None:
@@ -347,7 +347,7 @@ def test_host_notices_only_when_enabled(store: Store) -> None:
     with store.transaction() as session:
         session.execute(delete(Alert))
         session.execute(delete(Email))
-    sweep = store.start_sweep(None, dry_run=False, now=T0)
+    sweep = store.sweeps.start(None, dry_run=False, now=T0)
     for details in (PASSCODE_FIXED, WAITING_ROOM_FIXED):
         record(store, account=None, sweep=sweep, category=cat.MEETING_FIXED, details=details)
     record(store, account=None, sweep=sweep, category=cat.MEETING_REPORTED, details=FIX_FAILED)
@@ -396,7 +396,7 @@ def test_a_sweep_with_more_than_ten_thousand_alerts_still_gets_exactly_one_diges
     store: Store,
 ) -> None:
     account = add_account(store)
-    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    sweep = store.sweeps.start(account, dry_run=False, now=T0)
     fixed = [
         (
             cat.MEETING_FIXED,
@@ -435,7 +435,7 @@ def test_a_sweep_with_more_than_ten_thousand_alerts_still_gets_exactly_one_diges
 
 def test_concurrent_composers_of_a_large_digest_make_one_email(store: Store) -> None:
     account = add_account(store)
-    sweep = store.start_sweep(account, dry_run=False, now=T0)
+    sweep = store.sweeps.start(account, dry_run=False, now=T0)
     rows = [
         (cat.MEETING_FIXED, {**WAITING_ROOM_FIXED, "meeting_id": str(81000000000 + n)})
         for n in range(3000)
@@ -490,7 +490,7 @@ def test_compose_pages_through_every_alert_in_one_call(
 
 def test_webhook_digests_are_per_account_including_alerts_of_no_account(store: Store) -> None:
     account = add_account(store)
-    other = store.save_s2s_account("acct-2", "client-2", "secret-2", name="Other").id
+    other = store.accounts.save_s2s("acct-2", "client-2", "secret-2", name="Other").id
     for owner in (account, other, None, account):
         record(
             store, account=owner, sweep=None, category=cat.MEETING_FIXED, details=WAITING_ROOM_FIXED
@@ -506,11 +506,10 @@ def test_webhook_digests_are_per_account_including_alerts_of_no_account(store: S
 
 
 def compose_digest_by_hand(
-    store: Store, message_id: str, scope: db.DigestScope, *, expected: int
+    store: Store, message_id: str, scope: DigestScope, *, expected: int
 ) -> int:
     with store.transaction() as session:
-        email_id = db.insert_email(
-            session,
+        email_id = store.outbox.insert_email(
             message_id=message_id,
             kind="digest",
             recipients=[OFFICER],
@@ -518,16 +517,17 @@ def compose_digest_by_hand(
             text_body="t",
             html_body="h",
             now=T0,
+            session=session,
         )
-        db.attach_digest(session, scope, email_id, expected=expected)
+        store.outbox.attach_digest(scope, email_id, expected=expected, session=session)
     return email_id
 
 
 def test_a_digest_takes_only_the_alerts_seen_when_it_was_planned(store: Store) -> None:
     account, sweep = sweep_with_violations(store)
     with store.transaction() as session:
-        [plan] = db.pending_digests(session)
-    assert plan.scope == db.DigestScope(sweep_id=sweep, account_id=None, max_id=plan.scope.max_id)
+        [plan] = store.outbox.pending_digests(session=session)
+    assert plan.scope == DigestScope(sweep_id=sweep, account_id=None, max_id=plan.scope.max_id)
     assert plan.count == 3
     assert plan.sweep_finished_at == T0 + timedelta(minutes=2)
     late = record(
@@ -535,8 +535,11 @@ def test_a_digest_takes_only_the_alerts_seen_when_it_was_planned(store: Store) -
     )
     assert late > plan.scope.max_id
     with store.transaction() as session:
-        streamed = [a.id for a in db.stream_digest_alerts(session, plan.scope, page_size=2)]
-        immediates = db.uncomposed_immediates(session)
+        streamed = [
+            a.id
+            for a in store.outbox.stream_digest_alerts(plan.scope, page_size=2, session=session)
+        ]
+        immediates = store.outbox.uncomposed_immediates(session=session)
     assert len(streamed) == 3
     assert late not in streamed
     assert len(immediates) == 2
@@ -545,10 +548,10 @@ def test_a_digest_takes_only_the_alerts_seen_when_it_was_planned(store: Store) -
     email_id = compose_digest_by_hand(store, "<d@x>", plan.scope, expected=3)
     assert alerts_in(store, email_id) == 3
     with store.transaction() as session:
-        assert db.get_uncomposed_alert(session, streamed[0]) is None
-        assert db.get_uncomposed_alert(session, late) is not None
+        assert store.outbox.get_uncomposed_alert(streamed[0], session=session) is None
+        assert store.outbox.get_uncomposed_alert(late, session=session) is not None
         # The late alert waits for a digest of its own.
-        [later] = db.pending_digests(session)
+        [later] = store.outbox.pending_digests(session=session)
     assert later.count == 1
     assert later.scope.max_id == late
 
@@ -558,8 +561,8 @@ def test_attaching_a_digest_fails_when_another_composer_took_some_of_its_alerts(
 ) -> None:
     sweep_with_violations(store)
     with store.transaction() as session:
-        [plan] = db.pending_digests(session)
-        streamed = list(db.stream_digest_alerts(session, plan.scope))
+        [plan] = store.outbox.pending_digests(session=session)
+        streamed = list(store.outbox.stream_digest_alerts(plan.scope, session=session))
     compose_by_hand(store, "<a@x>", [streamed[0].id])
     with pytest.raises(StoreError) as caught:
         compose_digest_by_hand(store, "<b@x>", plan.scope, expected=len(streamed))
@@ -567,7 +570,7 @@ def test_attaching_a_digest_fails_when_another_composer_took_some_of_its_alerts(
     # Rolled back: the losing email is gone and the two alerts it did not get are still free.
     assert [e.message_id for e in emails(store)] == ["<a@x>"]
     with store.transaction() as session:
-        [rest] = db.pending_digests(session)
+        [rest] = store.outbox.pending_digests(session=session)
     assert rest.count == len(streamed) - 1
 
 
@@ -769,12 +772,14 @@ def test_claim_is_exclusive_and_expires(store: Store) -> None:
     [email] = emails(store)
     until = T0 + timedelta(minutes=10)
     with store.transaction() as session:
-        assert db.claim_email(session, email.id, now=T0, until=until)
+        assert store.outbox.claim_email(email.id, now=T0, until=until, session=session)
     with store.transaction() as session:
-        assert not db.claim_email(session, email.id, now=T0, until=until)
+        assert not store.outbox.claim_email(email.id, now=T0, until=until, session=session)
     # A flusher that died mid-send gives the email back when its claim runs out.
     with store.transaction() as session:
-        assert db.claim_email(session, email.id, now=until, until=until + timedelta(minutes=10))
+        assert store.outbox.claim_email(
+            email.id, now=until, until=until + timedelta(minutes=10), session=session
+        )
     assert emails(store)[0].attempts == 2
 
 
@@ -796,7 +801,7 @@ def test_an_unexpected_sender_error_is_retried_and_does_not_stop_the_flush(store
     notify.compose_pending(store, settings(), T0)
     fake = MemorySender(from_addr=FROM, fail=[UnicodeEncodeError("ascii", "é", 0, 1, "nope")])
     assert notify.flush_outbox(store, fake, T0) == notify.FlushResult(sent=1, failed=1, pending=1)
-    [waiting] = notify.list_emails(store, status="pending")
+    [waiting] = store.outbox.list_emails(status="pending")
     assert (waiting.last_error or "").startswith("UnicodeEncodeError")
     assert waiting.next_attempt_at == T0 + timedelta(seconds=60)
     assert notify.flush_outbox(store, fake, waiting.next_attempt_at).sent == 1
@@ -846,13 +851,13 @@ def test_without_smtp_emails_stay_in_the_local_outbox(store: Store) -> None:
     assert notify.flush_outbox(store, None, T0 + timedelta(minutes=5)) == notify.FlushResult(
         sent=0, failed=0, pending=3
     )
-    pending = notify.list_emails(store, status="pending")
+    pending = store.outbox.list_emails(status="pending")
     assert len(pending) == 3
     assert all(e.last_error == notify.NO_SMTP_NOTE and e.attempts == 0 for e in pending)
-    assert notify.list_emails(store, status="sent") == []
-    assert len(notify.list_emails(store, limit=2)) == 2
+    assert store.outbox.list_emails(status="sent") == []
+    assert len(store.outbox.list_emails(limit=2)) == 2
     # Newest first.
-    listed = notify.list_emails(store)
+    listed = store.outbox.list_emails()
     assert [e.id for e in listed] == sorted((e.id for e in listed), reverse=True)
 
     status = notify.outbox_status(store, T0 + timedelta(minutes=30), warn_seconds=3600)

@@ -96,8 +96,8 @@ def add_events(store: Store, count: int, *, first: int = 0, per_transaction: int
     for start_at in range(first, first + count, per_transaction):
         with store.transaction() as session:
             for n in range(start_at, min(first + count, start_at + per_transaction)):
-                inbox_store.add_event(
-                    session,
+                store.inbox.add_event(
+                    session=session,
                     dedupe_key=f"test-event-{n}",
                     event="meeting.deleted",
                     zoom_account_id=None,
@@ -140,9 +140,9 @@ def test_three_worker_processes_handle_each_of_1000_events_exactly_once(
         worker.wait_for_output("worker started")
 
     def all_settled() -> bool:
-        return inbox_store.count_by_status(pg_store)[inbox_store.DONE] == 1000
+        return pg_store.inbox.count_by_status()[inbox_store.DONE] == 1000
 
-    assert wait_until(all_settled, timeout=60), inbox_store.count_by_status(pg_store)
+    assert wait_until(all_settled, timeout=60), pg_store.inbox.count_by_status()
     assert [w.stop() for w in workers] == [0, 0, 0]
 
     rows = handled_rows(handled_dir)
@@ -152,7 +152,7 @@ def test_three_worker_processes_handle_each_of_1000_events_exactly_once(
     assert max(times_handled.values()) == 1  # no event handled twice
     # The work was shared: every process handled some of it.
     assert {pid for _id, pid in rows} == {w.pid for w in workers}
-    assert inbox_store.count_by_status(pg_store) == {
+    assert pg_store.inbox.count_by_status() == {
         "pending": 0,
         "processing": 0,
         "done": 1000,
@@ -198,10 +198,8 @@ def test_worker_killed_mid_batch_loses_nothing(
     assert orphaned, "the worker was killed while holding claims"
     victim_handled = handled_by_victim()
 
-    done = wait_until(
-        lambda: inbox_store.count_by_status(pg_store)[inbox_store.DONE] == 120, timeout=30
-    )
-    assert done, inbox_store.count_by_status(pg_store)
+    done = wait_until(lambda: pg_store.inbox.count_by_status()[inbox_store.DONE] == 120, timeout=30)
+    assert done, pg_store.inbox.count_by_status()
     assert survivor.stop() == 0
 
     times_handled = Counter(event_id for event_id, _ in handled_rows(handled_dir))
@@ -234,7 +232,7 @@ def test_two_clocks_never_sweep_one_account_at_the_same_time(
         clocks = [start(processes, tmp_path, f"clock{n}", clock_args, env) for n in range(2)]
 
         def completed_sweeps() -> int:
-            return len(pg_store.list_sweeps(100, status="completed"))
+            return len(pg_store.sweeps.recent(100, status="completed"))
 
         assert wait_until(lambda: completed_sweeps() >= 2, timeout=40), [c.output() for c in clocks]
         assert [c.stop() for c in clocks] == [0, 0]
@@ -378,7 +376,7 @@ def test_zoomguard_run_serves_works_and_stops_on_sigterm(
         try:
             assert_webhook_processed(store, sandbox, meeting_id)
             # The clock's first sweep ran at start: there was none before.
-            assert wait_until(lambda: store.last_sweep(status="completed"), timeout=20)
+            assert wait_until(lambda: store.sweeps.last(status="completed"), timeout=20)
         finally:
             store.close()
         status, metrics = get(f"http://127.0.0.1:{port}/metrics")

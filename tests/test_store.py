@@ -54,7 +54,7 @@ def race(workers: int, fn: Callable[[int], T]) -> list[T]:
 
 
 def add_account(store: Store, zoom_id: str = "acct-1") -> int:
-    return store.save_s2s_account(zoom_id, "client-1", SECRET, name="Org").id
+    return store.accounts.save_s2s(zoom_id, "client-1", SECRET, name="Org").id
 
 
 def finding(store: Store, session: Any = None, **overrides: Any) -> int:
@@ -77,9 +77,9 @@ def finding(store: Store, session: Any = None, **overrides: Any) -> int:
     }
     values.update(overrides)
     if session is not None:
-        return store.upsert_finding(session, **values)
+        return store.findings.upsert(**values, session=session)
     with store.transaction() as own:
-        return store.upsert_finding(own, **values)
+        return store.findings.upsert(**values, session=own)
 
 
 # --- accounts and secrets ------------------------------------------------------------------
@@ -88,7 +88,7 @@ def finding(store: Store, session: Any = None, **overrides: Any) -> int:
 def test_client_secret_is_encrypted_at_rest_and_never_in_the_record(
     store: Store, db_engine: Engine
 ) -> None:
-    record = store.save_s2s_account("acct-1", "client-1", SECRET, name="Org", api_url="http://x")
+    record = store.accounts.save_s2s("acct-1", "client-1", SECRET, name="Org", api_url="http://x")
 
     [(stored,)] = raw(db_engine, "SELECT client_secret_enc FROM accounts")
     assert SECRET not in stored
@@ -96,65 +96,65 @@ def test_client_secret_is_encrypted_at_rest_and_never_in_the_record(
     assert SECRET not in repr(record)
     assert record.has_client_secret
     assert (record.zoom_account_id, record.client_id, record.name) == ("acct-1", "client-1", "Org")
-    assert store.s2s_credentials(record) == ("acct-1", "client-1", SECRET)
-    assert store.s2s_credentials(record.id) == ("acct-1", "client-1", SECRET)
+    assert store.accounts.s2s_credentials(record) == ("acct-1", "client-1", SECRET)
+    assert store.accounts.s2s_credentials(record.id) == ("acct-1", "client-1", SECRET)
 
 
 def test_saving_an_account_again_updates_the_same_row(store: Store) -> None:
-    first = store.save_s2s_account("acct-1", "client-1", SECRET, name="Org", now=T0)
-    second = store.save_s2s_account("acct-1", "client-2", "new-secret", now=T0 + timedelta(1))
+    first = store.accounts.save_s2s("acct-1", "client-1", SECRET, name="Org", now=T0)
+    second = store.accounts.save_s2s("acct-1", "client-2", "new-secret", now=T0 + timedelta(1))
 
     assert second.id == first.id
     assert second.client_id == "client-2"
     assert second.name == "Org"  # None keeps the stored name
     assert second.created_at == T0
     assert second.updated_at == T0 + timedelta(1)
-    assert [a.id for a in store.list_accounts()] == [first.id]
-    assert store.s2s_credentials(second) == ("acct-1", "client-2", "new-secret")
-    assert store.get_account_by_zoom_id("acct-1") == second
-    assert store.get_account(first.id) == second
-    assert store.get_account_by_zoom_id("other") is None
-    assert store.get_account(first.id + 100) is None
+    assert [a.id for a in store.accounts.list_all()] == [first.id]
+    assert store.accounts.s2s_credentials(second) == ("acct-1", "client-2", "new-secret")
+    assert store.accounts.by_zoom_id("acct-1") == second
+    assert store.accounts.get(first.id) == second
+    assert store.accounts.by_zoom_id("other") is None
+    assert store.accounts.get(first.id + 100) is None
 
 
 def test_concurrent_registrations_of_one_account_share_one_row(store: Store) -> None:
-    records = race(4, lambda i: store.save_s2s_account("acct-1", "client-1", SECRET))
+    records = race(4, lambda i: store.accounts.save_s2s("acct-1", "client-1", SECRET))
     assert len({r.id for r in records}) == 1
-    assert len(store.list_accounts()) == 1
+    assert len(store.accounts.list_all()) == 1
 
 
 def test_without_a_secret_key_credentials_are_neither_saved_nor_read(
     store: Store, store_without_key: Store
 ) -> None:
     with pytest.raises(SecretKeyError):
-        store_without_key.save_s2s_account("acct-1", "client-1", SECRET)
-    assert store_without_key.list_accounts() == []
+        store_without_key.accounts.save_s2s("acct-1", "client-1", SECRET)
+    assert store_without_key.accounts.list_all() == []
 
-    account = store.save_s2s_account("acct-1", "client-1", SECRET)
-    store.save_token(account.id, "token", T0)
+    account = store.accounts.save_s2s("acct-1", "client-1", SECRET)
+    store.accounts.save_token(account.id, "token", T0)
     with pytest.raises(SecretKeyError):
-        store_without_key.s2s_credentials(account)
+        store_without_key.accounts.s2s_credentials(account)
     with pytest.raises(SecretKeyError):
-        store_without_key.load_token(account.id)
+        store_without_key.accounts.load_token(account.id)
     with pytest.raises(SecretKeyError):
-        store_without_key.save_token(account.id, "token-2", T0)
+        store_without_key.accounts.save_token(account.id, "token-2", T0)
     # Non-secret reads still work without a key.
-    assert store_without_key.get_account(account.id) == store.get_account(account.id)
+    assert store_without_key.accounts.get(account.id) == store.accounts.get(account.id)
 
 
 def test_a_different_key_cannot_read_the_stored_secret(store: Store, db_engine: Engine) -> None:
-    account = store.save_s2s_account("acct-1", "client-1", SECRET)
+    account = store.accounts.save_s2s("acct-1", "client-1", SECRET)
     other = Store(db_engine, Vault("another passphrase of enough length"))
     with pytest.raises(SecretKeyError):
-        other.s2s_credentials(account)
+        other.accounts.s2s_credentials(account)
 
 
 def test_tokens_round_trip_encrypted(store: Store, db_engine: Engine) -> None:
     pk = add_account(store)
-    assert store.load_token(pk) is None
+    assert store.accounts.load_token(pk) is None
 
-    store.save_token(pk, "access-1", T0, refresh_token="refresh-1")
-    assert store.load_token(pk) == ("access-1", T0, "refresh-1")
+    store.accounts.save_token(pk, "access-1", T0, refresh_token="refresh-1")
+    assert store.accounts.load_token(pk) == ("access-1", T0, "refresh-1")
     [(access_enc, refresh_enc)] = raw(
         db_engine, "SELECT access_token_enc, refresh_token_enc FROM accounts"
     )
@@ -162,9 +162,9 @@ def test_tokens_round_trip_encrypted(store: Store, db_engine: Engine) -> None:
     assert "refresh-1" not in refresh_enc
 
     # A refresh token of None keeps the stored one.
-    store.save_token(pk, "access-2", T0 + timedelta(hours=1))
-    assert store.load_token(pk) == ("access-2", T0 + timedelta(hours=1), "refresh-1")
-    record = store.get_account(pk)
+    store.accounts.save_token(pk, "access-2", T0 + timedelta(hours=1))
+    assert store.accounts.load_token(pk) == ("access-2", T0 + timedelta(hours=1), "refresh-1")
+    record = store.accounts.get(pk)
     assert record is not None
     assert record.has_access_token
     assert record.access_token_expires_at == T0 + timedelta(hours=1)
@@ -172,24 +172,24 @@ def test_tokens_round_trip_encrypted(store: Store, db_engine: Engine) -> None:
 
 def test_new_credentials_drop_the_cached_token_and_same_ones_keep_it(store: Store) -> None:
     pk = add_account(store)
-    store.save_token(pk, "access-1", T0)
+    store.accounts.save_token(pk, "access-1", T0)
 
-    store.save_s2s_account("acct-1", "client-1", SECRET)
-    assert store.load_token(pk) == ("access-1", T0, None)
+    store.accounts.save_s2s("acct-1", "client-1", SECRET)
+    assert store.accounts.load_token(pk) == ("access-1", T0, None)
 
-    store.save_s2s_account("acct-1", "client-1", "rotated-secret")
-    assert store.load_token(pk) is None
+    store.accounts.save_s2s("acct-1", "client-1", "rotated-secret")
+    assert store.accounts.load_token(pk) is None
 
 
 def test_oauth_account_keeps_tokens_not_a_client_secret(store: Store) -> None:
-    record = store.save_oauth_account("acct-9", "oauth-app", "access", T0, "refresh")
+    record = store.accounts.save_oauth("acct-9", "oauth-app", "access", T0, "refresh")
 
     assert record.auth_type == "oauth"
     assert not record.has_client_secret
     assert record.has_refresh_token
-    assert store.load_token(record.id) == ("access", T0, "refresh")
+    assert store.accounts.load_token(record.id) == ("access", T0, "refresh")
     with pytest.raises(StoreError, match="no stored client secret"):
-        store.s2s_credentials(record)
+        store.accounts.s2s_credentials(record)
 
 
 def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
@@ -197,12 +197,11 @@ def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
 ) -> None:
     pk = add_account(store, "acct-1")
     other = add_account(store, "acct-2")
-    store.save_token(pk, "access", T0, refresh_token="refresh")
+    store.accounts.save_token(pk, "access", T0, refresh_token="refresh")
     finding(store, account_pk=pk)
     kept = finding(store, account_pk=other)
     with store.transaction() as session:
-        store.append_audit(
-            session,
+        store.audit.append(
             account_pk=pk,
             actor="sweep",
             action="meeting.update",
@@ -211,9 +210,10 @@ def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
             after={"waiting_room": True},
             confirmed=True,
             now=T0,
+            session=session,
         )
 
-    record = store.deauthorize("acct-1", T0 + timedelta(hours=1))
+    record = store.accounts.deauthorize("acct-1", T0 + timedelta(hours=1))
 
     assert record is not None
     assert record.status == "deauthorized"
@@ -226,20 +226,20 @@ def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
         "FROM accounts WHERE id = :pk",
         pk=pk,
     ) == [(None, None, None, None)]
-    assert [f.id for f in store.all_findings()] == [kept]
-    assert [a.account_id for a in store.recent_audit()] == [pk]
-    assert [a.id for a in store.list_accounts()] == [other]
-    assert [a.id for a in store.list_accounts(active_only=False)] == [pk, other]
+    assert [f.id for f in store.findings.including_resolved()] == [kept]
+    assert [a.account_id for a in store.audit.recent()] == [pk]
+    assert [a.id for a in store.accounts.list_all()] == [other]
+    assert [a.id for a in store.accounts.list_all(active_only=False)] == [pk, other]
     with pytest.raises(StoreError):
-        store.s2s_credentials(pk)
-    assert store.load_token(pk) is None
-    assert store.deauthorize("unknown", T0) is None
+        store.accounts.s2s_credentials(pk)
+    assert store.accounts.load_token(pk) is None
+    assert store.accounts.deauthorize("unknown", T0) is None
 
 
 def test_saving_a_deauthorized_account_again_reactivates_it(store: Store) -> None:
     pk = add_account(store)
-    store.deauthorize("acct-1", T0)
-    again = store.save_s2s_account("acct-1", "client-1", SECRET)
+    store.accounts.deauthorize("acct-1", T0)
+    again = store.accounts.save_s2s("acct-1", "client-1", SECRET)
     assert (again.id, again.status, again.active) == (pk, "active", True)
 
 
@@ -248,13 +248,13 @@ def test_saving_a_deauthorized_account_again_reactivates_it(store: Store) -> Non
 
 def test_sweep_lifecycle_and_listing(store: Store) -> None:
     pk = add_account(store)
-    first = store.start_sweep(pk, False, T0, holder="host:1")
+    first = store.sweeps.start(pk, False, T0, holder="host:1")
     counts = SweepCounts(users=2, meetings=5, compliant=3, noncompliant=2, fixed=1, patches=1)
-    store.finish_sweep(first, "completed", counts, T0 + timedelta(minutes=3))
-    second = store.start_sweep(pk, True, T0 + timedelta(hours=1))
-    unowned = store.start_sweep(None, True, T0 + timedelta(hours=2))
+    store.sweeps.finish(first, "completed", counts, T0 + timedelta(minutes=3))
+    second = store.sweeps.start(pk, True, T0 + timedelta(hours=1))
+    unowned = store.sweeps.start(None, True, T0 + timedelta(hours=2))
 
-    done = store.get_sweep(first)
+    done = store.sweeps.get(first)
     assert done is not None
     assert (done.status, done.counts, done.dry_run, done.holder) == (
         "completed",
@@ -263,7 +263,7 @@ def test_sweep_lifecycle_and_listing(store: Store) -> None:
         "host:1",
     )
     assert done.finished_at == T0 + timedelta(minutes=3)
-    last = store.last_sweep(pk)
+    last = store.sweeps.last(pk)
     assert last is not None
     assert (last.id, last.status, last.dry_run, last.counts) == (
         second,
@@ -271,37 +271,37 @@ def test_sweep_lifecycle_and_listing(store: Store) -> None:
         True,
         SweepCounts(),
     )
-    last_any = store.last_sweep()
+    last_any = store.sweeps.last()
     assert last_any is not None
     assert last_any.id == unowned
-    completed = store.last_sweep(pk, status="completed")
+    completed = store.sweeps.last(pk, status="completed")
     assert completed is not None
     assert completed.id == first
-    assert [s.id for s in store.list_sweeps(10)] == [unowned, second, first]
-    assert [s.id for s in store.list_sweeps(1, account_pk=pk)] == [second]
+    assert [s.id for s in store.sweeps.recent(10)] == [unowned, second, first]
+    assert [s.id for s in store.sweeps.recent(1, account_pk=pk)] == [second]
     with pytest.raises(ValueError, match="cannot finish"):
-        store.finish_sweep(second, "running", SweepCounts(), T0)
+        store.sweeps.finish(second, "running", SweepCounts(), T0)
     with pytest.raises(LookupError):
-        store.finish_sweep(9999, "failed", SweepCounts(), T0)
+        store.sweeps.finish(9999, "failed", SweepCounts(), T0)
 
 
 def test_running_sweeps_of_dead_holders_become_interrupted(store: Store) -> None:
     pk = add_account(store, "acct-1")
     other = add_account(store, "acct-2")
-    assert store.acquire_lease("sweep:live", "alive", 600, T0)
-    assert store.acquire_lease("sweep:dead", "dead", 60, T0)
-    dead = store.start_sweep(pk, False, T0, holder="dead")
-    alive = store.start_sweep(pk, False, T0, holder="alive")
-    anonymous = store.start_sweep(pk, False, T0)
-    elsewhere = store.start_sweep(other, False, T0, holder="dead")
-    finished = store.start_sweep(pk, False, T0, holder="dead")
-    store.finish_sweep(finished, "completed", SweepCounts(), T0)
+    assert store.leases.acquire("sweep:live", "alive", 600, T0)
+    assert store.leases.acquire("sweep:dead", "dead", 60, T0)
+    dead = store.sweeps.start(pk, False, T0, holder="dead")
+    alive = store.sweeps.start(pk, False, T0, holder="alive")
+    anonymous = store.sweeps.start(pk, False, T0)
+    elsewhere = store.sweeps.start(other, False, T0, holder="dead")
+    finished = store.sweeps.start(pk, False, T0, holder="dead")
+    store.sweeps.finish(finished, "completed", SweepCounts(), T0)
 
     later = T0 + timedelta(minutes=5)  # the "dead" lease has expired, "alive" has not
-    assert store.mark_stale_running_sweeps(later, account_pk=pk) == 2
+    assert store.sweeps.mark_stale_running(later, account_pk=pk) == 2
 
     def status(sweep_id: int) -> str | None:
-        record = store.get_sweep(sweep_id)
+        record = store.sweeps.get(sweep_id)
         return None if record is None else record.status
 
     assert status(dead) == "interrupted"
@@ -309,12 +309,12 @@ def test_running_sweeps_of_dead_holders_become_interrupted(store: Store) -> None
     assert status(alive) == "running"
     assert status(elsewhere) == "running"  # another account
     assert status(finished) == "completed"
-    interrupted = store.get_sweep(dead)
+    interrupted = store.sweeps.get(dead)
     assert interrupted is not None
     assert interrupted.finished_at == later
     assert interrupted.error
 
-    assert store.mark_stale_running_sweeps(later) == 1  # every account: now `elsewhere`
+    assert store.sweeps.mark_stale_running(later) == 1  # every account: now `elsewhere`
     assert status(elsewhere) == "interrupted"
 
 
@@ -323,8 +323,8 @@ def test_running_sweeps_of_dead_holders_become_interrupted(store: Store) -> None
 
 def test_upsert_updates_the_open_finding_and_keeps_first_seen(store: Store) -> None:
     pk = add_account(store)
-    sweep1 = store.start_sweep(pk, False, T0)
-    sweep2 = store.start_sweep(pk, False, T0 + timedelta(days=1))
+    sweep1 = store.sweeps.start(pk, False, T0)
+    sweep2 = store.sweeps.start(pk, False, T0 + timedelta(days=1))
 
     first = finding(store, account_pk=pk, sweep_id=sweep1, now=T0)
     again = finding(
@@ -340,7 +340,7 @@ def test_upsert_updates_the_open_finding_and_keeps_first_seen(store: Store) -> N
 
     assert again == first
     assert other_rule != first
-    [row, _] = store.open_findings(account_pk=pk)
+    [row, _] = store.findings.open(account_pk=pk)
     assert (row.id, row.status, row.after, row.sweep_id, row.topic) == (
         first,
         "fixed",
@@ -353,7 +353,7 @@ def test_upsert_updates_the_open_finding_and_keeps_first_seen(store: Store) -> N
 
     # A webhook (no sweep) keeps the sweep that last saw it.
     finding(store, account_pk=pk, sweep_id=None, now=T0 + timedelta(days=2))
-    [row, _] = store.open_findings(account_pk=pk)
+    [row, _] = store.findings.open(account_pk=pk)
     assert row.sweep_id == sweep2
 
 
@@ -366,7 +366,7 @@ def test_json_values_and_aware_timestamps_round_trip(store: Store) -> None:
         after=[1, 2],
         now=datetime(2026, 3, 2, 11, 0, tzinfo=local),
     )
-    [row] = store.all_findings()
+    [row] = store.findings.including_resolved()
     assert row.id == fid
     assert (row.expected, row.actual, row.after) == (
         {"enabled": True, "types": ["a", "b"]},
@@ -379,37 +379,37 @@ def test_json_values_and_aware_timestamps_round_trip(store: Store) -> None:
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(exc.StatementError, match="naive datetime"):
-        store.start_sweep(None, False, datetime(2026, 3, 2, 9, 0))
+        store.sweeps.start(None, False, datetime(2026, 3, 2, 9, 0))
 
 
 def test_resolve_findings_not_seen_by_a_completed_sweep(store: Store) -> None:
     pk = add_account(store, "acct-1")
     other = add_account(store, "acct-2")
-    old_sweep = store.start_sweep(pk, False, T0)
+    old_sweep = store.sweeps.start(pk, False, T0)
     gone = finding(store, account_pk=pk, sweep_id=old_sweep, meeting_id="gone", now=T0)
     still = finding(store, account_pk=pk, sweep_id=old_sweep, meeting_id="still", now=T0)
     elsewhere = finding(store, account_pk=other, meeting_id="gone", now=T0)
 
     started = T0 + timedelta(days=1)
-    sweep = store.start_sweep(pk, False, started)
+    sweep = store.sweeps.start(pk, False, started)
     finding(store, account_pk=pk, sweep_id=sweep, meeting_id="still", now=started)
     # Seen by a webhook while the sweep ran: not stale even though the sweep never touched it.
     webhook = finding(store, account_pk=pk, meeting_id="new", now=started + timedelta(minutes=1))
     finished = started + timedelta(minutes=5)
     with store.transaction() as session:
-        assert store.resolve_findings_not_in(session, pk, sweep, finished) == 1
+        assert store.findings.resolve_not_seen(pk, sweep, finished, session=session) == 1
 
-    resolved = {f.id: f.resolved_at for f in store.all_findings()}
+    resolved = {f.id: f.resolved_at for f in store.findings.including_resolved()}
     assert resolved == {gone: finished, still: None, elsewhere: None, webhook: None}
-    assert {f.id for f in store.open_findings(account_pk=pk)} == {still, webhook}
+    assert {f.id for f in store.findings.open(account_pk=pk)} == {still, webhook}
 
     # The meeting breaks the rule again: a new open finding, the resolved one is history.
     reopened = finding(store, account_pk=pk, meeting_id="gone", now=finished)
     assert reopened != gone
-    assert len(store.all_findings(account_pk=pk)) == 4
+    assert len(store.findings.including_resolved(account_pk=pk)) == 4
 
     with pytest.raises(LookupError):
-        store.resolve_findings_not_in(None, other, sweep, finished)
+        store.findings.resolve_not_seen(other, sweep, finished)
 
 
 def test_resolve_one_meetings_findings(store: Store) -> None:
@@ -418,14 +418,14 @@ def test_resolve_one_meetings_findings(store: Store) -> None:
     drop = finding(store, account_pk=pk, rule_id="waiting_room")
     other_meeting = finding(store, account_pk=pk, meeting_id="222")
 
-    n = store.resolve_meeting_findings(
-        None, account_pk=pk, meeting_id="111", now=T0, keep_rules={"passcode"}
+    n = store.findings.resolve_meeting(
+        account_pk=pk, meeting_id="111", now=T0, keep_rules={"passcode"}
     )
     assert n == 1
-    assert {f.id for f in store.open_findings()} == {keep, other_meeting}
-    assert drop not in {f.id for f in store.open_findings()}
-    assert store.resolve_meeting_findings(None, account_pk=pk, meeting_id="111", now=T0) == 1
-    assert {f.id for f in store.open_findings()} == {other_meeting}
+    assert {f.id for f in store.findings.open()} == {keep, other_meeting}
+    assert drop not in {f.id for f in store.findings.open()}
+    assert store.findings.resolve_meeting(account_pk=pk, meeting_id="111", now=T0) == 1
+    assert {f.id for f in store.findings.open()} == {other_meeting}
 
 
 def test_open_findings_filters(store: Store) -> None:
@@ -434,10 +434,10 @@ def test_open_findings_filters(store: Store) -> None:
     b = finding(store, account_pk=pk, rule_id="passcode", status="failed")
     c = finding(store, account_pk=None, rule_id="passcode", status="failed")
 
-    assert [f.id for f in store.open_findings()] == [a, b, c]
-    assert [f.id for f in store.open_findings(account_pk=pk)] == [a, b]
-    assert [f.id for f in store.open_findings(rule_id="passcode")] == [b, c]
-    assert [f.id for f in store.open_findings(account_pk=pk, status="failed")] == [b]
+    assert [f.id for f in store.findings.open()] == [a, b, c]
+    assert [f.id for f in store.findings.open(account_pk=pk)] == [a, b]
+    assert [f.id for f in store.findings.open(rule_id="passcode")] == [b, c]
+    assert [f.id for f in store.findings.open(account_pk=pk, status="failed")] == [b]
     with pytest.raises(ValueError, match="unknown finding status"):
         finding(store, status="bogus")
 
@@ -466,7 +466,7 @@ def test_the_database_refuses_a_second_open_finding(store: Store) -> None:
     with pytest.raises(exc.IntegrityError):
         duplicate(None)
     duplicate(T0)  # resolved history rows may repeat
-    assert len(store.all_findings()) == 2
+    assert len(store.findings.including_resolved()) == 2
 
 
 def test_concurrent_upserts_of_one_finding_leave_one_open_row(store: Store) -> None:
@@ -474,7 +474,7 @@ def test_concurrent_upserts_of_one_finding_leave_one_open_row(store: Store) -> N
     ids = race(6, lambda i: finding(store, account_pk=pk, now=T0 + timedelta(seconds=i)))
 
     assert len(set(ids)) == 1
-    [row] = store.open_findings()
+    [row] = store.findings.open()
     assert row.id == ids[0]
 
 
@@ -484,8 +484,7 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     def write_then_fail() -> None:
         with store.transaction() as session:
             finding(store, session, account_pk=pk)
-            store.append_audit(
-                session,
+            store.audit.append(
                 account_pk=pk,
                 actor="sweep",
                 action="meeting.update",
@@ -494,18 +493,19 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
                 after={},
                 confirmed=None,
                 now=T0,
+                session=session,
             )
             raise RuntimeError("the alert could not be written")
 
     with pytest.raises(RuntimeError):
         write_then_fail()
-    assert store.all_findings() == []
-    assert store.recent_audit() == []
+    assert store.findings.including_resolved() == []
+    assert store.audit.recent() == []
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:
     with pytest.raises(exc.IntegrityError):
-        store.start_sweep(12345, False, T0)
+        store.sweeps.start(12345, False, T0)
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -517,8 +517,7 @@ def test_audit_entries_are_appended_and_listed_newest_first(store: Store) -> Non
     for i in range(3):
         with store.transaction() as session:
             ids.append(
-                store.append_audit(
-                    session,
+                store.audit.append(
                     account_pk=pk if i else None,
                     actor="cli",
                     action="settings.update",
@@ -528,10 +527,11 @@ def test_audit_entries_are_appended_and_listed_newest_first(store: Store) -> Non
                     confirmed=bool(i % 2),
                     detail="why" if i == 2 else None,
                     now=T0 + timedelta(minutes=i),
+                    session=session,
                 )
             )
 
-    entries = store.recent_audit()
+    entries = store.audit.recent()
     assert [e.id for e in entries] == ids[::-1]
     newest = entries[0]
     assert (newest.actor, newest.action, newest.target, newest.before, newest.after) == (
@@ -542,8 +542,8 @@ def test_audit_entries_are_appended_and_listed_newest_first(store: Store) -> Non
         {"n": 3},
     )
     assert (newest.confirmed, newest.detail, newest.at) == (False, "why", T0 + timedelta(minutes=2))
-    assert [e.id for e in store.recent_audit(limit=2)] == ids[:0:-1]
-    assert [e.id for e in store.recent_audit(account_pk=pk)] == ids[:0:-1]
+    assert [e.id for e in store.audit.recent(limit=2)] == ids[:0:-1]
+    assert [e.id for e in store.audit.recent(account_pk=pk)] == ids[:0:-1]
     assert not [name for name in dir(Store) if "audit" in name and name.startswith(("upd", "del"))]
 
 
@@ -552,23 +552,23 @@ def test_audit_entries_are_appended_and_listed_newest_first(store: Store) -> Non
 
 def test_update_budget_is_counted_per_host_and_day(store: Store) -> None:
     pk = add_account(store)
-    assert [store.reserve_update(None, pk, "host-1", DAY, 2) for _ in range(3)] == [
+    assert [store.budget.reserve(pk, "host-1", DAY, 2) for _ in range(3)] == [
         True,
         True,
         False,
     ]
-    assert store.updates_used(pk, "host-1", DAY) == 2
-    assert store.reserve_update(None, pk, "host-2", DAY, 2)
-    assert store.reserve_update(None, pk, "host-1", DAY + timedelta(days=1), 2)
-    assert not store.reserve_update(None, pk, "host-3", DAY, 0)
-    assert store.updates_used(pk, "host-3", DAY) == 0
+    assert store.budget.used(pk, "host-1", DAY) == 2
+    assert store.budget.reserve(pk, "host-2", DAY, 2)
+    assert store.budget.reserve(pk, "host-1", DAY + timedelta(days=1), 2)
+    assert not store.budget.reserve(pk, "host-3", DAY, 0)
+    assert store.budget.used(pk, "host-3", DAY) == 0
 
-    assert store.release_update(None, pk, "host-1", DAY)
-    assert store.updates_used(pk, "host-1", DAY) == 1
+    assert store.budget.release(pk, "host-1", DAY)
+    assert store.budget.used(pk, "host-1", DAY) == 1
     with store.transaction() as session:
-        assert store.reserve_update(session, pk, "host-1", DAY, 2)
-    assert store.updates_used(pk, "host-1", DAY) == 2
-    assert not store.release_update(None, pk, "nobody", DAY)
+        assert store.budget.reserve(pk, "host-1", DAY, 2, session=session)
+    assert store.budget.used(pk, "host-1", DAY) == 2
+    assert not store.budget.release(pk, "nobody", DAY)
 
 
 def test_concurrent_reservations_never_exceed_the_budget(store: Store) -> None:
@@ -576,50 +576,50 @@ def test_concurrent_reservations_never_exceed_the_budget(store: Store) -> None:
     budget = 5
 
     def take_three(_: int) -> int:
-        return sum(store.reserve_update(None, pk, "host-1", DAY, budget) for _ in range(3))
+        return sum(store.budget.reserve(pk, "host-1", DAY, budget) for _ in range(3))
 
     taken = race(8, take_three)
     assert sum(taken) == budget
-    assert store.updates_used(pk, "host-1", DAY) == budget
+    assert store.budget.used(pk, "host-1", DAY) == budget
 
 
 # --- leases --------------------------------------------------------------------------------
 
 
 def test_lease_is_exclusive_until_it_expires_or_is_released(store: Store) -> None:
-    assert store.acquire_lease("sweep:1", "a", 60, T0)
-    assert store.lease_holder("sweep:1", T0) == "a"
-    assert not store.acquire_lease("sweep:1", "b", 60, T0 + timedelta(seconds=30))
-    assert store.acquire_lease("sweep:1", "a", 60, T0 + timedelta(seconds=30))  # ours: extended
-    assert not store.acquire_lease("sweep:1", "b", 60, T0 + timedelta(seconds=89))
-    assert store.acquire_lease("sweep:1", "b", 60, T0 + timedelta(seconds=90))  # expired
-    assert store.lease_holder("sweep:1", T0 + timedelta(seconds=91)) == "b"
+    assert store.leases.acquire("sweep:1", "a", 60, T0)
+    assert store.leases.holder("sweep:1", T0) == "a"
+    assert not store.leases.acquire("sweep:1", "b", 60, T0 + timedelta(seconds=30))
+    assert store.leases.acquire("sweep:1", "a", 60, T0 + timedelta(seconds=30))  # ours: extended
+    assert not store.leases.acquire("sweep:1", "b", 60, T0 + timedelta(seconds=89))
+    assert store.leases.acquire("sweep:1", "b", 60, T0 + timedelta(seconds=90))  # expired
+    assert store.leases.holder("sweep:1", T0 + timedelta(seconds=91)) == "b"
 
-    assert not store.renew_lease("sweep:1", "a", 60, T0 + timedelta(seconds=100))
-    assert store.renew_lease("sweep:1", "b", 600, T0 + timedelta(seconds=100))
-    assert not store.acquire_lease("sweep:1", "a", 60, T0 + timedelta(seconds=200))
+    assert not store.leases.renew("sweep:1", "a", 60, T0 + timedelta(seconds=100))
+    assert store.leases.renew("sweep:1", "b", 600, T0 + timedelta(seconds=100))
+    assert not store.leases.acquire("sweep:1", "a", 60, T0 + timedelta(seconds=200))
 
-    assert not store.release_lease("sweep:1", "a")  # not a's to release
-    assert store.lease_holder("sweep:1", T0 + timedelta(seconds=200)) == "b"
-    assert store.release_lease("sweep:1", "b")
-    assert store.lease_holder("sweep:1", T0 + timedelta(seconds=200)) is None
-    assert store.acquire_lease("sweep:1", "a", 60, T0 + timedelta(seconds=200))
-    assert store.acquire_lease("sweep:2", "b", 60, T0 + timedelta(seconds=200))
+    assert not store.leases.release("sweep:1", "a")  # not a's to release
+    assert store.leases.holder("sweep:1", T0 + timedelta(seconds=200)) == "b"
+    assert store.leases.release("sweep:1", "b")
+    assert store.leases.holder("sweep:1", T0 + timedelta(seconds=200)) is None
+    assert store.leases.acquire("sweep:1", "a", 60, T0 + timedelta(seconds=200))
+    assert store.leases.acquire("sweep:2", "b", 60, T0 + timedelta(seconds=200))
 
 
 def test_two_holders_racing_for_a_lease_exactly_one_wins(store: Store) -> None:
     for round_ in range(5):
         name = f"sweep:{round_}"
-        wins = race(2, lambda i, name=name: store.acquire_lease(name, f"holder-{i}", 60, T0))
+        wins = race(2, lambda i, name=name: store.leases.acquire(name, f"holder-{i}", 60, T0))
         assert sorted(wins) == [False, True], wins
-        winner = store.lease_holder(name, T0)
+        winner = store.leases.holder(name, T0)
         assert winner in ("holder-0", "holder-1")
 
 
 def test_racing_for_an_expired_lease_exactly_one_wins(store: Store) -> None:
-    assert store.acquire_lease("sweep:x", "old", 1, T0)
+    assert store.leases.acquire("sweep:x", "old", 1, T0)
     later = T0 + timedelta(minutes=1)
-    wins = race(4, lambda i: store.acquire_lease("sweep:x", f"new-{i}", 60, later))
+    wins = race(4, lambda i: store.leases.acquire("sweep:x", f"new-{i}", 60, later))
     assert sum(wins) == 1
 
 
@@ -636,9 +636,9 @@ def test_open_refuses_a_database_that_was_not_upgraded(empty_db_url: str) -> Non
     store = Store.open(settings)
     try:
         store.ping()
-        assert store.list_accounts() == []
+        assert store.accounts.list_all() == []
         with pytest.raises(SecretKeyError):
-            store.save_s2s_account("acct-1", "client-1", SECRET)
+            store.accounts.save_s2s("acct-1", "client-1", SECRET)
     finally:
         store.close()
 
@@ -647,8 +647,8 @@ def test_open_with_a_secret_key_can_store_credentials(db_url: str) -> None:
     key = Fernet.generate_key().decode()
     store = Store.open(Settings(database_url=db_url, secret_key=key))
     try:
-        account = store.save_s2s_account("acct-1", "client-1", SECRET)
-        assert store.s2s_credentials(account)[2] == SECRET
+        account = store.accounts.save_s2s("acct-1", "client-1", SECRET)
+        assert store.accounts.s2s_credentials(account)[2] == SECRET
     finally:
         store.close()
 

@@ -217,7 +217,7 @@ def test_unhandled_event_answers_200_and_is_stored_ignored(
     assert (row.event, row.status) == ("meeting.participant_joined", inbox.IGNORED)
     assert row.body == ""  # not handled, so its personal data is not kept
     assert row.dedupe_key == hashlib.sha256(body).hexdigest()
-    assert inbox.claim_events(store, "w", 10, row.received_at, 60) == []
+    assert store.inbox.claim_events("w", 10, row.received_at, 60) == []
     assert post(client, body) == (200, {"status": "duplicate"})
     assert len(rows(store)) == 1
 

@@ -18,8 +18,7 @@ from werkzeug.serving import make_server
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.runtime import worker
-from zoomguard.store import Store, inbox
-from zoomguard.store.inbox import InboxItem
+from zoomguard.store import InboxItem, Store, inbox
 from zoomguard.webhooks import create_app
 
 pytest_plugins = ("store_fixtures",)
@@ -56,8 +55,7 @@ class Recorder:
 
 
 def add(store: Store, key: str, now: datetime = T0) -> int:
-    event_id, _ = inbox.add_event(
-        store,
+    event_id, _ = store.inbox.add_event(
         dedupe_key=key,
         event="meeting.updated",
         zoom_account_id="acct",
@@ -70,7 +68,7 @@ def add(store: Store, key: str, now: datetime = T0) -> int:
 
 
 def status_of(store: Store, event_id: int) -> inbox.InboxRecord:
-    found = inbox.get_event(store, event_id)
+    found = store.inbox.get_event(event_id)
     assert found is not None
     return found
 
@@ -90,7 +88,7 @@ def test_events_posted_while_no_worker_runs_are_all_processed_by_drain_once(
 
     assert processed == 5
     assert sorted(item.body for item in handler.seen) == sorted(b.decode() for b in bodies[:5])
-    assert inbox.count_by_status(store) == {
+    assert store.inbox.count_by_status() == {
         "pending": 0,
         "processing": 0,
         "done": 5,
@@ -146,7 +144,7 @@ def test_an_event_that_keeps_failing_dies_and_the_officer_is_told(
     assert error == "ValueError: meeting 123 cannot be updated"
     dead = status_of(store, event_id)
     assert (dead.status, dead.attempts) == ("dead", 3)
-    assert [event.id for event in inbox.dead_events(store)] == [event_id]
+    assert [event.id for event in store.inbox.dead_events()] == [event_id]
     assert "is dead after 3 attempts" in caplog.text
 
 
@@ -177,7 +175,7 @@ def test_an_event_whose_workers_keep_dying_is_not_run_again(store: Store) -> Non
     event_id = add(store, "k")
     clock = FakeClock()
     for _ in range(3):  # three workers claimed it and were killed before settling it
-        assert inbox.claim_events(store, "doomed", 1, clock(), lease_seconds=60)
+        assert store.inbox.claim_events("doomed", 1, clock(), lease_seconds=60)
         clock.advance(seconds=61)
     handler = Recorder()
     deaths: list[str] = []
@@ -225,7 +223,7 @@ def test_an_event_taken_over_mid_batch_is_left_to_its_new_owner(store: Store) ->
         # comes, but the third's runs out while the first two are handled: w2 takes it over.
         handled.append(item.id)
         clock.advance(seconds=40)
-        taken.extend(inbox.claim_events(store, "w2", 10, clock(), lease_seconds=60))
+        taken.extend(store.inbox.claim_events("w2", 10, clock(), lease_seconds=60))
 
     worker.drain_once(store, slow_handler, worker_id="w1", lease_seconds=60, clock=clock)
 
@@ -286,14 +284,14 @@ def test_run_worker_processes_events_as_they_arrive_and_stops_on_request(
         stop.set()
         thread.join(timeout=5)
     assert not thread.is_alive()
-    assert inbox.count_by_status(store)["done"] == 3
+    assert store.inbox.count_by_status()["done"] == 3
 
 
 def test_run_worker_survives_a_database_outage(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     add(store, "k", now=datetime.now(UTC) - timedelta(seconds=1))
-    real_claim = inbox.claim_events
+    real_claim = store.inbox.claim_events
     outages = [StoreError("database error: connection refused")]
 
     def flaky_claim(*args: object, **kwargs: object) -> list[InboxItem]:
@@ -301,7 +299,7 @@ def test_run_worker_survives_a_database_outage(
             raise outages.pop()
         return real_claim(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(inbox, "claim_events", flaky_claim)
+    monkeypatch.setattr(store.inbox, "claim_events", flaky_claim)
     monkeypatch.setattr(worker, "STORE_RETRY_SECONDS", 0.01)
     handler = Recorder()
     stop = threading.Event()

@@ -18,8 +18,9 @@ from zoomguard.config import Settings
 from zoomguard.errors import ConfigError, StoreError
 from zoomguard.store import Store
 from zoomguard.webhooks import health
-from zoomguard.webhooks.context import WebhookContext
+from zoomguard.webhooks.context import EXTENSION_KEY, AppContext
 from zoomguard.webhooks.dashboard.setup import install_dashboard
+from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
 from zoomguard.webhooks.receiver import routes
 
 log = logging.getLogger("zoomguard.webhooks")
@@ -71,12 +72,16 @@ def create_app(
     app = Flask(__name__)
     # Also enforced by werkzeug for declared lengths; routes._read_body handles chunked bodies.
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
-    app.extensions["zoomguard_webhooks"] = WebhookContext(
-        settings=settings, secret=secret, store=store, clock=clock
+    app.extensions[EXTENSION_KEY] = AppContext(
+        settings=settings,
+        store=store,
+        secret=secret,
+        clock=clock,
+        launcher=SweepLauncher(settings, store),
     )
     app.register_blueprint(routes.bp)
     app.register_blueprint(health.bp)  # GET /healthz, GET /metrics
-    install_dashboard(app, settings, store, insecure_loopback_cookies=insecure_loopback_cookies)
+    install_dashboard(app, settings, insecure_loopback_cookies=insecure_loopback_cookies)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(SQLAlchemyError, _storage_error)
     app.register_error_handler(StoreError, _storage_error)

@@ -1,17 +1,30 @@
-"""What the webhook routes need from create_app, kept on ``app.extensions``."""
+"""The one context of the app (receiver and dashboard), made by ``create_app`` and kept on
+``app.extensions[EXTENSION_KEY]``; routes read it with ``app_context()``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flask import current_app
+
 from zoomguard.config import Settings
 from zoomguard.store import Store
+from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
+
+EXTENSION_KEY = "zoomguard"
 
 
 @dataclass(frozen=True)
-class WebhookContext:
+class AppContext:
     settings: Settings
-    secret: str = field(repr=False)
     store: Store
-    clock: Callable[[], float]  # unix seconds
+    secret: str = field(repr=False)  # the webhook secret token Zoom signs with
+    clock: Callable[[], float]  # unix seconds, for the webhook timestamp window
+    launcher: SweepLauncher  # the dashboard's "sweep now" button
+
+
+def app_context() -> AppContext:
+    context = current_app.extensions[EXTENSION_KEY]
+    assert isinstance(context, AppContext)
+    return context

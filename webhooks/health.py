@@ -8,7 +8,7 @@ only the status code; a person reads the JSON). ``/metrics`` is the Prometheus t
 when the app says so (``zoomguard run``, where one process is web, worker and clock); see
 zoomguard/metrics.py for why gunicorn's workers do not add theirs.
 
-Both read the store and settings the app factory put on ``app.extensions`` (``WebhookContext``).
+Both read the store and settings the app factory put on ``app.extensions`` (``AppContext``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from zoomguard.runtime import metrics
 from zoomguard.runtime.health import check_health
-from zoomguard.webhooks.context import WebhookContext
+from zoomguard.webhooks.context import app_context
 
 # app.config key: True adds this process's counters to /metrics (one process does everything).
 PROCESS_METRICS = "ZOOMGUARD_PROCESS_METRICS"
@@ -27,15 +27,9 @@ PROCESS_METRICS = "ZOOMGUARD_PROCESS_METRICS"
 bp = Blueprint("zoomguard_health", __name__)
 
 
-def _context() -> WebhookContext:
-    context = current_app.extensions["zoomguard_webhooks"]
-    assert isinstance(context, WebhookContext)
-    return context
-
-
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    context = _context()
+    context = app_context()
     report = check_health(
         context.store,
         context.settings,
@@ -46,7 +40,7 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
-    context = _context()
+    context = app_context()
     process = metrics.process_metrics() if current_app.config.get(PROCESS_METRICS) else None
     body = metrics.render_metrics(context.store, process=process)
     return Response(body, status=200, content_type=metrics.CONTENT_TYPE)

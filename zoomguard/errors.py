@@ -10,7 +10,15 @@ ZoomGuardError
 │   └── ZoomRateLimited    429 that outlived our retries, or the daily cap
 ├── ZoomUnavailable        network failure / 5xx after bounded retries
 ├── StoreError             the database cannot be used (not upgraded, unreachable)
-└── Interrupted            a sweep stopped by Ctrl-C or SIGTERM
+├── Interrupted            a sweep stopped by Ctrl-C or SIGTERM
+├── SweepBusy              another process is sweeping the same account
+├── BaselineBusy           another process is applying the baseline to the same account
+├── OAuthConnectError      the browser's return from Zoom cannot be accepted
+├── DeliveryError          the SMTP server did not accept an email (it stays in the outbox)
+└── UserError              a dashboard user cannot be created or changed
+ValueError
+├── MalformedEnvelope      a webhook body that is not a JSON object with an ``event``
+└── UnusableEvent          a stored webhook body the worker cannot act on
 
 Errors carry a machine-readable ``reason`` so callers (CLI, health checks, alerts) can act on
 them without parsing messages. Findings are never exceptions: see policy.py.
@@ -95,3 +103,55 @@ class StoreError(ZoomGuardError):
 
 class Interrupted(ZoomGuardError):
     reason = "interrupted"
+
+
+class UserError(ZoomGuardError):
+    """A dashboard user cannot be created or changed (exists, unknown, bad name, weak password)."""
+
+    reason = "user"
+
+
+class SweepBusy(ZoomGuardError):
+    reason = "sweep_busy"
+
+
+class BaselineBusy(ZoomGuardError):
+    reason = "baseline_busy"
+
+
+class OAuthConnectError(ZoomGuardError):
+    """The browser's return from Zoom cannot be accepted (state, consent or code problem).
+
+    The message is safe to show to the person connecting.
+    """
+
+    reason = "oauth_connect"
+
+
+class DeliveryError(ZoomGuardError):
+    """The message was not accepted; it stays in the outbox and is tried again later.
+
+    ``permanent`` is true when the server answered 5xx (its answer will likely not change without
+    a person's help); zoomguard still retries, with backoff, because losing an alert is worse.
+    ``connection`` is true when the server could not be reached at all, so trying the next
+    message in the same flush is pointless.
+    """
+
+    reason = "smtp"
+
+    def __init__(self, message: str, *, code: int | None = None, connection: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.connection = connection
+
+    @property
+    def permanent(self) -> bool:
+        return self.code is not None and 500 <= self.code < 600
+
+
+class MalformedEnvelope(ValueError):
+    """The body is not a JSON object with a string ``event``; the message is safe to return."""
+
+
+class UnusableEvent(ValueError):
+    """The stored body cannot be acted on (it passed the receiver's checks, but not ours)."""

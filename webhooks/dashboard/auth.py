@@ -9,7 +9,7 @@
   the local demo); anything else still gets Secure cookies.
 - Every POST of the dashboard carries the session's synchronizer token (``csrf_token``),
   compared in constant time. The webhook endpoint is a different blueprint and is not touched.
-- Sign-ins are checked by ``zoomguard.store.users.authenticate``: slow hashes, and a lockout
+- Sign-ins are checked by ``store.users.authenticate``: slow hashes, and a lockout
   after repeated failures that holds across processes because it lives in the database.
 """
 
@@ -45,9 +45,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from zoomguard.service import utcnow
-from zoomguard.store import users
 from zoomguard.store.users import UserRecord
-from zoomguard.webhooks.dashboard.context import dashboard_context
+from zoomguard.webhooks.context import app_context
 
 log = logging.getLogger("zoomguard.dashboard")
 
@@ -155,7 +154,7 @@ def load_user() -> UserRecord | None:
     user_id = session.get("uid")
     if not isinstance(user_id, int):
         return None
-    user = users.get_user(dashboard_context().store, user_id)
+    user = app_context().store.users.get(user_id)
     if user is None or session.get("fp") != user.session_fingerprint:
         session.clear()
         return None
@@ -178,7 +177,7 @@ def content_security_policy(oauth_url: str) -> str:
 
 
 def _page_headers(response: WerkzeugResponse) -> WerkzeugResponse:
-    csp = content_security_policy(dashboard_context().settings.zoom_oauth_url)
+    csp = content_security_policy(app_context().settings.zoom_oauth_url)
     response.headers["Content-Security-Policy"] = csp
     return response
 
@@ -263,7 +262,7 @@ def login() -> str | WerkzeugResponse | tuple[str, int]:
     check_csrf()
     username = request.form.get("username", "")[:150]
     password = request.form.get("password", "")
-    result = users.authenticate(dashboard_context().store, username, password, now=utcnow())
+    result = app_context().store.users.authenticate(username, password, now=utcnow())
     if result.user is None:
         if result.locked_until is not None:
             log.warning("dashboard sign-in refused: account locked")

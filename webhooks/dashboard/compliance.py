@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from zoomguard.rules import policy
-from zoomguard.store.core import AccountRecord, FindingRecord, SweepRecord
+from zoomguard.store import AccountRecord, FindingRecord, SweepRecord
 
 STILL_OPEN = ("failed", "reported")  # a person must act
 STATUS_TITLES = {

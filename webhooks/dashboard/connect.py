@@ -9,17 +9,16 @@ import secrets
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from zoomguard.errors import ZoomGuardError
+from zoomguard.errors import OAuthConnectError, ZoomGuardError
 from zoomguard.service import connect_s2s, utcnow
 from zoomguard.service.connect import (
     OAuthApp,
-    OAuthConnectError,
     begin_connect,
     complete_connect,
 )
-from zoomguard.store.users import ROLE_ADMIN
+from zoomguard.store.records import ROLE_ADMIN
+from zoomguard.webhooks.context import app_context
 from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
-from zoomguard.webhooks.dashboard.context import dashboard_context
 
 log = logging.getLogger("zoomguard.dashboard")
 
@@ -35,14 +34,14 @@ MAX_NAME = 200
 
 
 def _redirect_uri() -> str:
-    configured = dashboard_context().settings.zoom_oauth_redirect_url
+    configured = app_context().settings.zoom_oauth_redirect_url
     return configured or url_for("connect.oauth_callback", _external=True)
 
 
 @bp.get("/connect")
 @require_role(ROLE_ADMIN)
 def page() -> str:
-    settings = dashboard_context().settings
+    settings = app_context().settings
     return render_template(
         "connect.html",
         oauth_configured=OAuthApp.from_settings(settings) is not None,
@@ -54,7 +53,7 @@ def page() -> str:
 @bp.post("/connect/oauth")
 @require_role(ROLE_ADMIN)
 def oauth_start() -> WerkzeugResponse:
-    context = dashboard_context()
+    context = app_context()
     user = current_user()
     assert user is not None
     binding = session.get(BINDING_KEY)
@@ -79,7 +78,7 @@ def oauth_start() -> WerkzeugResponse:
 @bp.get("/connect/oauth/callback")
 @require_role(ROLE_ADMIN)
 def oauth_callback() -> WerkzeugResponse:
-    context = dashboard_context()
+    context = app_context()
     user = current_user()
     assert user is not None
     binding = session.get(BINDING_KEY)
@@ -113,7 +112,7 @@ def oauth_callback() -> WerkzeugResponse:
 @bp.post("/connect/s2s")
 @require_role(ROLE_ADMIN)
 def s2s() -> WerkzeugResponse | tuple[str, int]:
-    context = dashboard_context()
+    context = app_context()
     user = current_user()
     assert user is not None
     account_id = request.form.get("account_id", "").strip()
@@ -137,8 +136,7 @@ def s2s() -> WerkzeugResponse | tuple[str, int]:
             log.warning("dashboard: Server-to-Server connect failed: %s", exc.reason)
             problem = f"Zoom did not accept these credentials: {exc}"
         else:
-            context.store.append_audit(
-                None,
+            context.store.audit.append(
                 account_pk=account.id,
                 actor="dashboard",
                 action="account.connect",

@@ -10,13 +10,10 @@ from flask import Flask, Response
 
 from zoomguard.config import Settings
 from zoomguard.notify.render import format_value
-from zoomguard.store import Store
 from zoomguard.store.users import ROLE_ADMIN
 from zoomguard.webhooks.dashboard import auth, connect
 from zoomguard.webhooks.dashboard import views as dashboard
 from zoomguard.webhooks.dashboard.compliance import percent
-from zoomguard.webhooks.dashboard.context import EXTENSION_KEY, DashboardContext
-from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
 
 log = logging.getLogger("zoomguard.dashboard")
 
@@ -29,10 +26,8 @@ DISABLED_MESSAGE = (
 def install_dashboard(
     app: Flask,
     settings: Settings,
-    store: Store,
     *,
     insecure_loopback_cookies: bool = False,
-    launcher: SweepLauncher | None = None,
 ) -> None:
     """Register the dashboard's blueprints. Without a secret key, "/" only says how to enable it.
 
@@ -45,11 +40,6 @@ def install_dashboard(
         return
     auth.configure_sessions(
         app, settings.secret_key, insecure_loopback_cookies=insecure_loopback_cookies
-    )
-    app.extensions[EXTENSION_KEY] = DashboardContext(
-        settings=settings,
-        store=store,
-        launcher=launcher if launcher is not None else SweepLauncher(settings, store),
     )
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["value"] = format_value

@@ -20,11 +20,9 @@ from collections.abc import Callable
 
 from zoomguard import notify
 from zoomguard.config import Settings
-from zoomguard.errors import ZoomGuardError
-from zoomguard.service import SweepBusy, Sweeper, load_profile, utcnow
-from zoomguard.service.connect import client_for
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
+from zoomguard.errors import SweepBusy, ZoomGuardError
+from zoomguard.service import Sweeper, client_for_account, load_profile, utcnow
+from zoomguard.store import AccountRecord, Store
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger("zoomguard.dashboard")
@@ -48,7 +46,7 @@ class SweepLauncher:
         settings: Settings,
         store: Store,
         *,
-        client_factory: ClientFactory = client_for,
+        client_factory: ClientFactory = client_for_account,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -73,7 +71,7 @@ class SweepLauncher:
             thread = self._threads.get(account.id)
             if thread is not None and thread.is_alive():
                 return Launch.RUNNING_HERE
-            if self._store.lease_holder(sweep_lease(account.id), utcnow()) is not None:
+            if self._store.leases.holder(sweep_lease(account.id), utcnow()) is not None:
                 return Launch.RUNNING_ELSEWHERE
             self._errors.pop(account.id, None)
             thread = threading.Thread(

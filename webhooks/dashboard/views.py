@@ -16,12 +16,11 @@ from zoomguard.errors import PolicyError
 from zoomguard.notify.render import format_value
 from zoomguard.rules import policy
 from zoomguard.service import load_profile, utcnow
-from zoomguard.store import inbox
-from zoomguard.store.core import AccountRecord, FindingRecord, SweepRecord
+from zoomguard.store import AccountRecord, FindingRecord, SweepRecord
 from zoomguard.store.users import ROLE_ADMIN, ROLE_PRIVACY_OFFICER
+from zoomguard.webhooks.context import app_context
 from zoomguard.webhooks.dashboard import compliance
 from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
-from zoomguard.webhooks.dashboard.context import dashboard_context
 from zoomguard.webhooks.dashboard.sweeps import Launch
 
 log = logging.getLogger("zoomguard.dashboard")
@@ -53,7 +52,7 @@ CSV_HEADERS = (
 
 def _rules_in_force() -> list[str]:
     try:
-        rules = load_profile(dashboard_context().settings).rules
+        rules = load_profile(app_context().settings).rules
     except PolicyError:
         rules = frozenset(policy.RULES)
     return [rule_id for rule_id in policy.RULES if rule_id in rules]
@@ -75,10 +74,10 @@ def _filters(accounts: list[AccountRecord]) -> tuple[int | None, str | None, str
 
 @bp.get("/")
 def index() -> str:
-    context = dashboard_context()
+    context = app_context()
     store, settings, launcher = context.store, context.settings, context.launcher
     now = utcnow()
-    accounts = store.list_accounts(active_only=False)
+    accounts = store.accounts.list_all(active_only=False)
     names = {a.id: compliance.account_label(a) for a in accounts}
     account_pk, rule_id, status = _filters(accounts)
     in_view = [a for a in accounts if account_pk is None or a.id == account_pk]
@@ -86,7 +85,7 @@ def index() -> str:
     account_views = [
         compliance.account_view(
             account,
-            last_sweep=store.last_sweep(account.id),
+            last_sweep=store.sweeps.last(account.id),
             interval_minutes=settings.sweep_interval_minutes,
             now=now,
             running_here=launcher.running_here(account.id),
@@ -94,12 +93,12 @@ def index() -> str:
         )
         for account in accounts
     ]
-    sweeps = store.list_sweeps(200, account_pk=account_pk)
+    sweeps = store.sweeps.recent(200, account_pk=account_pk)
     active_ids = {a.id for a in in_view if a.active}
     latest: dict[int | None, SweepRecord] = {
         pk: sweep for pk, sweep in compliance.latest_completed(sweeps).items() if pk in active_ids
     }
-    open_findings = store.open_findings(account_pk=account_pk)
+    open_findings = store.findings.open(account_pk=account_pk)
     rules_in_force = _rules_in_force()
     shown = compliance.filter_findings(
         open_findings, account_pk=account_pk, rule_id=rule_id, status=status
@@ -129,9 +128,9 @@ def index() -> str:
             for k, v in (("account", account_pk), ("rule", rule_id), ("status", status))
             if v not in (None, "")
         },
-        changes=store.recent_audit(RECENT_CHANGES, account_pk=account_pk),
-        dead_events=inbox.dead_events(store, limit=LISTED_PROBLEMS),
-        unsent=notify.list_emails(store, status="pending", limit=LISTED_PROBLEMS),
+        changes=store.audit.recent(RECENT_CHANGES, account_pk=account_pk),
+        dead_events=store.inbox.dead_events(limit=LISTED_PROBLEMS),
+        unsent=store.outbox.list_emails(status="pending", limit=LISTED_PROBLEMS),
         outbox=outbox,
         smtp_configured=bool(settings.smtp_url),
     )
@@ -140,16 +139,16 @@ def index() -> str:
 @bp.get("/findings.csv")
 @require_role(ROLE_PRIVACY_OFFICER)
 def export_csv() -> Response:
-    context = dashboard_context()
+    context = app_context()
     store = context.store
-    accounts = store.list_accounts(active_only=False)
+    accounts = store.accounts.list_all(active_only=False)
     names = {a.id: compliance.account_label(a) for a in accounts}
     account_pk, rule_id, status = _filters(accounts)
     include_resolved = request.args.get("resolved") == "1"
     source = (
-        store.all_findings(account_pk=account_pk)
+        store.findings.including_resolved(account_pk=account_pk)
         if include_resolved
-        else store.open_findings(account_pk=account_pk)
+        else store.findings.open(account_pk=account_pk)
     )
     chosen = compliance.filter_findings(
         source, account_pk=account_pk, rule_id=rule_id, status=status
@@ -194,13 +193,13 @@ def _csv_row(f: FindingRecord, names: dict[int, str]) -> tuple[Any, ...]:
 @bp.post("/sweeps")
 @require_role(ROLE_ADMIN)
 def run_sweep() -> WerkzeugResponse:
-    context = dashboard_context()
+    context = app_context()
     store, launcher = context.store, context.launcher
     user = current_user()
     assert user is not None  # guard_blueprint
     dry_run = request.form.get("dry_run") == "1"
     wanted = request.form.get("account", "all")
-    accounts = [a for a in store.list_accounts(active_only=True)]
+    accounts = [a for a in store.accounts.list_all(active_only=True)]
     if wanted != "all":
         accounts = [a for a in accounts if str(a.id) == wanted]
         if not accounts:
@@ -213,8 +212,7 @@ def run_sweep() -> WerkzeugResponse:
         outcome = launcher.start(account, dry_run=dry_run)
         label = compliance.account_label(account)
         if outcome is Launch.STARTED:
-            store.append_audit(
-                None,
+            store.audit.append(
                 account_pk=account.id,
                 actor="dashboard",
                 action="sweep.request",

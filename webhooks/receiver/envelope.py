@@ -12,14 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from zoomguard.errors import MalformedEnvelope
+
 # Column widths from docs/schema.md (inbox_events.event, inbox_events.zoom_account_id).
 EVENT_MAX_CHARS = 100
 ACCOUNT_ID_MAX_CHARS = 64
 _BIGINT_MAX = 2**63 - 1
-
-
-class MalformedEnvelope(ValueError):
-    """The body is not a JSON object with a string ``event``; the message is safe to return."""
 
 
 @dataclass(frozen=True)

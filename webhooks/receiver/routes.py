@@ -10,12 +10,13 @@ import hashlib
 import logging
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 
+from zoomguard.errors import MalformedEnvelope
 from zoomguard.service.events import HANDLED_EVENTS
 from zoomguard.store import inbox
-from zoomguard.webhooks.context import WebhookContext
-from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, MalformedEnvelope, parse_envelope
+from zoomguard.webhooks.context import app_context
+from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, parse_envelope
 from zoomguard.webhooks.receiver.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -28,12 +29,6 @@ log = logging.getLogger("zoomguard.webhooks")
 bp = Blueprint("zoom_webhooks", __name__)
 
 _READ_CHUNK = 64 * 1024
-
-
-def _context() -> WebhookContext:
-    context = current_app.extensions["zoomguard_webhooks"]
-    assert isinstance(context, WebhookContext)
-    return context
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
@@ -67,7 +62,7 @@ def _read_body(max_bytes: int) -> bytes:
 
 @bp.post("/webhooks/zoom")
 def zoom_webhook() -> tuple[Response, int]:
-    context = _context()
+    context = app_context()
     settings = context.settings
     body = _read_body(settings.webhook_max_body_bytes)
 
@@ -101,8 +96,7 @@ def zoom_webhook() -> tuple[Response, int]:
 
     handled = envelope.event in HANDLED_EVENTS
     status = inbox.PENDING if handled else inbox.IGNORED
-    event_id, created = inbox.add_event(
-        context.store,
+    event_id, created = context.store.inbox.add_event(
         # A Zoom retry resends the identical body, so the body's hash names the delivery.
         dedupe_key=hashlib.sha256(body).hexdigest(),
         event=event_name,

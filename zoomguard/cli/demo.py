@@ -89,7 +89,7 @@ def _run_demo(workdir: Path, *, users: int, meetings: int, seed: int) -> None:
         click.echo()
 
         notify.compose_pending(store, settings, service.utcnow())
-        emails = notify.list_emails(store, limit=20)
+        emails = store.outbox.list_emails(limit=20)
         click.secho(
             f"3. What the privacy officer receives ({len(emails)} email(s); no SMTP configured, "
             "so they wait in the local outbox)",
@@ -140,7 +140,7 @@ def _sweep_table(result: Any) -> str:
 def _findings_table(store: Any) -> str:
     from zoomguard.cli.report import findings_rows
 
-    headers, rows = findings_rows(store.all_findings()[:15])
+    headers, rows = findings_rows(store.findings.including_resolved()[:15])
     return reporting.table(headers, rows, max_width=36)
 
 

@@ -37,15 +37,14 @@ def findings_rows(findings: Sequence[Any]) -> tuple[tuple[str, ...], list[tuple[
 def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str, Any]:
     from zoomguard import notify
     from zoomguard.service import utcnow
-    from zoomguard.store import inbox
 
     now = utcnow()
-    last = store.last_sweep()
+    last = store.sweeps.last()
     return {
         "last_sweep": _plain(last) if last is not None else None,
-        "open_findings": [_plain(f) for f in store.open_findings()],
-        "recent_changes": [_plain(a) for a in store.recent_audit(limit=limit)],
-        "dead_events": [_plain(e) for e in inbox.dead_events(store, limit=limit)],
+        "open_findings": [_plain(f) for f in store.findings.open()],
+        "recent_changes": [_plain(a) for a in store.audit.recent(limit=limit)],
+        "dead_events": [_plain(e) for e in store.inbox.dead_events(limit=limit)],
         "outbox": _plain(notify.outbox_status(store, now, settings.alert_unsent_warn_seconds)),
         "unsent_alerts": [
             {
@@ -55,7 +54,7 @@ def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str
                 "attempts": e.attempts,
                 "last_error": e.last_error,
             }
-            for e in notify.list_emails(store, status="pending", limit=limit)
+            for e in store.outbox.list_emails(status="pending", limit=limit)
         ],
     }
 

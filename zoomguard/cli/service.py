@@ -36,8 +36,7 @@ from zoomguard.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
     from zoomguard.runtime.jobs import Intervals
-    from zoomguard.store import Store
-    from zoomguard.store.inbox import InboxItem
+    from zoomguard.store import InboxItem, Store
 
 Handler = Callable[["InboxItem"], None]
 HandlerFactory = Callable[[Settings, "Store"], Handler]

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 import click
 
 from zoomguard.config import Settings
+from zoomguard.errors import UserError
 from zoomguard.store import Store
 from zoomguard.store import users as dashboard_users
-from zoomguard.store.users import ROLE_TITLES, ROLES, UserError
+from zoomguard.store.users import ROLE_TITLES, ROLES
 
 
 def _store() -> Store:
@@ -63,7 +64,7 @@ def add(username: str, role: str, password_stdin: bool) -> None:
     dashboard_users.normalise_username(username)  # refuse a bad name before asking
     password = _read_password(password_stdin)
     dashboard_users.check_password_strength(password)
-    user = dashboard_users.create_user(_store(), username, password, role)
+    user = _store().users.create(username, password, role)
     click.echo(f"user {user.username} created ({ROLE_TITLES[user.role]})")
 
 
@@ -74,7 +75,7 @@ def password(username: str, password_stdin: bool) -> None:
     """Set a new password (also lifts a lockout and signs the user out everywhere)."""
     store = _store()
     new_password = _read_password(password_stdin)
-    user = dashboard_users.set_password(store, username, new_password)
+    user = store.users.set_password(username, new_password)
     click.echo(f"password of {user.username} changed")
 
 
@@ -83,7 +84,7 @@ def password(username: str, password_stdin: bool) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 def role(username: str, role: str) -> None:
     """Change a user's role."""
-    user = dashboard_users.set_role(_store(), username, role)
+    user = _store().users.set_role(username, role)
     click.echo(f"user {user.username} is now {ROLE_TITLES[user.role]}")
 
 
@@ -91,7 +92,7 @@ def role(username: str, role: str) -> None:
 @click.argument("username")
 def remove(username: str) -> None:
     """Delete a dashboard user."""
-    dashboard_users.delete_user(_store(), username)
+    _store().users.delete(username)
     click.echo(f"user {dashboard_users.normalise_username(username)} removed")
 
 
@@ -100,7 +101,7 @@ def list_() -> None:
     """List dashboard users (never their passwords)."""
     from zoomguard import formats as reporting
 
-    found = dashboard_users.list_users(_store())
+    found = _store().users.list_users()
     now = datetime.now(UTC)
     if not found:
         click.echo("no dashboard users: create one with `zoomguard user add NAME --role admin`")

@@ -5,10 +5,12 @@
 - ``smtp``: ``ZOOMGUARD_SMTP_URL`` and the smtplib sender
 - ``outbox``: compose emails from alerts, flush them, report what is still unsent
 
-Alerts are written with ``zoomguard.store.outbox.record_alert`` in the transaction of the finding
+Alerts are written with ``store.outbox.record_alert`` in the transaction of the finding
 they report.
 """
 
+from zoomguard.errors import DeliveryError
+from zoomguard.masking import scrub_details
 from zoomguard.notify.categories import (
     ALL_CATEGORIES,
     DEFAULT_IMMEDIATE,
@@ -38,7 +40,6 @@ from zoomguard.notify.outbox import (
     build_message,
     compose_pending,
     flush_outbox,
-    list_emails,
     officer_recipients,
     outbox_status,
     sender_from_settings,
@@ -53,14 +54,13 @@ from zoomguard.notify.render import (
     render_immediate,
 )
 from zoomguard.notify.smtp import (
-    DeliveryError,
     Sender,
     SendResult,
     SmtpConfig,
     SmtpSender,
     parse_smtp_url,
 )
-from zoomguard.store.outbox import EmailRecord, record_alert, scrub_details
+from zoomguard.store import EmailRecord
 
 __all__ = [
     "ALL_CATEGORIES",
@@ -98,12 +98,10 @@ __all__ = [
     "compose_pending",
     "delivery_for",
     "flush_outbox",
-    "list_emails",
     "officer_recipients",
     "outbox_status",
     "parse_immediate_categories",
     "parse_smtp_url",
-    "record_alert",
     "render_digest",
     "render_host_notice",
     "render_immediate",

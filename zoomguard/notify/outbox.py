@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -29,12 +28,11 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 from functools import partial
 from time import monotonic
-from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from zoomguard.config import Settings
-from zoomguard.errors import StoreError
+from zoomguard.errors import DeliveryError, StoreError
 from zoomguard.notify.render import (
     DIGEST_MAX_DETAILED,
     PRIVACY_OFFICER_DEFAULT,
@@ -48,9 +46,9 @@ from zoomguard.notify.render import (
     render_host_notice,
     render_immediate,
 )
-from zoomguard.notify.smtp import DeliveryError, Sender, SendResult, SmtpSender, parse_smtp_url
-from zoomguard.store import outbox as db
-from zoomguard.store.outbox import EmailRecord
+from zoomguard.notify.smtp import Sender, SendResult, SmtpSender, parse_smtp_url
+from zoomguard.store import EmailRecord, Store
+from zoomguard.store.records import AlertRow, DigestScope, PendingDigest, PendingImmediate, SweepRow
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +70,6 @@ DEFAULT_MAX_ATTEMPTS = 100
 # Rows read per query while composing: bounds memory, not what one email can hold.
 IMMEDIATE_PAGE_SIZE = 1000
 DIGEST_PAGE_SIZE = 500
-
-
-class StoreLike(Protocol):
-    """What notify needs from ``zoomguard.store.Store``."""
-
-    def transaction(self) -> AbstractContextManager[Session]: ...
 
 
 @dataclass(frozen=True)
@@ -121,7 +113,7 @@ def message_id_domain(from_addr: str) -> str:
 # --- compose ------------------------------------------------------------------------------
 
 
-def _record(row: db.AlertRow) -> AlertRecord:
+def _record(row: AlertRow) -> AlertRecord:
     return AlertRecord(
         id=row.id,
         category=row.category,
@@ -133,7 +125,7 @@ def _record(row: db.AlertRow) -> AlertRecord:
     )
 
 
-def _summary(sweep: db.SweepRow, name: str | None) -> SweepSummary:
+def _summary(sweep: SweepRow, name: str | None) -> SweepSummary:
     return SweepSummary(
         id=sweep.id,
         started_at=sweep.started_at,
@@ -154,7 +146,7 @@ def _summary(sweep: db.SweepRow, name: str | None) -> SweepSummary:
 
 
 def _digest_due(
-    digest: db.PendingDigest, now: datetime, *, webhook_wait: timedelta, stale: timedelta
+    digest: PendingDigest, now: datetime, *, webhook_wait: timedelta, stale: timedelta
 ) -> bool:
     if digest.scope.sweep_id is not None:
         return digest.sweep_finished_at is not None or digest.oldest_created_at <= now - stale
@@ -162,7 +154,7 @@ def _digest_due(
 
 
 def compose_pending(
-    store: StoreLike,
+    store: Store,
     settings: Settings,
     now: datetime,
     *,
@@ -181,7 +173,12 @@ def compose_pending(
             store,
             f"immediate alert {alert.id}",
             partial(
-                _compose_immediate, alert_id=alert.id, settings=settings, now=now, redact=redact
+                _compose_immediate,
+                store,
+                alert_id=alert.id,
+                settings=settings,
+                now=now,
+                redact=redact,
             ),
         )
     webhook_wait = timedelta(
@@ -191,31 +188,40 @@ def compose_pending(
     )
     stale = timedelta(seconds=stale_sweep_seconds)
     with store.transaction() as session:
-        digests = db.pending_digests(session)
+        digests = store.outbox.pending_digests(session=session)
     for digest in digests:
         if not _digest_due(digest, now, webhook_wait=webhook_wait, stale=stale):
             continue
         created += _compose_once(
             store,
             f"digest {digest.scope}",
-            partial(_compose_digest, scope=digest.scope, settings=settings, now=now, redact=redact),
+            partial(
+                _compose_digest,
+                store,
+                scope=digest.scope,
+                settings=settings,
+                now=now,
+                redact=redact,
+            ),
         )
     return created
 
 
-def _uncomposed_immediates(store: StoreLike) -> Iterator[db.PendingImmediate]:
+def _uncomposed_immediates(store: Store) -> Iterator[PendingImmediate]:
     """Every uncomposed immediate alert, listed a page at a time (ids only, no details)."""
     after = 0
     while True:
         with store.transaction() as session:
-            page = db.uncomposed_immediates(session, after_id=after, limit=IMMEDIATE_PAGE_SIZE)
+            page = store.outbox.uncomposed_immediates(
+                after_id=after, limit=IMMEDIATE_PAGE_SIZE, session=session
+            )
         yield from page
         if len(page) < IMMEDIATE_PAGE_SIZE:
             return
         after = page[-1].id
 
 
-def _compose_once(store: StoreLike, what: str, compose: Callable[[Session], bool]) -> int:
+def _compose_once(store: Store, what: str, compose: Callable[[Session], bool]) -> int:
     """1 if ``compose`` created an email in its own transaction, 0 if it found nothing left to
     compose or lost a race (its transaction rolled back: the other process's email stands)."""
     try:
@@ -229,33 +235,35 @@ def _compose_once(store: StoreLike, what: str, compose: Callable[[Session], bool
 
 
 def _compose_immediate(
+    store: Store,
     session: Session,
     alert_id: int,
     settings: Settings,
     now: datetime,
     redact: Callable[[str], str] | None,
 ) -> bool:
-    row = db.get_uncomposed_alert(session, alert_id)
+    row = store.outbox.get_uncomposed_alert(alert_id, session=session)
     if row is None:
         return False  # composed by another process since it was listed
     record = _record(row)
     officer = officer_recipients(settings)
     rendered = render_immediate(
         record,
-        account_name=db.account_name(session, row.account_id),
+        account_name=store.accounts.name(row.account_id, session=session),
         officer=officer[0],
         redact=redact,
     )
-    email_id = _insert_email(session, settings, now, KIND_IMMEDIATE, officer, rendered)
-    db.attach_alerts(session, [alert_id], email_id)
+    email_id = _insert_email(store, session, settings, now, KIND_IMMEDIATE, officer, rendered)
+    store.outbox.attach_alerts([alert_id], email_id, session=session)
     if settings.notify_hosts:
-        _insert_host_notices(session, settings, now, [record], redact)
+        _insert_host_notices(store, session, settings, now, [record], redact)
     return True
 
 
 def _compose_digest(
+    store: Store,
     session: Session,
-    scope: db.DigestScope,
+    scope: DigestScope,
     settings: Settings,
     now: datetime,
     redact: Callable[[str], str] | None,
@@ -267,7 +275,9 @@ def _compose_digest(
     # Host notices need every changed meeting of each host in full, so memory grows with the
     # number of fixed alerts (not with all alerts) when they are on; they are off by default.
     host_news: list[AlertRecord] = []
-    for row in db.stream_digest_alerts(session, scope, page_size=DIGEST_PAGE_SIZE):
+    for row in store.outbox.stream_digest_alerts(
+        scope, page_size=DIGEST_PAGE_SIZE, session=session
+    ):
         record = _record(row)
         if builder.total == 0:
             account_id = row.account_id  # a sweep's alerts carry its account
@@ -277,8 +287,12 @@ def _compose_digest(
     if builder.total == 0:
         return False  # composed by another process since it was planned
     officer = officer_recipients(settings)
-    name = db.account_name(session, account_id)
-    sweep = db.get_sweep(session, scope.sweep_id) if scope.sweep_id is not None else None
+    name = store.accounts.name(account_id, session=session)
+    sweep = (
+        store.sweeps.summary(scope.sweep_id, session=session)
+        if scope.sweep_id is not None
+        else None
+    )
     rendered = render_digest_content(
         builder.content(),
         sweep=_summary(sweep, name) if sweep is not None else None,
@@ -286,14 +300,15 @@ def _compose_digest(
         officer=officer[0],
         redact=redact,
     )
-    email_id = _insert_email(session, settings, now, KIND_DIGEST, officer, rendered)
-    db.attach_digest(session, scope, email_id, expected=builder.total)
+    email_id = _insert_email(store, session, settings, now, KIND_DIGEST, officer, rendered)
+    store.outbox.attach_digest(scope, email_id, expected=builder.total, session=session)
     if host_news:
-        _insert_host_notices(session, settings, now, host_news, redact)
+        _insert_host_notices(store, session, settings, now, host_news, redact)
     return True
 
 
 def _insert_email(
+    store: Store,
     session: Session,
     settings: Settings,
     now: datetime,
@@ -301,8 +316,7 @@ def _insert_email(
     recipients: Sequence[str],
     rendered: RenderedEmail,
 ) -> int:
-    return db.insert_email(
-        session,
+    return store.outbox.insert_email(
         message_id=make_msgid(domain=message_id_domain(settings.alert_from)),
         kind=kind,
         recipients=recipients,
@@ -311,10 +325,12 @@ def _insert_email(
         html_body=rendered.html,
         now=now,
         note=None if settings.smtp_url else NO_SMTP_NOTE,
+        session=session,
     )
 
 
 def _insert_host_notices(
+    store: Store,
     session: Session,
     settings: Settings,
     now: datetime,
@@ -324,7 +340,7 @@ def _insert_host_notices(
     officer = officer_recipients(settings)[0]
     for plan in host_notices(records):
         notice = render_host_notice(plan.host_email, plan.alerts, officer=officer, redact=redact)
-        _insert_email(session, settings, now, KIND_HOST_NOTICE, [plan.host_email], notice)
+        _insert_email(store, session, settings, now, KIND_HOST_NOTICE, [plan.host_email], notice)
 
 
 # --- flush ----------------------------------------------------------------------------------
@@ -371,7 +387,7 @@ def _send_one(sender: Sender, email: EmailRecord) -> SendResult:
 
 
 def flush_outbox(
-    store: StoreLike,
+    store: Store,
     sender: Sender | None,
     now: datetime,
     *,
@@ -388,13 +404,13 @@ def flush_outbox(
     """
     if sender is None:
         with store.transaction() as session:
-            db.note_pending(session, NO_SMTP_NOTE)
-            pending = db.pending_counts(
-                session, overdue_before=now, local_note=NO_SMTP_NOTE
+            store.outbox.note_pending(NO_SMTP_NOTE, session=session)
+            pending = store.outbox.pending_counts(
+                overdue_before=now, local_note=NO_SMTP_NOTE, session=session
             ).pending
         return FlushResult(sent=0, failed=0, pending=pending)
     with store.transaction() as session:
-        due = db.due_email_ids(session, now, limit=max_attempts)
+        due = store.outbox.due_email_ids(now, limit=max_attempts, session=session)
     sent = failed = 0
     # Claims run out at now + claim_seconds, with ``now`` fixed for the whole flush; a flush that
     # went on longer could claim an email whose claim had already expired for everyone else.
@@ -404,11 +420,11 @@ def flush_outbox(
         if monotonic() > deadline:
             break
         with store.transaction() as session:
-            if not db.claim_email(
-                session, email_id, now=now, until=now + timedelta(seconds=claim_seconds)
+            if not store.outbox.claim_email(
+                email_id, now=now, until=now + timedelta(seconds=claim_seconds), session=session
             ):
                 continue  # another flusher has it
-            email = db.get_email(session, email_id)
+            email = store.outbox.get_email(email_id, session=session)
         assert email is not None
         try:
             result = _send_one(sender, email)
@@ -416,7 +432,9 @@ def flush_outbox(
             failed += 1
             delay = backoff_delay(email.attempts, base=backoff_seconds, cap=max_backoff_seconds)
             with store.transaction() as session:
-                db.mark_failed(session, email_id, next_attempt_at=now + delay, error=error.message)
+                store.outbox.mark_failed(
+                    email_id, next_attempt_at=now + delay, error=error.message, session=session
+                )
             log.warning(
                 "email %s (%s) not sent, attempt %d, retry in %ds: %s",
                 email_id,
@@ -436,11 +454,13 @@ def flush_outbox(
             )
             log.warning("email %s: %s", email_id, note)
         with store.transaction() as session:
-            db.mark_sent(session, email_id, now=now, note=note)
+            store.outbox.mark_sent(email_id, now=now, note=note, session=session)
         sent += 1
         log.info("email %s (%s) sent via %s", email_id, email.kind, sender.description)
     with store.transaction() as session:
-        pending = db.pending_counts(session, overdue_before=now, local_note=NO_SMTP_NOTE).pending
+        pending = store.outbox.pending_counts(
+            overdue_before=now, local_note=NO_SMTP_NOTE, session=session
+        ).pending
     return FlushResult(sent=sent, failed=failed, pending=pending)
 
 
@@ -452,7 +472,7 @@ def _age(now: datetime, then: datetime | None) -> float | None:
 
 
 def outbox_status(
-    store: StoreLike,
+    store: Store,
     now: datetime,
     warn_seconds: float,
     *,
@@ -464,10 +484,12 @@ def outbox_status(
     emails carry the "no SMTP configured" state.
     """
     with store.transaction() as session:
-        counts = db.pending_counts(
-            session, overdue_before=now - timedelta(seconds=warn_seconds), local_note=NO_SMTP_NOTE
+        counts = store.outbox.pending_counts(
+            overdue_before=now - timedelta(seconds=warn_seconds),
+            local_note=NO_SMTP_NOTE,
+            session=session,
         )
-        waiting, oldest_waiting = db.count_uncomposed(session)
+        waiting, oldest_waiting = store.outbox.count_uncomposed(session=session)
     local_only = (not smtp_configured) if smtp_configured is not None else counts.local_only > 0
     return OutboxStatus(
         pending=counts.pending,
@@ -477,9 +499,3 @@ def outbox_status(
         waiting_alerts=waiting,
         oldest_waiting_alert_age_seconds=_age(now, oldest_waiting),
     )
-
-
-def list_emails(store: StoreLike, status: str | None = None, limit: int = 50) -> list[EmailRecord]:
-    """The outbox, newest first (``status`` "pending" or "sent", or None for both)."""
-    with store.transaction() as session:
-        return db.list_emails(session, status=status, limit=limit)

@@ -20,8 +20,8 @@ from typing import Any
 
 import jinja2
 
+from zoomguard.masking import scrub_details
 from zoomguard.notify import categories as cat
-from zoomguard.store.outbox import scrub_details
 
 PRIVACY_OFFICER_DEFAULT = "PrivacyOfficerCLBC@gov.bc.ca"
 # Alerts shown in full in one digest; the rest are counted in its summary.

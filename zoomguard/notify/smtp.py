@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from typing import Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from zoomguard.errors import ConfigError, ZoomGuardError
+from zoomguard.errors import ConfigError, DeliveryError
 
 Security = Literal["plain", "starttls", "ssl"]
 
@@ -115,27 +115,6 @@ def parse_smtp_url(url: str) -> SmtpConfig:
         timeout=timeout,
         helo=helo,
     )
-
-
-class DeliveryError(ZoomGuardError):
-    """The message was not accepted; it stays in the outbox and is tried again later.
-
-    ``permanent`` is true when the server answered 5xx (its answer will likely not change without
-    a person's help); zoomguard still retries, with backoff, because losing an alert is worse.
-    ``connection`` is true when the server could not be reached at all, so trying the next
-    message in the same flush is pointless.
-    """
-
-    reason = "smtp"
-
-    def __init__(self, message: str, *, code: int | None = None, connection: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.connection = connection
-
-    @property
-    def permanent(self) -> bool:
-        return self.code is not None and 500 <= self.code < 600
 
 
 @dataclass(frozen=True)

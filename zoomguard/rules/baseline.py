@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from zoomguard.masking import SETTINGS_PASSCODE_FIELDS, masked_tree
+from zoomguard.masking import masked_value as masked_value
 from zoomguard.rules.baseline_items import (
     ACCOUNT,
     BASELINE_DEFAULTS,
@@ -106,7 +108,7 @@ __all__ = [
 ]
 
 # Settings that hold a passcode in clear: never shown anywhere but in the PATCH sent to Zoom.
-SECRET_KEYS: Final[frozenset[str]] = frozenset({"pmi_password", "password"})
+SECRET_KEYS: Final[frozenset[str]] = SETTINGS_PASSCODE_FIELDS
 
 _MS = MEETING_SECURITY + "."
 
@@ -223,26 +225,6 @@ def _set_path(document: dict[str, Any], path: str, value: Any) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     node[leaf] = value
-
-
-def masked_value(path: str, value: Any) -> Any:
-    """A passcode as "(set)" or its emptiness; every other value as it is."""
-    if path.split(".")[-1] in SECRET_KEYS:
-        if value is None or value == "":
-            return value
-        return SECRET_SET
-    return value
-
-
-def masked_tree(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in document.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out[key] = masked_tree(value, path + ".")
-        else:
-            out[key] = masked_value(path, value)
-    return out
 
 
 def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

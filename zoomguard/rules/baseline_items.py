@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
+from zoomguard.masking import PASSCODE_SET
 from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.rules.rule_types import JSONScalar
 
@@ -34,7 +35,7 @@ RULE_PREFIX: Final = "baseline."
 # sent with the same option; every other section is read and written without an option.
 MEETING_SECURITY: Final = "meeting_security"
 
-SECRET_SET: Final = "(set)"  # noqa: S105 - how a passcode is shown, not a passcode
+SECRET_SET: Final = PASSCODE_SET  # how a passcode is shown, never the passcode
 
 PMI_PASSCODE_PATH: Final = "schedule_meeting.pmi_password"
 PERSONAL_MEETING_PATH: Final = "schedule_meeting.personal_meeting"

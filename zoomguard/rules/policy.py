@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any, Final
 
 from zoomguard.errors import PolicyError
+from zoomguard.masking import PATCH_MASK, masked_patch
 from zoomguard.rules.guidance_quotes import cite
 from zoomguard.rules.identifying import REDACTED, redact
 from zoomguard.rules.meeting_rules import (
@@ -93,7 +94,7 @@ __all__ = [
     "verify",
 ]
 
-MASK: Final = "********"
+MASK: Final = PATCH_MASK
 
 # 1 instant, 2 scheduled, 3 recurring (no fixed time), 4 PMI, 8 recurring (fixed time),
 # 10 screen-share only: every type GET /meetings/{id} may return.
@@ -142,19 +143,7 @@ class Evaluation:
     @property
     def audit_patch(self) -> dict[str, Any]:
         """The patch with the passcode masked: what logs, the audit log and emails may show."""
-        return _masked(self.patch)
-
-
-def _masked(patch: Mapping[str, Any]) -> dict[str, Any]:
-    masked: dict[str, Any] = {}
-    for key, value in patch.items():
-        if key == "password":
-            masked[key] = MASK
-        elif isinstance(value, Mapping):
-            masked[key] = _masked(value)
-        else:
-            masked[key] = value
-    return masked
+        return masked_patch(self.patch)
 
 
 # Evaluation ------------------------------------------------------------------------------------

@@ -124,11 +124,11 @@ def _database(store: Store) -> Check:
 
 def _sweeps(store: Store, settings: Settings, now: datetime) -> Check:
     limit = sweep_overdue_after(settings)
-    accounts = store.list_accounts(active_only=True)
+    accounts = store.accounts.list_all(active_only=True)
     overdue: list[int] = []
     oldest_age: float | None = None
     for account in accounts:
-        last = store.last_sweep(account.id, status=SWEEP_COMPLETED)
+        last = store.sweeps.last(account.id, status=SWEEP_COMPLETED)
         reference = (last.finished_at or last.started_at) if last is not None else None
         if reference is None:
             if now - account.created_at > limit:
@@ -163,8 +163,8 @@ def _aware(value: datetime | str | None) -> datetime | None:
 
 def _inbox(store: Store, now: datetime, overdue: timedelta) -> tuple[Check, Check]:
     """The ``inbox`` check (is it draining?) and the ``dead_events`` one."""
-    counts = inbox.count_by_status(store)
-    oldest_due = _aware(inbox.oldest_due_at(store))
+    counts = store.inbox.count_by_status()
+    oldest_due = _aware(store.inbox.oldest_due_at())
     waited = 0.0 if oldest_due is None else max(0.0, (now - oldest_due).total_seconds())
     values: dict[str, Any] = {
         "pending": counts.get(inbox.PENDING, 0),

@@ -40,7 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from zoomguard import notify
 from zoomguard.config import Settings
-from zoomguard.errors import ZoomGuardError
+from zoomguard.errors import SweepBusy, ZoomGuardError
 from zoomguard.rules import policy
 from zoomguard.runtime.metrics import ProcessMetrics, process_metrics
 from zoomguard.service.clients import (
@@ -53,17 +53,16 @@ from zoomguard.service.clients import (
 from zoomguard.service.connect import OAuthTokenProvider
 from zoomguard.service.maintenance import (
     DEFAULT_RENEW_BEFORE,
-    PurgeResult,
     RenewalResult,
     TokenRenewer,
     purge_expired,
     renew_expiring_tokens,
     renew_s2s_token,
 )
-from zoomguard.service.sweep import SweepBusy, Sweeper
-from zoomguard.store import Store, inbox
-from zoomguard.store.core import AccountRecord
+from zoomguard.service.sweep import Sweeper
+from zoomguard.store import AccountRecord, Store, inbox
 from zoomguard.store.models import AUTH_OAUTH, AUTH_S2S, SWEEP_COMPLETED
+from zoomguard.store.retention import PurgeResult
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -254,8 +253,8 @@ class ServiceJobs:
 
     def _check_inbox(self) -> InboxCheck:
         now = self.clock()
-        counts = inbox.count_by_status(self.store)
-        oldest = inbox.oldest_due_at(self.store)
+        counts = self.store.inbox.count_by_status()
+        oldest = self.store.inbox.oldest_due_at()
         if oldest is not None and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=UTC)  # SQLite aggregates come back naive
         waited = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
@@ -286,7 +285,7 @@ class ServiceJobs:
         now = self.clock()
         # A sweep whose process died stays "running" until the account is swept again; an
         # account that never is (deauthorized since) would keep it running for ever.
-        stale = self.store.mark_stale_running_sweeps(now)
+        stale = self.store.sweeps.mark_stale_running(now)
         if stale:
             log.info(
                 "retention: %d sweeps left running by a stopped process marked interrupted", stale
@@ -317,10 +316,10 @@ class ServiceJobs:
 def first_sweep_at(store: Store, interval: timedelta, now: datetime) -> datetime:
     """One interval after the account swept longest ago; ``now`` if any was never swept."""
     try:
-        accounts = store.list_accounts(active_only=True)
+        accounts = store.accounts.list_all(active_only=True)
         due = now
         for position, account in enumerate(accounts):
-            last = store.last_sweep(account.id, status=SWEEP_COMPLETED)
+            last = store.sweeps.last(account.id, status=SWEEP_COMPLETED)
             if last is None or last.finished_at is None:
                 return now
             candidate = last.finished_at + interval

@@ -19,17 +19,19 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from zoomguard.config import Settings
-
-MASK = "[redacted]"
+from zoomguard.masking import LOG_MASK, SECRET_WORD, scrub_log_text
 
 # Secrets shorter than this are not replaced literally: a 3-character "secret" would mask half
 # of every line. Real client secrets, tokens and keys are far longer.
 MIN_LITERAL_SECRET_LENGTH = 6
+
+
+_SECRET_KEY = re.compile(SECRET_WORD, re.IGNORECASE)
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()) | {
@@ -37,58 +39,6 @@ _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None)._
     "asctime",
     "taskName",
 }
-
-# Words that name a secret (a regex of words, not itself a secret).
-_SECRET_WORD = r"(?:token|secret|password|passwd|passcode|pwd|api_?key|credential|signature)"  # noqa: S105
-
-_SECRET_KEY = re.compile(_SECRET_WORD, re.IGNORECASE)
-
-
-def _quoted_mask(match: re.Match[str]) -> str:
-    # Keeps the value's own quotes, so masked JSON stays JSON and a repr stays a repr.
-    value = match.group(2)
-    quote = value[0] if value[:1] in ("'", '"') else ""
-    return f"{match.group(1)}{quote}{MASK}{quote}"
-
-
-_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
-    # Authorization headers: "Authorization: Bearer eyJ...", {'authorization': 'Basic dXNl...'}.
-    (
-        re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?)((?:bearer|basic)\s+)?[^\s"',;}]+"""),
-        rf"\1\2{MASK}",
-    ),
-    # Credentials outside a header: "Bearer eyJ...", "Basic dXNlcjpwYXNz".
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"), rf"\1\2{MASK}"),
-    # JSON or Python-repr keys naming a secret: "access_token": "abc", 'client_secret': 'x'.
-    (
-        re.compile(
-            rf"""(?i)(["'][\w.-]*{_SECRET_WORD}[\w.-]*["']\s*:\s*)"""
-            r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,}\]]+)"""
-        ),
-        _quoted_mask,
-    ),
-    # key=value in query strings, form bodies and key=value logs: pwd=abc, client_secret=x.
-    (
-        re.compile(rf"""(?i)\b([\w.-]*{_SECRET_WORD}[\w.-]*=)(?!{re.escape(MASK)})[^\s&"',;]+"""),
-        rf"\1{MASK}",
-    ),
-    # A password inside a URL: scheme://user:password@host
-    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/\s@]+:)[^@\s/]+@"), rf"\1{MASK}@"),
-    # JSON Web Tokens (Zoom's access tokens are JWTs).
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
-    # Fernet ciphertext (what zoomguard stores in the *_enc columns).
-    (re.compile(r"\bgAAAAA[A-Za-z0-9_-]{20,}={0,2}"), MASK),
-)
-
-
-def scrub(text: str, literals: Iterable[str] = ()) -> str:
-    """``text`` with secrets masked: the known ``literals`` first, then the patterns."""
-    for secret in literals:
-        if secret and secret in text:
-            text = text.replace(secret, MASK)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def secrets_of(settings: Settings) -> tuple[str, ...]:
@@ -126,23 +76,23 @@ class SecretFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string must not lose the record
             message = f"{record.msg!r} {record.args!r}"
-        record.msg = scrub(message, self.literals)
+        record.msg = scrub_log_text(message, self.literals)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
         if record.exc_text:
-            record.exc_text = scrub(record.exc_text, self.literals)
+            record.exc_text = scrub_log_text(record.exc_text, self.literals)
             # The formatted text replaces the live exception: its objects may hold secrets.
             record.exc_info = None
         if record.stack_info:
-            record.stack_info = scrub(record.stack_info, self.literals)
+            record.stack_info = scrub_log_text(record.stack_info, self.literals)
         for key, value in list(record.__dict__.items()):
             if key in _STANDARD_ATTRIBUTES:
                 continue
             if _SECRET_KEY.search(key) and value is not None:
-                setattr(record, key, MASK)
+                setattr(record, key, LOG_MASK)
             elif isinstance(value, str):
-                setattr(record, key, scrub(value, self.literals))
+                setattr(record, key, scrub_log_text(value, self.literals))
         return True
 
 

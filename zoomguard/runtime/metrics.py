@@ -30,14 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from zoomguard.errors import StoreError
 from zoomguard.service.clients import utcnow
@@ -47,16 +44,9 @@ from zoomguard.store.models import (
     EMAIL_STATUSES,
     FINDING_STATUSES,
     INBOX_STATUSES,
-    SWEEP_COMPLETED,
     SWEEP_STATUSES,
-    Account,
-    Alert,
-    AuditEntry,
-    Email,
-    Finding,
-    InboxEvent,
-    Sweep,
 )
+from zoomguard.store.stats import DatabaseCounts
 from zoomguard.zoom.client import ClientStats
 from zoomguard.zoom.ratelimit import SlidingWindowLimiter
 
@@ -161,13 +151,6 @@ def process_metrics() -> ProcessMetrics:
 # --- computed from the database ------------------------------------------------------------
 
 
-def _grouped(session: Session, *columns: Any) -> list[tuple[Any, ...]]:
-    """``SELECT columns..., count(*) ... GROUP BY columns`` as plain tuples."""
-    return [
-        tuple(row) for row in session.execute(select(*columns, func.count()).group_by(*columns))
-    ]
-
-
 def _age_seconds(now: datetime, then: datetime | None) -> float:
     if then is None:
         return 0.0
@@ -210,91 +193,83 @@ class DatabaseCollector(Collector):
         yield took
 
     def _families(self, now: datetime) -> Iterator[Metric]:
-        with self.store.transaction() as session:
-            yield self._inbox(session)
-            yield self._inbox_backlog(session, now)
-            yield self._findings(session)
-            yield self._changes(session)
-            yield self._sweeps(session)
-            yield from self._last_sweeps(session)
-            yield self._alerts(session)
-            yield self._emails(session)
-            yield self._accounts(session)
+        counts = self.store.stats.counts(now)
+        yield self._inbox(counts)
+        yield self._inbox_backlog(counts, now)
+        yield self._findings(counts)
+        yield self._changes(counts)
+        yield self._sweeps(counts)
+        yield from self._last_sweeps(counts)
+        yield self._alerts(counts)
+        yield self._emails(counts)
+        yield self._accounts(counts)
 
     @staticmethod
-    def _inbox(session: Session) -> Metric:
+    def _inbox(counts: DatabaseCounts) -> Metric:
         family = GaugeMetricFamily(
             "zoomguard_inbox_events",
             "Webhook events in the inbox by status: received = all of them, processed = done, "
             "ignored and dead (rows older than the retention period are purged)",
             labels=["status"],
         )
-        counts = dict.fromkeys(INBOX_STATUSES, 0)
-        for status, count in _grouped(session, InboxEvent.status):
-            counts[str(status)] = int(count)
-        for status, count in sorted(counts.items()):
+        by_status = dict.fromkeys(INBOX_STATUSES, 0)
+        for status, count in counts.inbox_by_status:
+            by_status[str(status)] = count
+        for status, count in sorted(by_status.items()):
             family.add_metric([status], count)
         return family
 
     @staticmethod
-    def _inbox_backlog(session: Session, now: datetime) -> Metric:
-        oldest = session.scalar(
-            select(func.min(InboxEvent.next_attempt_at)).where(
-                InboxEvent.status == "pending", InboxEvent.next_attempt_at <= now
-            )
-        )
+    def _inbox_backlog(counts: DatabaseCounts, now: datetime) -> Metric:
         family = GaugeMetricFamily(
             "zoomguard_inbox_oldest_due_seconds",
             "How long the oldest pending inbox event has been due (0: nothing waiting)",
         )
-        family.add_metric([], _age_seconds(now, oldest))
+        family.add_metric([], _age_seconds(now, counts.oldest_due_inbox_at))
         return family
 
     @staticmethod
-    def _findings(session: Session) -> Metric:
+    def _findings(counts: DatabaseCounts) -> Metric:
         family = GaugeMetricFamily(
             "zoomguard_findings",
             "Findings by status (fixed, failed, exempt, reported) and state (open, resolved)",
             labels=["status", "state"],
         )
-        counts = {(s, state): 0 for s in FINDING_STATUSES for state in ("open", "resolved")}
-        resolved = Finding.resolved_at.is_not(None).label("resolved")
-        for status, is_resolved, count in _grouped(session, Finding.status, resolved):
+        by_state = {(s, state): 0 for s in FINDING_STATUSES for state in ("open", "resolved")}
+        for status, is_resolved, count in counts.findings_by_status:
             key = (str(status), "resolved" if is_resolved else "open")
-            counts[key] = counts.get(key, 0) + int(count)
-        for (status, state), count in sorted(counts.items()):
+            by_state[key] = by_state.get(key, 0) + count
+        for (status, state), count in sorted(by_state.items()):
             family.add_metric([status, state], count)
         return family
 
     @staticmethod
-    def _changes(session: Session) -> Metric:
+    def _changes(counts: DatabaseCounts) -> Metric:
         family = CounterMetricFamily(
             "zoomguard_changes",
             "Changes zoomguard made in Zoom (the audit log) by actor and action, e.g. "
             "meeting.update = a meeting fixed, recording.stop, recording.trash",
             labels=["actor", "action", "confirmed"],
         )
-        for actor, action, confirmed, count in _grouped(
-            session, AuditEntry.actor, AuditEntry.action, AuditEntry.confirmed
-        ):
+        for actor, action, confirmed, count in counts.changes:
             label = "unknown" if confirmed is None else str(bool(confirmed)).lower()
-            family.add_metric([str(actor), str(action), label], int(count))
+            family.add_metric([str(actor), str(action), label], count)
         return family
 
     @staticmethod
-    def _sweeps(session: Session) -> Metric:
+    def _sweeps(counts: DatabaseCounts) -> Metric:
         family = GaugeMetricFamily(
             "zoomguard_sweeps", "Account sweeps recorded, by status", labels=["status"]
         )
-        counts = dict.fromkeys(SWEEP_STATUSES, 0)
-        for status, count in _grouped(session, Sweep.status):
-            counts[str(status)] = int(count)
-        for status, count in sorted(counts.items()):
+        by_status = dict.fromkeys(SWEEP_STATUSES, 0)
+        for status, count in counts.sweeps_by_status:
+            by_status[str(status)] = count
+        for status, count in sorted(by_status.items()):
             family.add_metric([status], count)
         return family
 
     @staticmethod
-    def _last_sweeps(session: Session) -> Iterator[Metric]:
+    def _last_sweeps(counts: DatabaseCounts) -> Iterator[Metric]:
         finished = GaugeMetricFamily(
             "zoomguard_sweep_last_completed_timestamp_seconds",
             "When each account's last completed sweep finished (Unix time)",
@@ -310,63 +285,52 @@ class DatabaseCollector(Collector):
             "Findings fixed by each account's last completed sweep",
             labels=["account"],
         )
-        latest = (
-            select(Sweep.account_id, func.max(Sweep.id).label("id"))
-            .where(Sweep.status == SWEEP_COMPLETED, Sweep.account_id.is_not(None))
-            .group_by(Sweep.account_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(Sweep.account_id, Sweep.started_at, Sweep.finished_at, Sweep.fixed).join(
-                latest, Sweep.id == latest.c.id
-            )
-        )
-        for account_id, started_at, finished_at, fixes in rows:
+        for last in counts.last_sweeps:
+            finished_at, started_at = last.finished_at, last.started_at
             if finished_at is None:
                 continue
-            label = [str(account_id)]
+            label = [str(last.account_id)]
             finished.add_metric(label, finished_at.timestamp())
             duration.add_metric(label, max(0.0, (finished_at - started_at).total_seconds()))
-            fixed.add_metric(label, int(fixes or 0))
+            fixed.add_metric(label, last.fixed)
         yield finished
         yield duration
         yield fixed
 
     @staticmethod
-    def _alerts(session: Session) -> Metric:
+    def _alerts(counts: DatabaseCounts) -> Metric:
         family = GaugeMetricFamily(
             "zoomguard_alerts",
             "Alerts for the privacy officer by category and state (composed into an email, or "
             "waiting to be)",
             labels=["category", "state"],
         )
-        composed = Alert.email_id.is_not(None).label("composed")
-        for category, is_composed, count in _grouped(session, Alert.category, composed):
+        for category, is_composed, count in counts.alerts_by_category:
             state = "composed" if is_composed else "waiting"
-            family.add_metric([str(category), state], int(count))
+            family.add_metric([str(category), state], count)
         return family
 
     @staticmethod
-    def _emails(session: Session) -> Metric:
+    def _emails(counts: DatabaseCounts) -> Metric:
         family = GaugeMetricFamily(
             "zoomguard_emails",
             "Emails in the outbox by kind and status (sent, or pending delivery)",
             labels=["kind", "status"],
         )
-        counts = {(k, s): 0 for k in EMAIL_KINDS for s in EMAIL_STATUSES}
-        for kind, status, count in _grouped(session, Email.kind, Email.status):
-            counts[(str(kind), str(status))] = int(count)
-        for (kind, status), count in sorted(counts.items()):
+        by_kind = {(k, s): 0 for k in EMAIL_KINDS for s in EMAIL_STATUSES}
+        for kind, status, count in counts.emails_by_kind:
+            by_kind[(str(kind), str(status))] = count
+        for (kind, status), count in sorted(by_kind.items()):
             family.add_metric([kind, status], count)
         return family
 
     @staticmethod
-    def _accounts(session: Session) -> Metric:
+    def _accounts(counts: DatabaseCounts) -> Metric:
         family = GaugeMetricFamily(
             "zoomguard_accounts", "Connected Zoom accounts by status", labels=["status"]
         )
-        for status, count in _grouped(session, Account.status):
-            family.add_metric([str(status)], int(count))
+        for status, count in counts.accounts_by_status:
+            family.add_metric([str(status)], count)
         return family
 
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from zoomguard.errors import StoreError
-from zoomguard.store import Store, inbox
-from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff, InboxItem
+from zoomguard.store import InboxItem, Store, inbox
+from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff
 
 log = logging.getLogger("zoomguard.runtime.worker")
 
@@ -76,8 +76,8 @@ def _process(
 ) -> None:
     # The batch was claimed together; renew this event's lease now so a slow predecessor in the
     # batch cannot let it expire while we work on it. False: another worker took it over.
-    if not inbox.renew_claim(
-        store, item.id, worker_id=worker_id, now=clock(), lease_seconds=lease_seconds
+    if not store.inbox.renew_claim(
+        item.id, worker_id=worker_id, now=clock(), lease_seconds=lease_seconds
     ):
         log.warning("inbox event %d (%s) was taken over; skipping", item.id, item.event)
         return
@@ -92,14 +92,13 @@ def _process(
         except Exception as exc:
             error = _describe(exc)
         else:
-            if inbox.mark_done(store, item.id, clock(), worker_id=worker_id):
+            if store.inbox.mark_done(item.id, clock(), worker_id=worker_id):
                 log.info("inbox event %d (%s) done", item.id, item.event)
             else:
                 log.warning("inbox event %d (%s) done, but was taken over", item.id, item.event)
             return
 
-    status = inbox.mark_failed(
-        store,
+    status = store.inbox.mark_failed(
         item.id,
         error,
         clock(),
@@ -158,13 +157,13 @@ def drain_once(
         raise ValueError("batch must be at least 1")
     processed = 0
     while stop is None or not stop.is_set():
-        items = inbox.claim_events(store, worker_id, batch, clock(), lease_seconds)
+        items = store.inbox.claim_events(worker_id, batch, clock(), lease_seconds)
         if not items:
             break
         for position, item in enumerate(items):
             if stop is not None and stop.is_set():
                 unstarted = [later.id for later in items[position:]]
-                inbox.release_claims(store, unstarted, worker_id=worker_id)
+                store.inbox.release_claims(unstarted, worker_id=worker_id)
                 log.info("worker %s stopping: gave back %d events", worker_id, len(unstarted))
                 return processed
             _process(

@@ -7,6 +7,7 @@ sweep    sweep one account: list users and meetings concurrently, enforce each
 alerts   what the privacy officer is told about each finding
 """
 
+from zoomguard.errors import SweepBusy
 from zoomguard.service.clients import (
     accounts_to_sweep,
     client_for_account,
@@ -18,7 +19,7 @@ from zoomguard.service.clients import (
 )
 from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.service.outcome import MeetingOutcome
-from zoomguard.service.sweep import SweepBusy, Sweeper, SweepProgress, SweepResult
+from zoomguard.service.sweep import Sweeper, SweepProgress, SweepResult
 
 __all__ = [
     "MeetingEnforcer",

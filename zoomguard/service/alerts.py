@@ -6,18 +6,11 @@ import functools
 from typing import Any
 
 from zoomguard.config import Settings
+from zoomguard.masking import passcode_state
 from zoomguard.notify.categories import delivery_for, parse_immediate_categories
 from zoomguard.rules import policy
 from zoomguard.service.failures import FixFailure
 from zoomguard.service.outcome import MeetingOutcome
-
-
-def masked(path: str, value: Any) -> Any:
-    # The passcode itself must never reach the audit log, a report or an email.
-    if path.split(".")[-1] in {"password", "pstn_password", "h323_password", "encrypted_password"}:
-        return "(set)" if value else "(none)"
-    return value
-
 
 # What the officer should do when a fix could not be made; the advice about a rule itself
 # (whatever the fix did) is the rule's own, in zoomguard.rules.meeting_rules.
@@ -74,7 +67,7 @@ def alert_details(
         changes.append(
             {
                 "field": finding.field,
-                "before": masked(finding.field, finding.actual),
+                "before": passcode_state(finding.field, finding.actual),
                 "after": outcome.after.get(finding.rule_id),
             }
         )

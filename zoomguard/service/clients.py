@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from zoomguard.config import Settings
 from zoomguard.errors import PolicyError, ZoomGuardError
 from zoomguard.rules import policy
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
+from zoomguard.service.connect import OAuthTokenProvider
+from zoomguard.store import AccountRecord, Store
+from zoomguard.store.models import AUTH_OAUTH
 from zoomguard.zoom.client import ZoomClient
 from zoomguard.zoom.tokens import S2STokenProvider
 
@@ -44,23 +45,30 @@ def load_profile(settings: Settings) -> policy.Profile:
     return policy.load_profile(text)
 
 
-def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
-    """A ZoomClient for a stored account, its tokens persisted encrypted."""
-    if account.auth_type == "oauth":
-        from zoomguard.service.connect import client_for_oauth_account
-
-        return client_for_oauth_account(settings, store, account)
-    account_id, client_id, client_secret = store.s2s_credentials(account)
+def _s2s_tokens(settings: Settings, store: Store, account: AccountRecord) -> S2STokenProvider:
+    account_id, client_id, client_secret = store.accounts.s2s_credentials(account)
 
     def remember(token: str, expires_at: float) -> None:
-        store.save_token(account.id, token, datetime.fromtimestamp(expires_at, UTC))
+        store.accounts.save_token(account.id, token, datetime.fromtimestamp(expires_at, UTC))
 
     tokens = S2STokenProvider(
         settings.token_url, account_id, client_id, client_secret, on_token=remember
     )
-    stored = store.load_token(account.id)
+    stored = store.accounts.load_token(account.id)
     if stored is not None:
         tokens.seed(stored[0], stored[1].timestamp())
+    return tokens
+
+
+def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
+    """The one ZoomClient factory: a client for a stored account, whichever way it was
+    connected (Server-to-Server or user OAuth), its tokens persisted encrypted."""
+    tokens: S2STokenProvider | OAuthTokenProvider
+    if account.auth_type == AUTH_OAUTH:
+        # Connected from the browser: user OAuth tokens, refreshed under the account's row lock.
+        tokens = OAuthTokenProvider(settings, store, account.id)
+    else:
+        tokens = _s2s_tokens(settings, store, account)
     return ZoomClient(
         account.api_url or settings.zoom_api_url,
         tokens,
@@ -96,7 +104,7 @@ def connect_s2s(
         next(iter(client.list_users(page_size=1)), None)
     finally:
         client.close()
-    return store.save_s2s_account(
+    return store.accounts.save_s2s(
         account_id, client_id, client_secret, name=name, api_url=settings.zoom_api_url
     )
 
@@ -112,7 +120,7 @@ def env_account(settings: Settings, store: Store) -> AccountRecord:
     assert settings.zoom_account_id
     assert settings.zoom_client_id
     assert settings.zoom_client_secret
-    return store.save_s2s_account(
+    return store.accounts.save_s2s(
         settings.zoom_account_id,
         settings.zoom_client_id,
         settings.zoom_client_secret,
@@ -124,11 +132,11 @@ def accounts_to_sweep(
     settings: Settings, store: Store, zoom_account_id: str | None = None
 ) -> list[AccountRecord]:
     if zoom_account_id is not None:
-        found = store.get_account_by_zoom_id(zoom_account_id)
+        found = store.accounts.by_zoom_id(zoom_account_id)
         if found is None or found.status != "active":
             raise ZoomGuardError(f"no connected account {zoom_account_id}", reason="no_account")
         return [found]
-    accounts = store.list_accounts(active_only=True)
+    accounts = store.accounts.list_all(active_only=True)
     if settings.has_s2s_credentials and not any(
         a.zoom_account_id == settings.zoom_account_id for a in accounts
     ):

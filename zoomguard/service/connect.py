@@ -33,16 +33,12 @@ from typing import Any
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from sqlalchemy import delete, select
 
 from zoomguard.config import Settings
 from zoomguard.crypto import Vault
-from zoomguard.errors import ConfigError, ZoomAuthError, ZoomGuardError, ZoomUnavailable
-from zoomguard.service.clients import client_for_account, utcnow
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
-from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH, Account, OAuthState
-from zoomguard.zoom.client import ZoomClient
+from zoomguard.errors import ConfigError, OAuthConnectError, ZoomAuthError, ZoomUnavailable
+from zoomguard.store import AccountRecord, Store
+from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +46,6 @@ STATE_TTL = timedelta(minutes=10)
 RENEW_BEFORE_SECONDS = 300.0
 AUTHORIZE_PATH = "/oauth/authorize"
 RECONNECT_HINT = "connect the account again from the dashboard"
-
-
-class OAuthConnectError(ZoomGuardError):
-    """The browser's return from Zoom cannot be accepted (state, consent or code problem).
-
-    The message is safe to show to the person connecting.
-    """
-
-    reason = "oauth_connect"
 
 
 @dataclass(frozen=True)
@@ -131,50 +118,22 @@ def begin_connect(
     """
     app = _require_app(settings)
     vault = Vault(settings.secret_key)
-    moment = now or utcnow()
+    moment = now or datetime.now(UTC)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters; RFC 7636 allows 43 to 128
     with app.session(redirect_uri) as session:
         url, _ = session.create_authorization_url(
             app.authorize_url, state=state, code_verifier=verifier
         )
-    with store.transaction() as db:
-        db.execute(
-            delete(OAuthState)
-            .where(OAuthState.expires_at <= moment)
-            .execution_options(synchronize_session=False)
-        )
-        db.add(
-            OAuthState(
-                state_hash=_sha256(state),
-                binding_hash=_sha256(binding),
-                code_verifier_enc=vault.encrypt(verifier),
-                user_id=user_id,
-                created_at=moment,
-                expires_at=moment + STATE_TTL,
-            )
-        )
+    store.oauth_states.add(
+        state_hash=_sha256(state),
+        binding_hash=_sha256(binding),
+        code_verifier_enc=vault.encrypt(verifier),
+        user_id=user_id,
+        now=moment,
+        expires_at=moment + STATE_TTL,
+    )
     return str(url)
-
-
-@dataclass(frozen=True)
-class _Pending:
-    binding_hash: str
-    code_verifier_enc: str
-    expires_at: datetime
-
-
-def _consume_state(store: Store, state: str) -> _Pending | None:
-    """Delete the stored connect for ``state`` and return it: a state works once, ever."""
-    with store.transaction() as db:
-        row = db.scalars(
-            select(OAuthState).where(OAuthState.state_hash == _sha256(state)).with_for_update()
-        ).first()
-        if row is None:
-            return None
-        pending = _Pending(row.binding_hash, row.code_verifier_enc, row.expires_at.astimezone(UTC))
-        db.delete(row)
-    return pending
 
 
 def complete_connect(
@@ -192,10 +151,10 @@ def complete_connect(
     """Finish a connect from Zoom's redirect; raises ``OAuthConnectError`` with a safe message."""
     app = _require_app(settings)
     vault = Vault(settings.secret_key)
-    moment = now or utcnow()
+    moment = now or datetime.now(UTC)
     if not state:
         raise OAuthConnectError("Zoom's answer carries no state: start the connection again")
-    pending = _consume_state(store, state)
+    pending = store.oauth_states.consume(_sha256(state))
     if pending is None:
         raise OAuthConnectError(
             "this connection link is unknown or was already used: start the connection again"
@@ -235,7 +194,7 @@ def complete_connect(
     if not isinstance(zoom_account_id, str) or not zoom_account_id:
         raise ZoomAuthError("Zoom did not say which account the token belongs to", status=200)
     company = me.get("company")
-    account = store.save_oauth_account(
+    account = store.accounts.save_oauth(
         zoom_account_id,
         app.client_id,
         access_token,
@@ -245,8 +204,7 @@ def complete_connect(
         api_url=settings.zoom_api_url,
         now=moment,
     )
-    store.append_audit(
-        None,
+    store.audit.append(
         account_pk=account.id,
         actor="dashboard",
         action="account.connect",
@@ -387,25 +345,27 @@ class OAuthTokenProvider:
     def _current_or_refreshed(self) -> tuple[str, float]:
         """The stored token if another process already renewed it, else a refreshed one."""
         failure: ZoomAuthError | None = None
-        with self._store.transaction() as db:
-            row = db.scalars(
-                select(Account).where(Account.id == self._account_pk).with_for_update()
-            ).first()
-            if row is None or row.status != ACCOUNT_ACTIVE:
+        accounts = self._store.accounts
+        with self._store.transaction() as session:
+            account = accounts.lock(self._account_pk, session=session)
+            if account is None or account.status != ACCOUNT_ACTIVE:
                 raise ZoomAuthError(
                     f"account {self._account_pk} is not connected; {RECONNECT_HINT}", status=0
                 )
-            if row.access_token_enc is not None and row.access_token_expires_at is not None:
-                stored = self._vault.decrypt(row.access_token_enc)
-                expires_at = row.access_token_expires_at.timestamp()
-                if stored != self._rejected and self._clock() < expires_at - self._renew_before:
-                    return stored, expires_at
-            if row.refresh_token_enc is None:
+            stored = accounts.load_token(account.id, session=session)
+            if stored is not None:
+                access_token, expires, _ = stored
+                if access_token != self._rejected and self._clock() < (
+                    expires.timestamp() - self._renew_before
+                ):
+                    return access_token, expires.timestamp()
+            refresh_token = accounts.refresh_token(account.id, session=session)
+            if refresh_token is None:
                 raise ZoomAuthError(
-                    f"Zoom account {row.zoom_account_id} has no refresh token; {RECONNECT_HINT}",
+                    f"Zoom account {account.zoom_account_id} has no refresh token; "
+                    f"{RECONNECT_HINT}",
                     status=0,
                 )
-            refresh_token = self._vault.decrypt(row.refresh_token_enc)
             requested_at = self._clock()
             try:
                 token = self._refresh(refresh_token)
@@ -414,20 +374,14 @@ class OAuthTokenProvider:
                     raise
                 # Revoked, expired or already spent: it will never work again. Forget it (in
                 # this transaction, which commits) so the dashboard shows "reconnect".
-                row.refresh_token_enc = None
-                row.access_token_enc = None
-                row.access_token_expires_at = None
+                accounts.forget_tokens(account.id, session=session)
                 failure = exc
             else:
                 now = datetime.fromtimestamp(requested_at, UTC)
                 access_token, expires, new_refresh = _token_parts(token, now)
-                row.access_token_enc = self._vault.encrypt(access_token)
-                row.access_token_expires_at = expires
-                if new_refresh is not None:
-                    row.refresh_token_enc = self._vault.encrypt(new_refresh)
-                row.updated_at = datetime.now(UTC)
+                accounts.save_token(account.id, access_token, expires, new_refresh, session=session)
                 self.refresh_count += 1
-                log.info("refreshed the OAuth token of Zoom account %s", row.zoom_account_id)
+                log.info("refreshed the OAuth token of Zoom account %s", account.zoom_account_id)
                 return access_token, expires.timestamp()
         assert failure is not None
         raise ZoomAuthError(
@@ -449,25 +403,3 @@ class OAuthTokenProvider:
                     f"cannot reach the Zoom token endpoint: {type(exc).__name__}"
                 ) from None
         return token
-
-
-def client_for_oauth_account(
-    settings: Settings, store: Store, account: AccountRecord
-) -> ZoomClient:
-    """A ZoomClient for an account connected from the browser."""
-    return ZoomClient(
-        account.api_url or settings.zoom_api_url,
-        OAuthTokenProvider(settings, store, account.id),
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
-        timeout=settings.http_timeout_seconds,
-        max_retries=settings.max_retries,
-        pool_size=settings.concurrency * 2,
-    )
-
-
-def client_for(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
-    """A ZoomClient for any connected account, whichever way it was connected."""
-    if account.auth_type == AUTH_OAUTH:
-        return client_for_oauth_account(settings, store, account)
-    return client_for_account(settings, store, account)

@@ -12,14 +12,13 @@ from typing import Any
 
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomAPIError, ZoomNotFound, ZoomRateLimited
+from zoomguard.masking import passcode_state
 from zoomguard.rules import policy
-from zoomguard.service.alerts import alert_category, alert_delivery, alert_details, masked
+from zoomguard.service.alerts import alert_category, alert_delivery, alert_details
 from zoomguard.service.clients import Clock, utcnow
 from zoomguard.service.failures import FixFailure
 from zoomguard.service.outcome import MeetingOutcome
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
-from zoomguard.store.outbox import record_alert
+from zoomguard.store import AccountRecord, Store
 from zoomguard.zoom.client import ZoomClient
 
 
@@ -129,8 +128,8 @@ class MeetingEnforcer:
                 evaluation, statuses, details, after, meeting, None, False, failures
             )
 
-        if not self.store.reserve_update(
-            None, self.account.id, host_id, today, self.settings.update_budget
+        if not self.store.budget.reserve(
+            self.account.id, host_id, today, self.settings.update_budget
         ):
             return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
         try:
@@ -138,10 +137,10 @@ class MeetingEnforcer:
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
                 return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
-            self.store.release_update(None, self.account.id, host_id, today)
+            self.store.budget.release(self.account.id, host_id, today)
             return fail_all(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
         except ZoomNotFound:
-            self.store.release_update(None, self.account.id, host_id, today)
+            self.store.budget.release(self.account.id, host_id, today)
             return fail_all(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
         except ZoomAPIError as exc:
             return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
@@ -154,7 +153,7 @@ class MeetingEnforcer:
         for f in fixed:
             statuses[f.rule_id] = "fixed"
             details[f.rule_id] = None
-            after[f.rule_id] = masked(f.field, _field_value(reread, f.field))
+            after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
         for f in still:
             if f.fixable:
                 statuses[f.rule_id] = "failed"
@@ -163,7 +162,7 @@ class MeetingEnforcer:
                     "Zoom kept the old value after the fix: a locked account or group setting, "
                     "or Zoom's own security rule, overrides it"
                 )
-                after[f.rule_id] = masked(f.field, _field_value(reread, f.field))
+                after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
         return self._outcome(
             evaluation,
             statuses,
@@ -194,8 +193,8 @@ class MeetingEnforcer:
             after=after,
             patched=reread is not None,
             confirmed=confirmed,
-            before_values={p: masked(p, _field_value(before, p)) for p in paths},
-            after_values={p: masked(p, _field_value(reread, p)) for p in paths},
+            before_values={p: passcode_state(p, _field_value(before, p)) for p in paths},
+            after_values={p: passcode_state(p, _field_value(reread, p)) for p in paths},
             start_time=_text_or_none(before.get("start_time")),
             failures=dict(failures or {}),
         )
@@ -210,11 +209,10 @@ class MeetingEnforcer:
         with self.store.transaction() as session:
             for f in evaluation.findings:
                 status = outcome.statuses[f.rule_id]
-                previous = self.store.open_finding_status(
-                    session, self.account.id, meeting_id, f.rule_id
+                previous = self.store.findings.open_status(
+                    self.account.id, meeting_id, f.rule_id, session=session
                 )
-                self.store.upsert_finding(
-                    session,
+                self.store.findings.upsert(
                     account_pk=self.account.id,
                     sweep_id=sweep_id,
                     meeting_id=meeting_id,
@@ -230,11 +228,11 @@ class MeetingEnforcer:
                     status=status,
                     detail=outcome.details.get(f.rule_id),
                     now=now,
+                    session=session,
                 )
                 if status in QUIET_WHEN_UNCHANGED and previous == status:
                     continue  # already told: an open report is not repeated every sweep
-                record_alert(
-                    session,
+                self.store.outbox.record_alert(
                     account_pk=self.account.id,
                     sweep_id=sweep_id,
                     delivery=alert_delivery(
@@ -245,10 +243,10 @@ class MeetingEnforcer:
                         evaluation, f, status, outcome, host_email, self.settings
                     ),
                     now=now,
+                    session=session,
                 )
             if outcome.patched:
-                self.store.append_audit(
-                    session,
+                self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,
                     action="meeting.update",
@@ -257,4 +255,5 @@ class MeetingEnforcer:
                     after=outcome.after_values,
                     confirmed=outcome.confirmed,
                     now=now,
+                    session=session,
                 )

@@ -30,28 +30,16 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
-
-from sqlalchemy import CursorResult, delete, or_, select, update
 
 from zoomguard.config import Settings
-from zoomguard.crypto import Vault
 from zoomguard.errors import StoreError, ZoomGuardError
 from zoomguard.service.clients import Clock, utcnow
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
+from zoomguard.store import AccountRecord, Store
 from zoomguard.store.models import (
     ACCOUNT_ACTIVE,
     AUTH_S2S,
-    Account,
-    Alert,
-    AuditEntry,
-    Email,
-    Finding,
-    InboxEvent,
-    OAuthState,
-    UpdateCounter,
 )
+from zoomguard.store.retention import PurgeResult
 from zoomguard.zoom.tokens import S2STokenProvider
 
 log = logging.getLogger(__name__)
@@ -64,14 +52,6 @@ UPDATE_COUNTER_RETENTION = timedelta(days=7)
 # of its runs well before any request could leave with an expired one.
 DEFAULT_RENEW_BEFORE = timedelta(minutes=10)
 
-SETTLED_EVENTS = ("done", "ignored", "dead")
-BODY_PURGED_EVENTS = ("done", "dead")
-EMAIL_SENT = "sent"
-
-
-def _rowcount(result: Any) -> int:
-    return int(cast(CursorResult[Any], result).rowcount)
-
 
 def years_before(moment: datetime, years: int) -> datetime:
     """``moment`` minus whole calendar years (29 February becomes the 28th)."""
@@ -79,31 +59,6 @@ def years_before(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year - years)
     except ValueError:
         return moment.replace(year=moment.year - years, day=28)
-
-
-@dataclass(frozen=True)
-class PurgeResult:
-    inbox_events: int = 0
-    inbox_bodies: int = 0
-    findings: int = 0
-    emails: int = 0
-    alerts: int = 0
-    audit_entries: int = 0
-    update_counters: int = 0
-    oauth_states: int = 0
-
-    @property
-    def total(self) -> int:
-        return (
-            self.inbox_events
-            + self.inbox_bodies
-            + self.findings
-            + self.emails
-            + self.alerts
-            + self.audit_entries
-            + self.update_counters
-            + self.oauth_states
-        )
 
 
 def purge_expired(
@@ -122,100 +77,25 @@ def purge_expired(
     audit_cutoff = years_before(now, settings.audit_retention_years)
     bodies_cutoff = now - min(body_retention, timedelta(days=settings.retention_days))
 
-    with store.transaction() as session:
-        inbox_events = _rowcount(
-            session.execute(
-                delete(InboxEvent)
-                .where(InboxEvent.status.in_(SETTLED_EVENTS), InboxEvent.received_at < cutoff)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    with store.transaction() as session:
-        inbox_bodies = _rowcount(
-            session.execute(
-                update(InboxEvent)
-                .where(
-                    InboxEvent.status.in_(BODY_PURGED_EVENTS),
-                    or_(
-                        InboxEvent.processed_at < bodies_cutoff,
-                        InboxEvent.processed_at.is_(None)
-                        & (InboxEvent.received_at < bodies_cutoff),
-                    ),
-                    InboxEvent.body != "",
-                )
-                .values(body="")
-                .execution_options(synchronize_session=False)
-            )
-        )
-    with store.transaction() as session:
-        findings = _rowcount(
-            session.execute(
-                delete(Finding)
-                .where(Finding.resolved_at.is_not(None), Finding.resolved_at < cutoff)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    with store.transaction() as session:
-        old_emails = select(Email.id).where(Email.status == EMAIL_SENT, Email.sent_at < cutoff)
-        alerts = _rowcount(
-            session.execute(
-                delete(Alert)
-                .where(Alert.email_id.in_(old_emails))
-                .execution_options(synchronize_session=False)
-            )
-        )
-        emails = _rowcount(
-            session.execute(
-                delete(Email)
-                .where(Email.status == EMAIL_SENT, Email.sent_at < cutoff)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    with store.transaction() as session:
-        audit_entries = _rowcount(
-            session.execute(
-                delete(AuditEntry)
-                .where(AuditEntry.at < audit_cutoff)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    with store.transaction() as session:
-        update_counters = _rowcount(
-            session.execute(
-                delete(UpdateCounter)
-                .where(UpdateCounter.day < (now - UPDATE_COUNTER_RETENTION).date())
-                .execution_options(synchronize_session=False)
-            )
-        )
-        oauth_states = _rowcount(
-            session.execute(
-                delete(OAuthState)
-                .where(OAuthState.expires_at < now)
-                .execution_options(synchronize_session=False)
-            )
-        )
-    result = PurgeResult(
-        inbox_events=inbox_events,
-        inbox_bodies=inbox_bodies,
-        findings=findings,
-        emails=emails,
-        alerts=alerts,
-        audit_entries=audit_entries,
-        update_counters=update_counters,
-        oauth_states=oauth_states,
+    result = store.retention.purge(
+        cutoff=cutoff,
+        bodies_cutoff=bodies_cutoff,
+        audit_cutoff=audit_cutoff,
+        counters_before=(now - UPDATE_COUNTER_RETENTION).date(),
+        now=now,
     )
     if result.total:
         log.info(
             "retention purge: %d inbox events, %d event bodies, %d resolved findings, %d sent "
             "emails (%d alerts), %d audit entries, %d update counters, %d OAuth states",
-            inbox_events,
-            inbox_bodies,
-            findings,
-            emails,
-            alerts,
-            audit_entries,
-            update_counters,
-            oauth_states,
+            result.inbox_events,
+            result.inbox_bodies,
+            result.findings,
+            result.emails,
+            result.alerts,
+            result.audit_entries,
+            result.update_counters,
+            result.oauth_states,
         )
     return result
 
@@ -274,32 +154,25 @@ def renew_s2s_token(
     Under the lock the row is read again: when another process renewed the token while we
     waited, it is fresh now and nothing is fetched. ``force`` renews a token that is not due.
     """
-    vault = Vault(settings.secret_key)
     fetch = fetch if fetch is not None else fetch_s2s_token(settings)
     with store.transaction() as session:
-        row = session.scalars(
-            select(Account).where(Account.id == account_pk).with_for_update()
-        ).first()
-        if row is None or row.status != ACCOUNT_ACTIVE or row.auth_type != AUTH_S2S:
+        account = store.accounts.lock(account_pk, session=session)
+        if account is None or account.status != ACCOUNT_ACTIVE or account.auth_type != AUTH_S2S:
             return False
         now = clock()
-        expires = row.access_token_expires_at
+        expires = account.access_token_expires_at
         if not force and expires is not None and expires > now + renew_before:
             return False
-        if row.client_secret_enc is None:
+        if not account.has_client_secret:
             raise StoreError(
-                f"account {row.zoom_account_id} has no stored client secret",
+                f"account {account.zoom_account_id} has no stored client secret",
                 reason="no_credentials",
             )
-        token, expires_at = fetch(
-            row.zoom_account_id, row.client_id, vault.decrypt(row.client_secret_enc)
-        )
-        row.access_token_enc = vault.encrypt(token)
-        row.access_token_expires_at = expires_at
-        row.updated_at = now
+        token, expires_at = fetch(*store.accounts.s2s_credentials(account, session=session))
+        store.accounts.save_token(account_pk, token, expires_at, session=session, now=now)
         log.info(
             "renewed the access token of Zoom account %s (valid until %s)",
-            row.zoom_account_id,
+            account.zoom_account_id,
             expires_at.isoformat(timespec="seconds"),
         )
         return True
@@ -320,7 +193,7 @@ def renew_expiring_tokens(
     """
     renewed = fresh = failed = skipped = 0
     due_before = clock() + renew_before
-    for account in store.list_accounts(active_only=True):
+    for account in store.accounts.list_all(active_only=True):
         renewer = renewers.get(account.auth_type)
         if renewer is None or not account.has_access_token:
             skipped += 1

@@ -21,6 +21,7 @@ from typing import Any
 from zoomguard.config import Settings
 from zoomguard.errors import (
     Interrupted,
+    SweepBusy,
     ZoomAPIError,
     ZoomAuthError,
     ZoomGuardError,
@@ -28,17 +29,12 @@ from zoomguard.errors import (
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord, SweepCounts
+from zoomguard.store import AccountRecord, Store, SweepCounts
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
 SWEEP_LEASE_SECONDS = 15 * 60
-
-
-class SweepBusy(ZoomGuardError):
-    reason = "sweep_busy"
 
 
 @dataclass
@@ -135,11 +131,13 @@ class Sweeper:
         started = self.clock()
         holder = holder_id()
         lease = f"sweep:{self.account.id}"
-        if not self.store.acquire_lease(lease, holder, SWEEP_LEASE_SECONDS, started):
+        if not self.store.leases.acquire(lease, holder, SWEEP_LEASE_SECONDS, started):
             raise SweepBusy(f"account {self.account.zoom_account_id} is being swept elsewhere")
         try:
-            self.store.mark_stale_running_sweeps(started, account_pk=self.account.id)
-            sweep_id = self.store.start_sweep(self.account.id, self.dry_run, started, holder=holder)
+            self.store.sweeps.mark_stale_running(started, account_pk=self.account.id)
+            sweep_id = self.store.sweeps.start(
+                self.account.id, self.dry_run, started, holder=holder
+            )
             status, error = "completed", None
             try:
                 self._sweep(sweep_id)
@@ -150,8 +148,12 @@ class Sweeper:
             finished = self.clock()
             with self.store.transaction() as session:
                 if status == "completed":
-                    self.store.resolve_findings_not_in(session, self.account.id, sweep_id, finished)
-            self.store.finish_sweep(sweep_id, status, self.progress.counts(), finished, error=error)
+                    self.store.findings.resolve_not_seen(
+                        self.account.id, sweep_id, finished, session=session
+                    )
+            self.store.sweeps.finish(
+                sweep_id, status, self.progress.counts(), finished, error=error
+            )
             return SweepResult(
                 sweep_id=sweep_id,
                 account=self.account,
@@ -162,7 +164,7 @@ class Sweeper:
                 error=error,
             )
         finally:
-            self.store.release_lease(lease, holder)
+            self.store.leases.release(lease, holder)
 
     # Work distribution ------------------------------------------------------------------------
 

@@ -20,16 +20,13 @@ UPDATE repeats the "is it due" test either way, so a row is never claimed twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    CursorResult,
     Executable,
     and_,
     bindparam,
@@ -42,8 +39,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from zoomguard.errors import StoreError
-from zoomguard.store.core import Store
+from zoomguard.store.database import Database, rowcount
 from zoomguard.store.models import INBOX_STATUSES, InboxEvent
+from zoomguard.store.records import InboxItem, InboxRecord, inbox_record
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -55,34 +53,6 @@ URL_VALIDATION_EVENT = "endpoint.url_validation"
 
 # last_error is for people reading a report: long enough for a message, not for a dump.
 ERROR_MAX_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class InboxItem:
-    """A claimed event, handed to the worker's handler."""
-
-    id: int
-    event: str
-    body: str
-    attempts: int  # this claim included: 1 on the first try
-    zoom_account_id: str | None
-    event_ts: int | None
-
-
-@dataclass(frozen=True)
-class InboxRecord:
-    """An inbox row for reports and health checks (no body: it may hold personal data)."""
-
-    id: int
-    event: str
-    status: str
-    attempts: int
-    zoom_account_id: str | None
-    event_ts: int | None
-    received_at: datetime
-    next_attempt_at: datetime
-    processed_at: datetime | None
-    last_error: str | None
 
 
 Backoff = Callable[[int], timedelta]
@@ -102,60 +72,6 @@ def exponential_backoff(
 
 # 1, 2, 4, 8 minutes: with 5 attempts an event is given up about 15 minutes after it came.
 DEFAULT_BACKOFF: Backoff = exponential_backoff(base_seconds=60.0)
-
-
-@contextmanager
-def _session(target: Store | Session) -> Iterator[Session]:
-    if isinstance(target, Session):
-        yield target
-    else:
-        with target.transaction() as session:
-            yield session
-
-
-def _rowcount(result: Any) -> int:
-    return int(cast(CursorResult[Any], result).rowcount)
-
-
-def add_event(
-    target: Store | Session,
-    *,
-    dedupe_key: str,
-    event: str,
-    zoom_account_id: str | None,
-    event_ts: int | None,
-    body: str,
-    status: str,
-    now: datetime,
-) -> tuple[int, bool]:
-    """Store one delivery; ``(id, created)``, where ``created`` is False for a duplicate.
-
-    The unique ``dedupe_key`` decides: one ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id`` (SQLite and PostgreSQL spell it the same); when a concurrent or earlier
-    delivery holds the key nothing is inserted and that row's id is returned. No savepoint is
-    needed, so the caller's transaction is never disturbed by a duplicate. With a ``Session`` the
-    caller's transaction is joined (and not committed); with a ``Store`` the row is committed
-    before this returns. This is the receiver's whole database work per webhook, so it is one
-    prebuilt Core statement rather than an ORM flush in a savepoint: a third of the CPU
-    (docs/benchmarks.md).
-    """
-    if status not in (PENDING, IGNORED):
-        raise ValueError(f"a new inbox event is pending or ignored, not {status!r}")
-    values = {
-        "dedupe_key": dedupe_key,
-        "event": event,
-        "zoom_account_id": zoom_account_id,
-        "event_ts": event_ts,
-        "received_at": now,
-        "body": body,
-        "status": status,
-        "attempts": 0,
-        "next_attempt_at": now,
-    }
-    if isinstance(target, Session):
-        return _insert_event(target, values)
-    with target.connection() as connection:
-        return _insert_event(connection, values)
 
 
 def _insert_event(db: Session | Connection, values: dict[str, Any]) -> tuple[int, bool]:
@@ -198,61 +114,6 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_events(
-    store: Store, worker_id: str, limit: int, now: datetime, lease_seconds: float
-) -> list[InboxItem]:
-    """Claim up to ``limit`` due events for ``worker_id`` until ``now + lease_seconds``.
-
-    Oldest due first. Commits before returning, so other workers see the claims at once.
-    """
-    if limit <= 0:
-        return []
-    if lease_seconds <= 0:
-        raise ValueError("lease_seconds must be positive")
-    with store.transaction() as session:
-        candidates = session.scalars(
-            select(InboxEvent.id)
-            .where(_due(now))
-            .order_by(InboxEvent.next_attempt_at, InboxEvent.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not candidates:
-            return []
-        claimed = session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id.in_(candidates), _due(now))
-            .values(
-                status=PROCESSING,
-                claimed_by=worker_id,
-                claimed_until=now + timedelta(seconds=lease_seconds),
-                attempts=InboxEvent.attempts + 1,
-            )
-            .returning(
-                InboxEvent.id,
-                InboxEvent.event,
-                InboxEvent.body,
-                InboxEvent.attempts,
-                InboxEvent.zoom_account_id,
-                InboxEvent.event_ts,
-            )
-            .execution_options(synchronize_session=False)
-        ).all()
-    order = {event_id: position for position, event_id in enumerate(candidates)}
-    items = [
-        InboxItem(
-            id=row.id,
-            event=row.event,
-            body=row.body,
-            attempts=row.attempts,
-            zoom_account_id=row.zoom_account_id,
-            event_ts=row.event_ts,
-        )
-        for row in claimed
-    ]
-    return sorted(items, key=lambda item: order[item.id])
-
-
 def _ours(event_id: int, worker_id: str | None) -> ColumnElement[bool]:
     # A worker whose lease ran out may still finish: it must not settle a row someone else now
     # holds. Without a worker_id (admin tools) any processing row may be settled.
@@ -262,142 +123,220 @@ def _ours(event_id: int, worker_id: str | None) -> ColumnElement[bool]:
     return condition
 
 
-def renew_claim(
-    store: Store, event_id: int, *, worker_id: str, now: datetime, lease_seconds: float
-) -> bool:
-    """Extend our lease on one event before working on it; False if it is no longer ours."""
-    stmt = (
-        update(InboxEvent)
-        .where(_ours(event_id, worker_id))
-        .values(claimed_until=now + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)
-    )
-    with store.transaction() as session:
-        return _rowcount(session.execute(stmt)) == 1
+class Inbox:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
+    def add_event(
+        self,
+        *,
+        dedupe_key: str,
+        event: str,
+        zoom_account_id: str | None,
+        event_ts: int | None,
+        body: str,
+        status: str,
+        now: datetime,
+        session: Session | None = None,
+    ) -> tuple[int, bool]:
+        """Store one delivery; ``(id, created)``, where ``created`` is False for a duplicate.
 
-def release_claims(store: Store, event_ids: Sequence[int], *, worker_id: str) -> int:
-    """Give claimed but unstarted events back (a worker stopping): pending, attempt not used."""
-    if not event_ids:
-        return 0
-    stmt = (
-        update(InboxEvent)
-        .where(
-            InboxEvent.id.in_(list(event_ids)),
-            InboxEvent.status == PROCESSING,
-            InboxEvent.claimed_by == worker_id,
+        The unique ``dedupe_key`` decides: one ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING id`` (SQLite and PostgreSQL spell it the same); when a concurrent or earlier
+        delivery holds the key nothing is inserted and that row's id is returned. No savepoint is
+        needed, so the caller's transaction is never disturbed by a duplicate. With a ``session``
+        the caller's transaction is joined (and not committed); without one the row is committed
+        before this returns. This is the receiver's whole database work per webhook, so it is one
+        prebuilt Core statement rather than an ORM flush in a savepoint: a third of the CPU
+        (docs/benchmarks.md).
+        """
+        if status not in (PENDING, IGNORED):
+            raise ValueError(f"a new inbox event is pending or ignored, not {status!r}")
+        values = {
+            "dedupe_key": dedupe_key,
+            "event": event,
+            "zoom_account_id": zoom_account_id,
+            "event_ts": event_ts,
+            "received_at": now,
+            "body": body,
+            "status": status,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        if session is not None:
+            return _insert_event(session, values)
+        with self._db.connection() as connection:
+            return _insert_event(connection, values)
+
+    def claim_events(
+        self, worker_id: str, limit: int, now: datetime, lease_seconds: float
+    ) -> list[InboxItem]:
+        """Claim up to ``limit`` due events for ``worker_id`` until ``now + lease_seconds``.
+
+        Oldest due first. Commits before returning, so other workers see the claims at once.
+        """
+        if limit <= 0:
+            return []
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        with self._db.transaction() as session:
+            candidates = session.scalars(
+                select(InboxEvent.id)
+                .where(_due(now))
+                .order_by(InboxEvent.next_attempt_at, InboxEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not candidates:
+                return []
+            claimed = session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(candidates), _due(now))
+                .values(
+                    status=PROCESSING,
+                    claimed_by=worker_id,
+                    claimed_until=now + timedelta(seconds=lease_seconds),
+                    attempts=InboxEvent.attempts + 1,
+                )
+                .returning(
+                    InboxEvent.id,
+                    InboxEvent.event,
+                    InboxEvent.body,
+                    InboxEvent.attempts,
+                    InboxEvent.zoom_account_id,
+                    InboxEvent.event_ts,
+                )
+                .execution_options(synchronize_session=False)
+            ).all()
+        order = {event_id: position for position, event_id in enumerate(candidates)}
+        items = [
+            InboxItem(
+                id=row.id,
+                event=row.event,
+                body=row.body,
+                attempts=row.attempts,
+                zoom_account_id=row.zoom_account_id,
+                event_ts=row.event_ts,
+            )
+            for row in claimed
+        ]
+        return sorted(items, key=lambda item: order[item.id])
+
+    def renew_claim(
+        self, event_id: int, *, worker_id: str, now: datetime, lease_seconds: float
+    ) -> bool:
+        """Extend our lease on one event before working on it; False if it is no longer ours."""
+        stmt = (
+            update(InboxEvent)
+            .where(_ours(event_id, worker_id))
+            .values(claimed_until=now + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
         )
-        .values(
-            status=PENDING,
-            claimed_by=None,
-            claimed_until=None,
-            attempts=InboxEvent.attempts - 1,
+        with self._db.transaction() as session:
+            return rowcount(session.execute(stmt)) == 1
+
+    def release_claims(self, event_ids: Sequence[int], *, worker_id: str) -> int:
+        """Give claimed but unstarted events back (a worker stopping): pending, attempt not used."""
+        if not event_ids:
+            return 0
+        stmt = (
+            update(InboxEvent)
+            .where(
+                InboxEvent.id.in_(list(event_ids)),
+                InboxEvent.status == PROCESSING,
+                InboxEvent.claimed_by == worker_id,
+            )
+            .values(
+                status=PENDING,
+                claimed_by=None,
+                claimed_until=None,
+                attempts=InboxEvent.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    with store.transaction() as session:
-        return _rowcount(session.execute(stmt))
+        with self._db.transaction() as session:
+            return rowcount(session.execute(stmt))
 
-
-def mark_done(store: Store, event_id: int, now: datetime, *, worker_id: str | None = None) -> bool:
-    """The handler succeeded. False if the row was not (or no longer) ours to settle."""
-    stmt = (
-        update(InboxEvent)
-        .where(_ours(event_id, worker_id))
-        .values(
-            status=DONE,
-            processed_at=now,
-            claimed_by=None,
-            claimed_until=None,
-            last_error=None,
+    def mark_done(self, event_id: int, now: datetime, *, worker_id: str | None = None) -> bool:
+        """The handler succeeded. False if the row was not (or no longer) ours to settle."""
+        stmt = (
+            update(InboxEvent)
+            .where(_ours(event_id, worker_id))
+            .values(
+                status=DONE,
+                processed_at=now,
+                claimed_by=None,
+                claimed_until=None,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    with store.transaction() as session:
-        return _rowcount(session.execute(stmt)) == 1
+        with self._db.transaction() as session:
+            return rowcount(session.execute(stmt)) == 1
 
+    def mark_failed(
+        self,
+        event_id: int,
+        error: str,
+        now: datetime,
+        *,
+        max_attempts: int,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        worker_id: str | None = None,
+    ) -> str | None:
+        """The handler failed: retry after ``backoff(attempts)``, or ``dead`` once attempts are
+        used.
 
-def mark_failed(
-    store: Store,
-    event_id: int,
-    error: str,
-    now: datetime,
-    *,
-    max_attempts: int,
-    backoff: Backoff = DEFAULT_BACKOFF,
-    worker_id: str | None = None,
-) -> str | None:
-    """The handler failed: retry after ``backoff(attempts)``, or ``dead`` once attempts are used.
+        Returns the new status (``pending`` or ``dead``), or None if the row was not ours to settle.
+        ``error`` is stored for the report: it must not contain a secret.
+        """
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        with self._db.transaction() as session:
+            row = session.scalars(
+                select(InboxEvent).where(_ours(event_id, worker_id)).with_for_update()
+            ).first()
+            if row is None:
+                return None
+            row.last_error = error[:ERROR_MAX_CHARS]
+            row.claimed_by = None
+            row.claimed_until = None
+            if row.attempts >= max_attempts:
+                row.status = DEAD
+                row.processed_at = now
+            else:
+                row.status = PENDING
+                row.next_attempt_at = now + backoff(row.attempts)
+            return row.status
 
-    Returns the new status (``pending`` or ``dead``), or None if the row was not ours to settle.
-    ``error`` is stored for the report: it must not contain a secret.
-    """
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1")
-    with store.transaction() as session:
-        row = session.scalars(
-            select(InboxEvent).where(_ours(event_id, worker_id)).with_for_update()
-        ).first()
-        if row is None:
-            return None
-        row.last_error = error[:ERROR_MAX_CHARS]
-        row.claimed_by = None
-        row.claimed_until = None
-        if row.attempts >= max_attempts:
-            row.status = DEAD
-            row.processed_at = now
-        else:
-            row.status = PENDING
-            row.next_attempt_at = now + backoff(row.attempts)
-        return row.status
+    def dead_events(self, limit: int = 100) -> list[InboxRecord]:
+        """Events that used up their attempts, most recently given up first."""
+        query = (
+            select(InboxEvent)
+            .where(InboxEvent.status == DEAD)
+            .order_by(InboxEvent.processed_at.desc(), InboxEvent.id.desc())
+            .limit(limit)
+        )
+        with self._db.transaction() as session:
+            return [inbox_record(row) for row in session.scalars(query)]
 
+    def get_event(self, event_id: int) -> InboxRecord | None:
+        with self._db.transaction() as session:
+            row = session.get(InboxEvent, event_id)
+            return None if row is None else inbox_record(row)
 
-def _record(row: InboxEvent) -> InboxRecord:
-    return InboxRecord(
-        id=row.id,
-        event=row.event,
-        status=row.status,
-        attempts=row.attempts,
-        zoom_account_id=row.zoom_account_id,
-        event_ts=row.event_ts,
-        received_at=row.received_at,
-        next_attempt_at=row.next_attempt_at,
-        processed_at=row.processed_at,
-        last_error=row.last_error,
-    )
+    def count_by_status(self) -> dict[str, int]:
+        """How many events are in each status; every status is present, 0 when none."""
+        counts = dict.fromkeys(INBOX_STATUSES, 0)
+        query = select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
+        with self._db.transaction() as session:
+            for status, count in session.execute(query):
+                counts[status] = int(count)
+        return counts
 
-
-def dead_events(store: Store, limit: int = 100) -> list[InboxRecord]:
-    """Events that used up their attempts, most recently given up first."""
-    query = (
-        select(InboxEvent)
-        .where(InboxEvent.status == DEAD)
-        .order_by(InboxEvent.processed_at.desc(), InboxEvent.id.desc())
-        .limit(limit)
-    )
-    with store.transaction() as session:
-        return [_record(row) for row in session.scalars(query)]
-
-
-def get_event(store: Store, event_id: int) -> InboxRecord | None:
-    with store.transaction() as session:
-        row = session.get(InboxEvent, event_id)
-        return None if row is None else _record(row)
-
-
-def count_by_status(store: Store) -> dict[str, int]:
-    """How many events are in each status; every status is present, 0 when none."""
-    counts = dict.fromkeys(INBOX_STATUSES, 0)
-    query = select(InboxEvent.status, func.count()).group_by(InboxEvent.status)
-    with store.transaction() as session:
-        for status, count in session.execute(query):
-            counts[status] = int(count)
-    return counts
-
-
-def oldest_due_at(store: Store) -> datetime | None:
-    """When the oldest pending event became due (for a health check's "backlog age")."""
-    query = select(func.min(InboxEvent.next_attempt_at)).where(InboxEvent.status == PENDING)
-    with store.transaction() as session:
-        value = session.scalar(query)
-    return value
+    def oldest_due_at(self) -> datetime | None:
+        """When the oldest pending event became due (for a health check's "backlog age")."""
+        query = select(func.min(InboxEvent.next_attempt_at)).where(InboxEvent.status == PENDING)
+        with self._db.transaction() as session:
+            value = session.scalar(query)
+        return value

@@ -16,20 +16,23 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
-from zoomguard.errors import ZoomGuardError
-from zoomguard.store.core import Store
-from zoomguard.store.models import USER_ROLES, DashboardUser
-
-ROLE_ADMIN = "admin"
-ROLE_PRIVACY_OFFICER = "privacy_officer"
-ROLES = USER_ROLES
-ROLE_TITLES = {ROLE_ADMIN: "Administrator", ROLE_PRIVACY_OFFICER: "Privacy officer"}
+from zoomguard.errors import UserError
+from zoomguard.store.database import Database, as_utc_or_none, utcnow
+from zoomguard.store.models import DashboardUser
+from zoomguard.store.records import (
+    ROLE_ADMIN,
+    ROLE_PRIVACY_OFFICER,
+    ROLE_TITLES,
+    ROLES,
+    LoginResult,
+    UserRecord,
+    user_record,
+)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # bounds the work one sign-in attempt can cause
@@ -46,43 +49,6 @@ SCRYPT_P = 1
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
 _SALT_BYTES = 16
 _HASH_BYTES = 32
-
-
-class UserError(ZoomGuardError):
-    """A user cannot be created or changed (exists, unknown, bad name, weak password)."""
-
-    reason = "user"
-
-
-@dataclass(frozen=True)
-class UserRecord:
-    id: int
-    username: str
-    role: str
-    failed_logins: int
-    locked_until: datetime | None
-    last_login_at: datetime | None
-    created_at: datetime
-    # Changes whenever the password does: a session that remembers it ends with the old password.
-    session_fingerprint: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == ROLE_ADMIN
-
-    @property
-    def role_title(self) -> str:
-        return ROLE_TITLES.get(self.role, self.role)
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    user: UserRecord | None  # None: refused
-    locked_until: datetime | None = None  # set when the account is (now) locked
-
-    @property
-    def ok(self) -> bool:
-        return self.user is not None
 
 
 # --- passwords ---------------------------------------------------------------------------------
@@ -157,113 +123,6 @@ def normalise_username(username: str) -> str:
     return name
 
 
-# --- records -----------------------------------------------------------------------------------
-
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-def _record(row: DashboardUser) -> UserRecord:
-    return UserRecord(
-        id=row.id,
-        username=row.username,
-        role=row.role,
-        failed_logins=row.failed_logins or 0,
-        locked_until=_utc_or_none(row.locked_until),
-        last_login_at=_utc_or_none(row.last_login_at),
-        created_at=row.created_at.astimezone(UTC),
-        session_fingerprint=hashlib.sha256(row.password_hash.encode()).hexdigest()[:24],
-    )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-# --- operations --------------------------------------------------------------------------------
-
-
-def create_user(
-    store: Store, username: str, password: str, role: str, *, now: datetime | None = None
-) -> UserRecord:
-    if role not in ROLES:
-        raise UserError(f"the role must be one of {', '.join(ROLES)}, got {role!r}")
-    name = normalise_username(username)
-    check_password_strength(password)
-    hashed = hash_password(password)  # slow: before the transaction, not inside it
-    moment = now or _now()
-    try:
-        with store.transaction() as session:
-            row = DashboardUser(
-                username=name,
-                password_hash=hashed,
-                role=role,
-                failed_logins=0,
-                created_at=moment,
-                updated_at=moment,
-            )
-            session.add(row)
-            session.flush()
-            return _record(row)
-    except exc.IntegrityError:
-        raise UserError(f"user {name!r} already exists") from None
-
-
-def set_password(
-    store: Store, username: str, password: str, *, now: datetime | None = None
-) -> UserRecord:
-    """Change a password; also lifts a lockout and ends the user's existing sessions."""
-    name = normalise_username(username)
-    check_password_strength(password)
-    hashed = hash_password(password)
-    with store.transaction() as session:
-        row = _by_name(session, name, lock=True)
-        if row is None:
-            raise UserError(f"no user {name!r}")
-        row.password_hash = hashed
-        row.failed_logins = 0
-        row.locked_until = None
-        row.updated_at = now or _now()
-        session.flush()
-        return _record(row)
-
-
-def set_role(store: Store, username: str, role: str, *, now: datetime | None = None) -> UserRecord:
-    if role not in ROLES:
-        raise UserError(f"the role must be one of {', '.join(ROLES)}, got {role!r}")
-    name = normalise_username(username)
-    with store.transaction() as session:
-        row = _by_name(session, name, lock=True)
-        if row is None:
-            raise UserError(f"no user {name!r}")
-        row.role = role
-        row.updated_at = now or _now()
-        session.flush()
-        return _record(row)
-
-
-def delete_user(store: Store, username: str) -> None:
-    name = normalise_username(username)
-    with store.transaction() as session:
-        row = _by_name(session, name, lock=True)
-        if row is None:
-            raise UserError(f"no user {name!r}")
-        session.delete(row)
-
-
-def get_user(store: Store, user_id: int) -> UserRecord | None:
-    with store.transaction() as session:
-        row = session.get(DashboardUser, user_id)
-        return None if row is None else _record(row)
-
-
-def list_users(store: Store) -> list[UserRecord]:
-    with store.transaction() as session:
-        rows = session.scalars(select(DashboardUser).order_by(DashboardUser.username))
-        return [_record(row) for row in rows]
-
-
 def _by_name(session: Session, name: str, *, lock: bool = False) -> DashboardUser | None:
     query = select(DashboardUser).where(DashboardUser.username == name)
     if lock:
@@ -271,51 +130,148 @@ def _by_name(session: Session, name: str, *, lock: bool = False) -> DashboardUse
     return session.scalars(query).first()
 
 
-def authenticate(
-    store: Store, username: str, password: str, *, now: datetime | None = None
-) -> LoginResult:
-    """Check a sign-in. After ``MAX_FAILED_LOGINS`` failures in a row the user is locked out
-    for ``LOCKOUT``; while locked, even the right password is refused (without being checked).
+class DashboardUsers:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    The password is hashed outside any transaction: on SQLite a write transaction holds the
-    database's only write lock, which a slow hash must not keep.
-    """
-    moment = now or _now()
-    try:
+    def create(
+        self, username: str, password: str, role: str, *, now: datetime | None = None
+    ) -> UserRecord:
+        if role not in ROLES:
+            raise UserError(f"the role must be one of {', '.join(ROLES)}, got {role!r}")
         name = normalise_username(username)
-    except UserError:
-        name = ""
-    password = password[:MAX_PASSWORD_LENGTH]
-    row_id: int | None = None
-    stored_hash = _dummy_hash()
-    with store.transaction() as session:
-        row = _by_name(session, name) if name else None
-        if row is not None:
-            locked_until = _utc_or_none(row.locked_until)
-            if locked_until is not None and locked_until > moment:
-                return LoginResult(None, locked_until=locked_until)
-            row_id, stored_hash = row.id, row.password_hash
-    matches = verify_password(password, stored_hash)
-    if row_id is None:
-        return LoginResult(None)
-    with store.transaction() as session:
-        locked = session.scalars(
-            select(DashboardUser).where(DashboardUser.id == row_id).with_for_update()
-        ).first()
-        if locked is None:  # deleted meanwhile
-            return LoginResult(None)
-        if matches and locked.password_hash == stored_hash:
-            locked.failed_logins = 0
-            locked.locked_until = None
-            locked.last_login_at = moment
+        check_password_strength(password)
+        hashed = hash_password(password)  # slow: before the transaction, not inside it
+        moment = now or utcnow()
+        try:
+            with self._db.transaction() as session:
+                row = DashboardUser(
+                    username=name,
+                    password_hash=hashed,
+                    role=role,
+                    failed_logins=0,
+                    created_at=moment,
+                    updated_at=moment,
+                )
+                session.add(row)
+                session.flush()
+                return user_record(row)
+        except exc.IntegrityError:
+            raise UserError(f"user {name!r} already exists") from None
+
+    def set_password(
+        self, username: str, password: str, *, now: datetime | None = None
+    ) -> UserRecord:
+        """Change a password; also lifts a lockout and ends the user's existing sessions."""
+        name = normalise_username(username)
+        check_password_strength(password)
+        hashed = hash_password(password)
+        with self._db.transaction() as session:
+            row = _by_name(session, name, lock=True)
+            if row is None:
+                raise UserError(f"no user {name!r}")
+            row.password_hash = hashed
+            row.failed_logins = 0
+            row.locked_until = None
+            row.updated_at = now or utcnow()
             session.flush()
-            return LoginResult(_record(locked))
-        previous_lock = _utc_or_none(locked.locked_until)
-        if previous_lock is not None and previous_lock <= moment:
-            locked.failed_logins = 0  # the last lockout has run out: count afresh
-            locked.locked_until = None
-        locked.failed_logins = (locked.failed_logins or 0) + 1
-        if locked.failed_logins >= MAX_FAILED_LOGINS:
-            locked.locked_until = moment + LOCKOUT
-        session.flush()
-        return LoginResult(None, locked_until=_utc_or_none(locked.locked_until))
+            return user_record(row)
+
+    def set_role(self, username: str, role: str, *, now: datetime | None = None) -> UserRecord:
+        if role not in ROLES:
+            raise UserError(f"the role must be one of {', '.join(ROLES)}, got {role!r}")
+        name = normalise_username(username)
+        with self._db.transaction() as session:
+            row = _by_name(session, name, lock=True)
+            if row is None:
+                raise UserError(f"no user {name!r}")
+            row.role = role
+            row.updated_at = now or utcnow()
+            session.flush()
+            return user_record(row)
+
+    def delete(self, username: str) -> None:
+        name = normalise_username(username)
+        with self._db.transaction() as session:
+            row = _by_name(session, name, lock=True)
+            if row is None:
+                raise UserError(f"no user {name!r}")
+            session.delete(row)
+
+    def get(self, user_id: int) -> UserRecord | None:
+        with self._db.transaction() as session:
+            row = session.get(DashboardUser, user_id)
+            return None if row is None else user_record(row)
+
+    def list_users(self) -> list[UserRecord]:
+        with self._db.transaction() as session:
+            rows = session.scalars(select(DashboardUser).order_by(DashboardUser.username))
+            return [user_record(row) for row in rows]
+
+    def authenticate(
+        self, username: str, password: str, *, now: datetime | None = None
+    ) -> LoginResult:
+        """Check a sign-in. After ``MAX_FAILED_LOGINS`` failures in a row the user is locked out
+        for ``LOCKOUT``; while locked, even the right password is refused (without being checked).
+
+        The password is hashed outside any transaction: on SQLite a write transaction holds the
+        database's only write lock, which a slow hash must not keep.
+        """
+        moment = now or utcnow()
+        try:
+            name = normalise_username(username)
+        except UserError:
+            name = ""
+        password = password[:MAX_PASSWORD_LENGTH]
+        row_id: int | None = None
+        stored_hash = _dummy_hash()
+        with self._db.transaction() as session:
+            row = _by_name(session, name) if name else None
+            if row is not None:
+                locked_until = as_utc_or_none(row.locked_until)
+                if locked_until is not None and locked_until > moment:
+                    return LoginResult(None, locked_until=locked_until)
+                row_id, stored_hash = row.id, row.password_hash
+        matches = verify_password(password, stored_hash)
+        if row_id is None:
+            return LoginResult(None)
+        with self._db.transaction() as session:
+            locked = session.scalars(
+                select(DashboardUser).where(DashboardUser.id == row_id).with_for_update()
+            ).first()
+            if locked is None:  # deleted meanwhile
+                return LoginResult(None)
+            if matches and locked.password_hash == stored_hash:
+                locked.failed_logins = 0
+                locked.locked_until = None
+                locked.last_login_at = moment
+                session.flush()
+                return LoginResult(user_record(locked))
+            previous_lock = as_utc_or_none(locked.locked_until)
+            if previous_lock is not None and previous_lock <= moment:
+                locked.failed_logins = 0  # the last lockout has run out: count afresh
+                locked.locked_until = None
+            locked.failed_logins = (locked.failed_logins or 0) + 1
+            if locked.failed_logins >= MAX_FAILED_LOGINS:
+                locked.locked_until = moment + LOCKOUT
+            session.flush()
+            return LoginResult(None, locked_until=as_utc_or_none(locked.locked_until))
+
+
+__all__ = [
+    "MAX_FAILED_LOGINS",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "ROLES",
+    "ROLE_ADMIN",
+    "ROLE_PRIVACY_OFFICER",
+    "ROLE_TITLES",
+    "DashboardUsers",
+    "LoginResult",
+    "UserError",
+    "UserRecord",
+    "check_password_strength",
+    "hash_password",
+    "normalise_username",
+    "verify_password",
+]

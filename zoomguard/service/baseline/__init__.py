@@ -7,10 +7,10 @@ common      what both share in one run: lease, open findings, errors, thread poo
 wording     the officer's alert for a setting or a recording: category and details
 """
 
+from zoomguard.errors import BaselineBusy
 from zoomguard.service.baseline.common import (
     BASELINE_LEASE_SECONDS,
     DEFAULT_ACTOR,
-    BaselineBusy,
     Scope,
 )
 from zoomguard.service.baseline.recordings import RecordingCleaner

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from zoomguard.config import Settings
-from zoomguard.errors import Interrupted, ZoomAPIError, ZoomAuthError, ZoomGuardError
+from zoomguard.errors import BaselineBusy, Interrupted, ZoomAPIError, ZoomAuthError
 from zoomguard.rules import baseline as bl
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, holder_id
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
+from zoomguard.store import AccountRecord, Store
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger("zoomguard.service.baseline")
@@ -30,10 +29,6 @@ Scope = str | tuple[str, str]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-
-
-class BaselineBusy(ZoomGuardError):
-    reason = "baseline_busy"
 
 
 @dataclass
@@ -104,7 +99,7 @@ class BaselineRun:
     def load_open_findings(self) -> None:
         self.open = {
             (f.meeting_id, f.rule_id): f.status
-            for f in self.store.open_findings(self.account.id)
+            for f in self.store.findings.open(self.account.id)
             if bl.is_baseline_rule(f.rule_id)
         }
         self.open_targets = {target for target, _ in self.open}
@@ -117,8 +112,8 @@ class BaselineRun:
         now = self.clock()
         with self.store.transaction() as session:
             for target in gone:
-                self.store.resolve_meeting_findings(
-                    session, account_pk=self.account.id, meeting_id=target, now=now
+                self.store.findings.resolve_meeting(
+                    account_pk=self.account.id, meeting_id=target, now=now, session=session
                 )
 
     def lease(self) -> BaselineLease:
@@ -171,11 +166,11 @@ class BaselineLease:
         self.holder = holder_id() + f":{threading.get_ident()}"
 
     def __enter__(self) -> BaselineLease:
-        if not self.store.acquire_lease(
+        if not self.store.leases.acquire(
             self.name, self.holder, BASELINE_LEASE_SECONDS, self.clock()
         ):
             raise BaselineBusy(f"{self.name} is held by another process")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.store.release_lease(self.name, self.holder)
+        self.store.leases.release(self.name, self.holder)

@@ -20,7 +20,6 @@ from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
 from zoomguard.service.baseline.common import BaselineRun
 from zoomguard.service.baseline.wording import past, recording_alert
-from zoomguard.store.outbox import record_alert
 
 
 class RecordingCleaner:
@@ -121,8 +120,7 @@ class RecordingCleaner:
         )
         now = run.clock()
         with run.store.transaction() as session:
-            run.store.upsert_finding(
-                session,
+            run.store.findings.upsert(
                 account_pk=run.account.id,
                 sweep_id=None,
                 meeting_id=target[:64],
@@ -138,20 +136,20 @@ class RecordingCleaner:
                 status=status,
                 detail=result.detail,
                 now=now,
+                session=session,
             )
             if run.open.get((target[:64], bl.RECORDING_RULE_ID)) != status:
-                record_alert(
-                    session,
+                run.store.outbox.record_alert(
                     account_pk=run.account.id,
                     sweep_id=None,
                     delivery=delivery(run.settings, RECORDING_COMPLETED),
                     category=RECORDING_COMPLETED,
                     details=recording_alert(result, status),
                     now=now,
+                    session=session,
                 )
             if requested is not None:
-                run.store.append_audit(
-                    session,
+                run.store.audit.append(
                     account_pk=run.account.id,
                     actor=run.actor,
                     action=f"recording.{requested}",
@@ -161,4 +159,5 @@ class RecordingCleaner:
                     confirmed=result.action in ("trashed", "deleted"),
                     detail=result.detail,
                     now=now,
+                    session=session,
                 )

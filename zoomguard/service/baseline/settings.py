@@ -40,9 +40,7 @@ from zoomguard.service.baseline.common import DEFAULT_ACTOR, BaselineRun, Scope,
 from zoomguard.service.baseline.recordings import RecordingCleaner
 from zoomguard.service.baseline.wording import setting_alert, setting_category
 from zoomguard.service.clients import Clock, utcnow
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
-from zoomguard.store.outbox import record_alert
+from zoomguard.store import AccountRecord, Store
 from zoomguard.zoom.client import ZoomClient
 
 
@@ -446,8 +444,7 @@ class BaselineRunner:
         now = self._run.clock()
         with self.store.transaction() as session:
             for result in deviations:
-                self.store.upsert_finding(
-                    session,
+                self.store.findings.upsert(
                     account_pk=self.account.id,
                     sweep_id=None,
                     meeting_id=target.target,
@@ -463,29 +460,29 @@ class BaselineRunner:
                     status=result.status,
                     detail=result.detail,
                     now=now,
+                    session=session,
                 )
                 if self._run.open.get((target.target, result.rule_id)) == result.status:
                     continue  # the officer already heard about this, in this state
                 category = setting_category(result)
-                record_alert(
-                    session,
+                self.store.outbox.record_alert(
                     account_pk=self.account.id,
                     sweep_id=None,
                     delivery=delivery(self.settings, category),
                     category=category,
                     details=setting_alert(target, result),
                     now=now,
+                    session=session,
                 )
-            self.store.resolve_meeting_findings(
-                session,
+            self.store.findings.resolve_meeting(
                 account_pk=self.account.id,
                 meeting_id=target.target,
                 now=now,
                 keep_rules=[r.rule_id for r in deviations],
+                session=session,
             )
             for audit in target.audits:
-                self.store.append_audit(
-                    session,
+                self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,
                     action=audit["action"],
@@ -495,6 +492,7 @@ class BaselineRunner:
                     confirmed=audit["confirmed"],
                     detail="baseline",
                     now=now,
+                    session=session,
                 )
 
     def _resolve_vanished(self, seen: set[str]) -> None:

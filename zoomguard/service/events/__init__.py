@@ -12,6 +12,7 @@ dispatcher  ``EventDispatcher`` (what the worker calls), ``on_dead``, and the co
             ``REGISTRY`` with the ``HANDLED_EVENTS`` and ``URGENT_EVENTS`` derived from it
 """
 
+from zoomguard.errors import UnusableEvent
 from zoomguard.service.events.dispatcher import (
     HANDLED_EVENTS,
     REGISTRY,
@@ -23,7 +24,6 @@ from zoomguard.service.events.registry import (
     EventContext,
     EventRegistry,
     Listener,
-    UnusableEvent,
     ZoomEvent,
 )
 

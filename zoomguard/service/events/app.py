@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from zoomguard.service.events.registry import EventContext, EventRegistry, UnusableEvent, ZoomEvent
+from zoomguard.errors import UnusableEvent
+from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
 from zoomguard.zoom import webhook_events as zoom
 
 listeners = EventRegistry()
@@ -23,10 +24,9 @@ def app_deauthorized(context: EventContext, event: ZoomEvent) -> None:
     now = context.clock()
     store = context.store
     with store.transaction() as session:
-        account = store.deauthorize(str(zoom_account_id), now, session=session)
+        account = store.accounts.deauthorize(str(zoom_account_id), now, session=session)
         if account is not None:
-            store.append_audit(
-                session,
+            store.audit.append(
                 account_pk=account.id,
                 actor="webhook",
                 action="account.deauthorized",
@@ -35,6 +35,7 @@ def app_deauthorized(context: EventContext, event: ZoomEvent) -> None:
                 after={"status": "deauthorized", "tokens": "purged"},
                 confirmed=True,
                 now=now,
+                session=session,
             )
     if account is not None:
         context.forget_client(account)

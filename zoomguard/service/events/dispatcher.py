@@ -16,18 +16,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from zoomguard.config import Settings
+from zoomguard.errors import UnusableEvent
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, client_for_account, load_profile, utcnow
 from zoomguard.service.events.app import listeners as app_listeners
 from zoomguard.service.events.meetings import listeners as meeting_listeners
 from zoomguard.service.events.recordings import listeners as recording_listeners
-from zoomguard.service.events.registry import EventRegistry, UnusableEvent, ZoomEvent
+from zoomguard.service.events.registry import EventRegistry, ZoomEvent
 from zoomguard.service.events.settings import listeners as settings_listeners
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
-from zoomguard.store.inbox import InboxItem
-from zoomguard.store.outbox import record_alert
+from zoomguard.store import AccountRecord, InboxItem, Store
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -121,7 +119,7 @@ class EventDispatcher:
         )
         if not zoom_account_id:
             return None
-        account = self.store.get_account_by_zoom_id(str(zoom_account_id))
+        account = self.store.accounts.by_zoom_id(str(zoom_account_id))
         return account if account is not None and account.status == "active" else None
 
 
@@ -132,10 +130,9 @@ def on_dead(
 
     def tell_officer(item: InboxItem, error: str) -> None:
         zoom_id = item.zoom_account_id
-        account = store.get_account_by_zoom_id(zoom_id) if zoom_id else None
+        account = store.accounts.by_zoom_id(zoom_id) if zoom_id else None
         with store.transaction() as session:
-            record_alert(
-                session,
+            store.outbox.record_alert(
                 account_pk=account.id if account is not None else None,
                 sweep_id=None,
                 delivery=categories.IMMEDIATE,
@@ -158,6 +155,7 @@ def on_dead(
                     ),
                 },
                 now=clock(),
+                session=session,
             )
 
     return tell_officer

@@ -17,8 +17,7 @@ from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
 from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
-from zoomguard.store.core import AccountRecord
-from zoomguard.store.outbox import record_alert
+from zoomguard.store import AccountRecord
 from zoomguard.zoom import webhook_events as zoom
 
 LOOP_GUARD = timedelta(minutes=10)
@@ -54,11 +53,11 @@ def joined_before_host(context: EventContext, event: ZoomEvent) -> None:
 def meeting_deleted(context: EventContext, event: ZoomEvent) -> None:
     meeting_id = event.object_id()
     with context.store.transaction() as session:
-        context.store.resolve_meeting_findings(
-            session,
+        context.store.findings.resolve_meeting(
             account_pk=event.enforced_account.id,
             meeting_id=str(meeting_id),
             now=context.clock(),
+            session=session,
         )
 
 
@@ -77,7 +76,7 @@ def _enforce_meeting(
         return None  # deleted since: nothing to enforce
     now = context.clock()
     hold_back = None
-    last = context.store.last_change(
+    last = context.store.audit.last_change(
         account.id, f"meeting:{meeting_id}", "meeting.update", since=now - LOOP_GUARD
     )
     if last is not None and last.confirmed is False:
@@ -106,8 +105,7 @@ def _alert_joined_before_host(
     obj: Mapping[str, Any] = event.object()
     rule = policy.RULES.get("join_before_host_off")
     with context.store.transaction() as session:
-        record_alert(
-            session,
+        context.store.outbox.record_alert(
             account_pk=account.id,
             sweep_id=None,
             delivery=delivery(context.settings, event.alert_category),
@@ -129,4 +127,5 @@ def _alert_joined_before_host(
                 ),
             },
             now=context.clock(),
+            session=session,
         )

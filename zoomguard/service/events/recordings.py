@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from zoomguard.errors import ZoomAPIError, ZoomNotFound
+from zoomguard.errors import UnusableEvent, ZoomAPIError, ZoomNotFound
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
-from zoomguard.service.events.registry import EventContext, EventRegistry, UnusableEvent, ZoomEvent
-from zoomguard.store.outbox import record_alert
+from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
 from zoomguard.zoom import webhook_events as zoom
 
 # Zoom requires this scope to subscribe to recording.* events.
@@ -136,8 +135,7 @@ def _audit_and_alert(
     category = event.alert_category
     now = context.clock()
     with context.store.transaction() as session:
-        context.store.append_audit(
-            session,
+        context.store.audit.append(
             account_pk=account.id,
             actor="webhook",
             action=action,
@@ -146,13 +144,14 @@ def _audit_and_alert(
             after=dict(after),
             confirmed=confirmed,
             now=now,
+            session=session,
         )
-        record_alert(
-            session,
+        context.store.outbox.record_alert(
             account_pk=account.id,
             sweep_id=None,
             delivery=delivery(context.settings, category),
             category=category,
             details=details,
             now=now,
+            session=session,
         )

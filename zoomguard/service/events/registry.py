@@ -23,15 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from zoomguard.config import Settings
+from zoomguard.errors import UnusableEvent
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock
-from zoomguard.store import Store
-from zoomguard.store.core import AccountRecord
+from zoomguard.store import AccountRecord, Store
 from zoomguard.zoom.client import ZoomClient
-
-
-class UnusableEvent(ValueError):
-    """The stored body cannot be acted on (it passed the receiver's checks, but not ours)."""
 
 
 class EventContext(Protocol):

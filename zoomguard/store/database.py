@@ -1,0 +1,110 @@
+"""The shared session factory every repository of the store works through.
+
+``Database`` owns the engine's sessions and the one rule of the store's calling style: a method
+given ``session`` joins the caller's transaction (and never commits it); without one it runs in
+its own short transaction. The helpers below are shared by the repositories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, CursorResult, Engine, exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from zoomguard.crypto import Vault
+from zoomguard.errors import SecretKeyError, StoreError
+from zoomguard.store.base import session_factory
+
+
+def _unavailable(error: exc.DBAPIError) -> StoreError:
+    # Unreachable server, locked file, dropped connection: the database cannot be used. The
+    # message names the driver's error only, never the statement or its parameters.
+    detail = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+    return StoreError(f"database error: {detail}", reason="store_unavailable")
+
+
+class Database:
+    """An engine, its sessions and (when a secret key is configured) the vault. Thread-safe."""
+
+    def __init__(self, engine: Engine, vault: Vault | None = None) -> None:
+        self.engine = engine
+        self._vault = vault
+        self._sessions = session_factory(engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            raise _unavailable(error) from error
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths that need no ORM session (the
+        webhook receiver's single INSERT); same commit/rollback and error rules as
+        ``transaction``."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            raise _unavailable(error) from error
+
+    @contextmanager
+    def joined(self, session: Session | None) -> Iterator[Session]:
+        """The caller's session when given (its transaction decides), else a new transaction."""
+        if session is not None:
+            yield session
+        else:
+            with self.transaction() as own:
+                yield own
+
+    def require_vault(self) -> Vault:
+        if self._vault is None:
+            raise SecretKeyError(
+                "ZOOMGUARD_SECRET_KEY is not set: zoomguard will not store or read Zoom "
+                "credentials unencrypted. Generate one with: python -c 'from cryptography.fernet "
+                "import Fernet; print(Fernet.generate_key().decode())'"
+            )
+        return self._vault
+
+
+def rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def upsert_insert(session: Session, entity: Any) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with ON CONFLICT support for the session's backend (both spell it the same)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(entity)
+    return sqlite.insert(entity)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def as_utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def aggregate_utc(value: datetime | str | None) -> datetime | None:
+    """An aggregate's timestamp (min, max) as aware UTC: aggregates bypass the column type, so
+    SQLite hands back a naive UTC datetime or a string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
