@@ -21,6 +21,7 @@ from sqlalchemy import (
     Engine,
     delete,
     exc,
+    func,
     or_,
     select,
     text,
@@ -790,7 +791,12 @@ class Store:
         rule_id: str | None = None,
         status: str | None = None,
     ) -> list[FindingRecord]:
-        """Unresolved findings, oldest first; None filters mean "any"."""
+        """Unresolved findings, oldest first; None filters mean "any".
+
+        A fixed finding stays unresolved (status "fixed") until the next completed sweep no
+        longer sees it: the dashboard counts it as fixed meanwhile, and `zoomguard report` lists
+        it apart from the findings still open.
+        """
         query = select(Finding).where(Finding.resolved_at.is_(None)).order_by(Finding.id)
         if account_pk is not None:
             query = query.where(Finding.account_id == account_pk)
@@ -848,6 +854,14 @@ class Store:
             query = query.where(AuditEntry.account_id == account_pk)
         with self.transaction() as session:
             return [_audit_record(row) for row in session.scalars(query)]
+
+    def count_audit(self, *, account_pk: int | None = None) -> int:
+        """How many audit entries there are (so a shortened list can say what it leaves out)."""
+        query = select(func.count(AuditEntry.id))
+        if account_pk is not None:
+            query = query.where(AuditEntry.account_id == account_pk)
+        with self.transaction() as session:
+            return int(session.scalar(query) or 0)
 
     def last_change(
         self, account_pk: int, target: str, action: str, *, since: datetime
