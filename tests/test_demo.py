@@ -55,8 +55,8 @@ def test_demo_stops_a_live_recording_and_locks_the_baseline(tmp_path: Path) -> N
     assert f"A meeting is being recorded: meeting {meeting_id}" in out  # the officer's email
 
     # The baseline: every account setting the guidance asks for, now locked.
-    assert re.search(r"Cloud recording is off\s+on\s+off\s+no -> yes", out)
-    assert re.search(r"The passcode is not embedded in the join link\s+on\s+off\s+no -> yes", out)
+    assert re.search(r"cloud_recording\s+on\s+off\s+no -> yes\s+Cloud recording is off", out)
+    assert re.search(r"passcode_in_join_link\s+on\s+off\s+no -> yes\s+The passcode is not", out)
     locked = re.search(r"now locked at the account level.*: (\d+) of (\d+) settings", out)
     assert locked, out
     assert locked.group(1) == locked.group(2)

@@ -211,11 +211,20 @@ def _baseline(settings: Any, store: Any, account: Any, profile: Any) -> str:
     with service.client_for_account(settings, store, account) as client:
         result = BaselineRunner(settings, store, client, account, profile=profile).run()
     own = [s for s in result.settings if s.level == bl.ACCOUNT]
+    # The Zoom setting's own name and values (cloud_recording: on -> off), and in plain words
+    # what keeping it at the guidance's value guarantees.
     rows = [
-        (s.item.title, _setting_value(s.actual), _setting_value(_now(s)), _lock_change(s))
+        (
+            s.item_id,
+            _setting_value(s.actual),
+            _setting_value(_now(s)),
+            _lock_change(s),
+            s.item.title,
+        )
         for s in own
     ]
-    lines = [reporting.table(("account setting", "was", "now", "locked"), rows, max_width=60)]
+    headers = ("Zoom setting", "was", "now", "locked", "so that")
+    lines = [reporting.table(headers, rows, max_width=60)]
     locked = [s for s in own if s.enforcement == "locked at the source"]
     lines.append(
         f"now locked at the account level, so no group or user can change them: "
