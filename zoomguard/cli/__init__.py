@@ -277,7 +277,12 @@ def _deliver_alerts(settings: Settings, store: Any) -> None:
     default="table",
     show_default=True,
 )
-@click.option("--limit", default=20, show_default=True, help="Recent changes to show.")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    help="Rows to list of recent changes, dead events and unsent alerts.",
+)
 def report(fmt: str, limit: int) -> None:
     """Open findings, recent changes, dead events and unsent alerts."""
     from zoomguard.cli.report import build_report, render_report

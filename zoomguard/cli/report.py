@@ -1,9 +1,15 @@
 """What `zoomguard report` (and the demo) show: open findings, recent changes, dead events and
-alerts that could not be sent. Reads the store only; formatting lives in reporting.py."""
+alerts that could not be sent. Reads the store only; formatting lives in zoomguard.formats.
+
+"Open" means still needing something: a fix that failed, a finding reported for a person, an
+exemption. A finding zoomguard fixed stays unresolved in the store until the next completed
+sweep no longer sees it, but it is not open: the change that fixed it is listed under recent
+changes, and the report says how many such findings there are.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -18,34 +24,44 @@ def _change(value: Any) -> Any:
 
 
 def findings_rows(findings: Sequence[Any]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
-    rows = [
-        (
-            f.meeting_id,
-            f.host_email or f.host_id or "",
-            f.topic or "",
-            f.rule_id,
-            f.status,
-            _change(f.actual),
-            _change(f.after),
-            f.detail or "",
-        )
-        for f in findings
-    ]
-    return FINDING_HEADERS, rows
+    """Table rows for finding records (the store's dataclasses)."""
+    return FINDING_HEADERS, [_finding_row(asdict(f)) for f in findings]
+
+
+def _finding_row(f: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        f["meeting_id"],
+        f.get("host_email") or f.get("host_id") or "",
+        f.get("topic") or "",
+        f["rule_id"],
+        f["status"],
+        _change(f.get("actual")),
+        _change(f.get("after")),
+        f.get("detail") or "",
+    )
 
 
 def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str, Any]:
+    """The report as plain data (the JSON format prints it as is).
+
+    ``limit`` caps the recent changes, dead events and unsent alerts listed; ``totals`` says how
+    many there are in all, so a shortened list can say so.
+    """
     from zoomguard import notify
     from zoomguard.service import utcnow
 
     now = utcnow()
     last = store.sweeps.last()
+    unresolved = store.findings.open()
+    outbox = notify.outbox_status(store, now, settings.alert_unsent_warn_seconds)
     return {
         "last_sweep": _plain(last) if last is not None else None,
-        "open_findings": [_plain(f) for f in store.findings.open()],
+        "open_findings": [_plain(f) for f in unresolved if f.status != "fixed"],
+        # Fixed, and waiting for the next sweep to confirm the meeting is still compliant.
+        "recently_fixed": [_plain(f) for f in unresolved if f.status == "fixed"],
         "recent_changes": [_plain(a) for a in store.audit.recent(limit=limit)],
         "dead_events": [_plain(e) for e in store.inbox.dead_events(limit=limit)],
-        "outbox": _plain(notify.outbox_status(store, now, settings.alert_unsent_warn_seconds)),
+        "outbox": _plain(outbox),
         "unsent_alerts": [
             {
                 "id": e.id,
@@ -56,6 +72,11 @@ def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str
             }
             for e in store.outbox.list_emails(status="pending", limit=limit)
         ],
+        "totals": {
+            "recent_changes": store.audit.count(),
+            "dead_events": store.inbox.count_by_status()["dead"],
+            "unsent_alerts": outbox.pending,
+        },
     }
 
 
@@ -65,25 +86,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _heading(title: str, shown: int, total: int) -> str:
+    """``Title (N)``, and when the list was cut at --limit, how to see all of it."""
+    if total <= shown:
+        return f"\n{title} ({total})"
+    return (
+        f"\n{title} ({total}; the newest {shown} shown, "
+        f"`zoomguard report --limit {total}` shows them all)"
+    )
+
+
 def render_report(report: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return reporting.to_json(report)
-    findings = report["open_findings"]
-    rows = [
-        (
-            f["meeting_id"],
-            f.get("host_email") or f.get("host_id") or "",
-            f.get("topic") or "",
-            f["rule_id"],
-            f["status"],
-            _change(f.get("actual")),
-            _change(f.get("after")),
-            f.get("detail") or "",
-        )
-        for f in findings
-    ]
+    rows = [_finding_row(f) for f in report["open_findings"]]
     if fmt == "csv":
         return reporting.to_csv(FINDING_HEADERS, rows)
+    totals = report["totals"]
     parts: list[str] = []
     last = report["last_sweep"]
     if last:
@@ -96,8 +115,15 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
         parts.append("No sweep has run yet: run `zoomguard sweep`.")
     parts.append(f"\nOpen findings ({len(rows)})")
     parts.append(reporting.table(FINDING_HEADERS, rows) if rows else "  none")
+    fixed = report["recently_fixed"]
+    if fixed:
+        meetings = len({(f["account_id"], f["meeting_id"]) for f in fixed})
+        parts.append(
+            f"  {len(fixed)} finding(s) in {meetings} meeting(s) were fixed in Zoom and are not "
+            "open: the changes are listed under recent changes."
+        )
     changes = report["recent_changes"]
-    parts.append(f"\nRecent changes made in Zoom ({len(changes)})")
+    parts.append(_heading("Recent changes made in Zoom", len(changes), totals["recent_changes"]))
     if changes:
         parts.append(
             reporting.table(
@@ -119,7 +145,7 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
     else:
         parts.append("  none")
     dead = report["dead_events"]
-    parts.append(f"\nDead webhook events ({len(dead)})")
+    parts.append(_heading("Dead webhook events", len(dead), totals["dead_events"]))
     if dead:
         parts.append(
             reporting.table(
@@ -131,7 +157,7 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
         parts.append("  none")
     unsent = report["unsent_alerts"]
     outbox = report["outbox"]
-    parts.append(f"\nAlerts waiting to be sent ({len(unsent)})")
+    parts.append(_heading("Alerts waiting to be sent", len(unsent), totals["unsent_alerts"]))
     if unsent:
         parts.append(
             reporting.table(

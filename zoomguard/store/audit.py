@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zoomguard.store.database import Database
@@ -55,6 +55,14 @@ class AuditLog:
             query = query.where(AuditEntry.account_id == account_pk)
         with self._db.transaction() as session:
             return [audit_record(row) for row in session.scalars(query)]
+
+    def count(self, *, account_pk: int | None = None) -> int:
+        """How many entries there are (so a shortened list can say what it leaves out)."""
+        query = select(func.count(AuditEntry.id))
+        if account_pk is not None:
+            query = query.where(AuditEntry.account_id == account_pk)
+        with self._db.transaction() as session:
+            return int(session.scalar(query) or 0)
 
     def last_change(
         self, account_pk: int, target: str, action: str, *, since: datetime
