@@ -6,10 +6,13 @@
         env = server.env()          # points zoomguard at the sandbox
         server.state.start_recording(meeting_id)   # script the account directly
 
-Modules: config (SandboxConfig), state (SandboxState: data, scripting, logs), generator
+Modules: config (SandboxConfig), state (SandboxState: data, scripting, logs), live (meetings
+start, record and end; recordings; webhook events and their delivery log), generator
 (deterministic data), settings (account/group/user settings and locks), meetings and model
-(Zoom's JSON shapes), oauth, ratelimit, webhooks (signed delivery with retries), api (/v2
-handlers), control (/_sandbox endpoints), app (the WSGI app), server (SandboxServer), cli.
+(Zoom's JSON shapes), oauth, ratelimit, webhooks (signed delivery with retries), api (the /v2
+route table) with replies (shared reply helpers), api_meetings, api_recordings and api_accounts
+(users, groups, settings), control (/_sandbox endpoints), app (the WSGI app), server
+(SandboxServer), cli.
 """
 
 from zoomguard.sandbox.config import SandboxConfig

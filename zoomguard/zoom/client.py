@@ -1,58 +1,35 @@
-"""The Zoom REST API client: tokens, paging, per-category rate limits, retries, metrics.
+"""The Zoom REST API client: one method per endpoint zoomguard uses.
 
-One ``ZoomClient`` is shared by all threads of a sweep. Every request:
-
-1. gets a bearer token from the ``TokenProvider`` (renewed ahead of expiry, under its lock);
-2. waits for a slot in its rate-limit category (light or medium, shared by all threads);
-3. is sent; then, by answer:
-   - 2xx: done;
-   - 401 with Zoom code 124: the token is invalidated and the request retried once;
-   - 429: if Zoom says the per-user daily meeting update limit is spent, ``ZoomRateLimited``
-     (reason ``daily_update_limit``) at once; with a Retry-After within ``max_retry_after``
-     seconds the whole category waits that long (so the other threads stop too), without one
-     the request backs off with full jitter; a far Retry-After (a daily limit) raises
-     ``ZoomRateLimited`` instead of sleeping for hours;
-   - 5xx, connection errors and timeouts: bounded retries with backoff, then ``ZoomUnavailable``;
-   - any other 4xx: ``ZoomAPIError`` (``ZoomNotFound`` for 404) with Zoom's code and message.
-
-Request bodies (which may carry meeting passcodes) and tokens are never logged.
+``ZoomClient`` adds the endpoints (paths, rate-limit categories, Zoom's "not found" codes) to
+``ZoomTransport`` (transport.py: tokens, rate limits, retries, metrics).
 """
 
 from __future__ import annotations
 
-import email.utils
-import http.cookiejar
-import logging
-import math
-import random
-import re
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from typing import Any
 from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from zoomguard.config import Settings
-from zoomguard.errors import (
-    ConfigError,
-    ZoomAPIError,
-    ZoomAuthError,
-    ZoomNotFound,
-    ZoomRateLimited,
-    ZoomUnavailable,
+from zoomguard.errors import ConfigError, ZoomAPIError, ZoomNotFound
+from zoomguard.zoom.tokens import S2STokenProvider
+from zoomguard.zoom.transport import (
+    LIGHT,
+    MEDIUM,
+    ClientStats,
+    ZoomTransport,
+    parse_retry_after,
 )
-from zoomguard.zoom.ratelimit import SlidingWindowLimiter
-from zoomguard.zoom.tokens import S2STokenProvider, TokenProvider
 
-log = logging.getLogger(__name__)
-
-LIGHT = "light"
-MEDIUM = "medium"
+__all__ = [
+    "LIGHT",
+    "MEDIUM",
+    "ClientStats",
+    "ZoomClient",
+    "encode_meeting_id",
+    "parse_retry_after",
+]
 
 # Zoom allows at most 300 items per page on the meeting and recording lists.
 MAX_PAGE_SIZE = 300
@@ -61,62 +38,6 @@ RECORDINGS_WINDOW_DAYS = 28
 
 NO_SUCH_MEETING = 3001
 NO_RECORDING = 3301
-INVALID_TOKEN = 124
-_DAILY_UPDATE_LIMIT = re.compile(r"daily rate limit.*(create|update)", re.IGNORECASE | re.DOTALL)
-
-ResponseObserver = Callable[[str, str, int, float], None]
-
-
-class _Uniform(Protocol):
-    def uniform(self, a: float, b: float, /) -> float: ...
-
-
-class ClientStats:
-    """Thread-safe counters of what the client did, for logs, health checks and metrics.
-
-    ``status`` 0 counts attempts that got no HTTP answer (connection error or timeout).
-    """
-
-    def __init__(self, limiters: Mapping[str, SlidingWindowLimiter]) -> None:
-        self._lock = threading.Lock()
-        self._limiters = limiters
-        self._calls: Counter[tuple[str, int]] = Counter()
-        self._rate_limited = 0
-        self._retries = 0
-        self._auth_retries = 0
-
-    def record_call(self, category: str, status: int) -> None:
-        with self._lock:
-            self._calls[(category, status)] += 1
-
-    def record_rate_limited(self) -> None:
-        with self._lock:
-            self._rate_limited += 1
-
-    def record_retry(self) -> None:
-        with self._lock:
-            self._retries += 1
-
-    def record_auth_retry(self) -> None:
-        with self._lock:
-            self._auth_retries += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """``{"calls": {"light": {"200": 3}}, "rate_limited": 1, "retries": 2, ...}``."""
-        with self._lock:
-            calls: dict[str, dict[str, int]] = {}
-            for (category, status), count in sorted(self._calls.items()):
-                calls.setdefault(category, {})[str(status)] = count
-            result: dict[str, Any] = {
-                "calls": calls,
-                "rate_limited": self._rate_limited,
-                "retries": self._retries,
-                "auth_retries": self._auth_retries,
-            }
-        result["throttle_wait_seconds"] = {
-            category: limiter.waited_seconds for category, limiter in self._limiters.items()
-        }
-        return result
 
 
 def encode_meeting_id(meeting_id: int | str) -> str:
@@ -138,103 +59,8 @@ def _encode_id(value: str) -> str:
     return quote(str(value), safe="@")
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header, or None if absent or unreadable.
-
-    Accepts a number of seconds, an HTTP date, or an ISO 8601 datetime such as
-    ``2020-05-31T00:00:00Z`` (what Zoom documents for its daily limits). ``now`` is Unix time.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    when: datetime | None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
-
-
-def _zoom_error(response: requests.Response) -> tuple[int | None, str]:
-    """Zoom's own error code and message from an error body ``{"code": .., "message": ..}``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, response.reason or f"HTTP {response.status_code}"
-    if not isinstance(body, dict):
-        return None, response.reason or f"HTTP {response.status_code}"
-    raw_code = body.get("code")
-    code: int | None = None
-    if isinstance(raw_code, int):
-        code = raw_code
-    elif isinstance(raw_code, str) and raw_code.isdigit():
-        code = int(raw_code)
-    message = str(body.get("message") or response.reason or f"HTTP {response.status_code}")
-    return code, " ".join(message.split())
-
-
-class ZoomClient:
-    """Thread-safe Zoom API client. See the module docstring for the retry rules."""
-
-    def __init__(
-        self,
-        api_url: str,
-        token_provider: TokenProvider,
-        *,
-        rate_light: float = 30.0,
-        rate_medium: float = 20.0,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        pool_size: int = 32,
-        wall_clock: Callable[[], float] = time.time,
-        max_retry_after: float = 60.0,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 30.0,
-        rng: _Uniform | None = None,
-        on_response: ResponseObserver | None = None,
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self._tokens = token_provider
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._sleep = sleep
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._max_retry_after = max_retry_after
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._rng: _Uniform = rng if rng is not None else random.Random()
-        self._rng_lock = threading.Lock()
-        self._on_response = on_response
-        self.limiters: dict[str, SlidingWindowLimiter] = {
-            LIGHT: SlidingWindowLimiter.per_second(rate_light, clock=clock, sleep=sleep),
-            MEDIUM: SlidingWindowLimiter.per_second(rate_medium, clock=clock, sleep=sleep),
-        }
-        self.stats = ClientStats(self.limiters)
-        # One Session shared by all threads, not one per thread: Session.request() keeps no
-        # per-request state on the session, the connection pool (urllib3) is thread-safe and
-        # sized to the thread pool so connections are reused instead of discarded, and the only
-        # shared mutable state, the cookie jar, is switched off (Zoom's API is bearer-token
-        # only). Thread-local sessions would open a pool per thread and never share connections.
-        self._session = requests.Session()
-        self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-        self._session.headers.update({"Accept": "application/json"})
+class ZoomClient(ZoomTransport):
+    """Thread-safe Zoom API client: the endpoints zoomguard calls."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ZoomClient:
@@ -262,15 +88,6 @@ class ZoomClient:
             max_retries=settings.max_retries,
             pool_size=max(32, settings.concurrency * 2),
         )
-
-    def close(self) -> None:
-        self._session.close()
-
-    def __enter__(self) -> ZoomClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # --- users and meetings -----------------------------------------------------------------
 
@@ -475,201 +292,6 @@ class ZoomClient:
             params=_option(option),
             body=body,
         )
-
-    # --- plumbing -----------------------------------------------------------------------------
-
-    def _paginate(
-        self, category: str, path: str, params: Mapping[str, str], key: str
-    ) -> Iterator[dict[str, Any]]:
-        """Every item of a paged list, following next_page_token (it is "" on the last page).
-
-        Zoom's page tokens expire after 15 minutes, so consume the iterator promptly.
-        """
-        seen_tokens: set[str] = set()
-        page_token = ""
-        while True:
-            query = dict(params)
-            if page_token:
-                query["next_page_token"] = page_token
-            page = self._json(category, "GET", path, query)
-            items = page.get(key) or []
-            yield from (item for item in items if isinstance(item, dict))
-            page_token = str(page.get("next_page_token") or "")
-            if not page_token:
-                return
-            if page_token in seen_tokens:
-                raise ZoomAPIError(
-                    "Zoom repeated a next_page_token; stopping to avoid an endless listing",
-                    status=200,
-                    method="GET",
-                    path=path,
-                    reason="pagination",
-                )
-            seen_tokens.add(page_token)
-
-    def _json(
-        self,
-        category: str,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        response = self._request(category, method, path, params=params)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ZoomAPIError(
-                "Zoom's answer is not a JSON object",
-                status=response.status_code,
-                method=method,
-                path=path,
-            )
-        return body
-
-    def _request(
-        self,
-        category: str,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-    ) -> requests.Response:
-        url = self.api_url + path
-        limiter = self.limiters[category]
-        retries = 0
-        auth_retried = False
-        while True:
-            # Token first, then the rate-limit slot: a token renewal that takes a while must
-            # not leave a batch of already-granted slots to go out together afterwards.
-            token = self._tokens.token()
-            limiter.acquire()
-            started = self._clock()
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=body,
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=self._timeout,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                self._observe(category, method, 0, self._clock() - started)
-                problem = type(exc).__name__
-                if retries >= self._max_retries:
-                    raise ZoomUnavailable(
-                        f"{method} {path}: {problem} after {retries + 1} attempts"
-                    ) from None
-                retries += 1
-                self._retry_after_backoff(method, path, problem, retries)
-                continue
-            status = response.status_code
-            self._observe(category, method, status, self._clock() - started)
-            if status < 400:
-                return response
-
-            code, message = _zoom_error(response)
-            if status == 401:
-                if code == INVALID_TOKEN and not auth_retried:
-                    auth_retried = True
-                    self.stats.record_auth_retry()
-                    log.info("%s %s: access token rejected (124); renewing once", method, path)
-                    self._tokens.invalidate(token)
-                    continue
-                raise ZoomAuthError(message, status=status, code=code, method=method, path=path)
-            if status == 429:
-                self.stats.record_rate_limited()
-                delay = self._rate_limit_delay(response, method, path, code, message)
-                if retries >= self._max_retries:
-                    raise ZoomRateLimited(
-                        f"{message} (still rate limited after {retries + 1} attempts)",
-                        status=status,
-                        code=code,
-                        method=method,
-                        path=path,
-                    )
-                retries += 1
-                if delay is None:
-                    self._retry_after_backoff(method, path, "HTTP 429", retries)
-                else:
-                    self.stats.record_retry()
-                    log.info(
-                        "%s %s: rate limited, %s category waits %.1f s",
-                        method,
-                        path,
-                        category,
-                        delay,
-                    )
-                    limiter.defer(delay)
-                continue
-            if status >= 500:
-                if retries >= self._max_retries:
-                    raise ZoomUnavailable(
-                        f"{method} {path}: HTTP {status} after {retries + 1} attempts: {message}"
-                    )
-                retries += 1
-                self._retry_after_backoff(method, path, f"HTTP {status}", retries)
-                continue
-            error_class = ZoomNotFound if status == 404 else ZoomAPIError
-            raise error_class(message, status=status, code=code, method=method, path=path)
-
-    def _rate_limit_delay(
-        self,
-        response: requests.Response,
-        method: str,
-        path: str,
-        code: int | None,
-        message: str,
-    ) -> float | None:
-        """How long to wait before retrying a 429, or raise if waiting makes no sense."""
-        if _DAILY_UPDATE_LIMIT.search(message):
-            # 100 meeting create/update requests per user per UTC day: retrying cannot help.
-            raise ZoomRateLimited(
-                message,
-                status=429,
-                code=code,
-                method=method,
-                path=path,
-                reason="daily_update_limit",
-            )
-        delay = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
-        daily = "daily" in response.headers.get("X-RateLimit-Type", "").lower()
-        if (delay is not None and delay > self._max_retry_after) or (daily and delay is None):
-            retry_at = (
-                f"; Zoom says retry after {response.headers['Retry-After']}"
-                if delay is not None
-                else ""
-            )
-            raise ZoomRateLimited(
-                message + retry_at,
-                status=429,
-                code=code,
-                method=method,
-                path=path,
-                reason="daily_limit",
-            )
-        return delay
-
-    def _retry_after_backoff(self, method: str, path: str, problem: str, attempt: int) -> None:
-        # Full jitter (uniform between 0 and an exponentially growing cap) spreads the retries
-        # of many threads instead of sending them back in lockstep.
-        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
-        with self._rng_lock:
-            delay = self._rng.uniform(0.0, ceiling)
-        self.stats.record_retry()
-        log.info("%s %s: %s, retry %d in %.2f s", method, path, problem, attempt, delay)
-        self._sleep(delay)
-
-    def _observe(self, category: str, method: str, status: int, seconds: float) -> None:
-        self.stats.record_call(category, status)
-        if self._on_response is not None:
-            try:
-                self._on_response(category, method, status, seconds)
-            except Exception as exc:  # metrics must never break an API call
-                log.warning("on_response observer failed: %s", type(exc).__name__)
 
 
 def _option(option: str | None) -> dict[str, str] | None:

@@ -1,0 +1,184 @@
+"""/v2 meeting endpoints: list, create, read, update, delete, status and live-meeting events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from zoomguard.sandbox.meetings import MeetingValidationError, validate_patch
+from zoomguard.sandbox.model import list_item, meeting_view, parse_iso
+from zoomguard.sandbox.replies import (
+    LIVE_METHODS,
+    MEETING_LIST_TYPES,
+    Call,
+    Reply,
+    bad_page_token,
+    daily_cap_reply,
+    date_arg,
+    error,
+    meeting_or_reply,
+    page_size_arg,
+    paging_fields,
+    user_or_reply,
+    validation_reply,
+)
+
+# -- meetings ----------------------------------------------------------------------------------
+
+
+def _in_window(meeting: Mapping[str, Any], start: date | None, end: date | None) -> bool:
+    if start is None and end is None:
+        return True
+    if "start_time" not in meeting:
+        return True
+    day = parse_iso(meeting["start_time"]).date()
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def _listed(meeting: Mapping[str, Any], kind: str, now: datetime) -> bool:
+    if meeting["type"] == 1:
+        return False  # instant meetings are never listed
+    if kind == "scheduled":
+        return True
+    if kind == "live":
+        return meeting.get("status") == "started"
+    begins = meeting.get("start_time")
+    recurring = meeting["type"] in (3, 8)
+    if kind in ("upcoming", "upcoming_meetings"):
+        return (
+            recurring
+            or meeting.get("status") == "started"
+            or (begins is not None and parse_iso(begins) >= now)
+        )
+    return begins is not None and parse_iso(begins) < now  # previous_meetings
+
+
+def list_meetings(call: Call, user_id: str) -> Reply:
+    user = user_or_reply(call, user_id)
+    if isinstance(user, Reply):
+        return user
+    kind = call.args.get("type") or "scheduled"
+    if kind not in MEETING_LIST_TYPES:
+        return error(400, 300, "Invalid field: type.")
+    size = page_size_arg(call, 30, 300)
+    if isinstance(size, Reply):
+        return size
+    start, end = date_arg(call, "from"), date_arg(call, "to")
+    if isinstance(start, Reply):
+        return start
+    if isinstance(end, Reply):
+        return end
+    now = datetime.now(UTC)
+    state = call.state
+    with state.lock:
+        ids = [
+            m["id"]
+            for m in state.meetings_of(user["id"])
+            if _listed(m, kind, now) and _in_window(m, start, end)
+        ]
+        key = f"meetings:{user['id']}:{kind}:{start}:{end}"
+        page = state.paginate(key, ids, size, call.args.get("next_page_token"))
+        if page is None:
+            return bad_page_token()
+        chunk, token, total = page
+        items = [list_item(state.meetings[mid]) for mid in chunk if mid in state.meetings]
+        state.after_listed([item["id"] for item in items])
+    return Reply(
+        200,
+        {
+            **paging_fields(total, size, token),
+            "meetings": items,
+        },
+    )
+
+
+def create_meeting(call: Call, user_id: str) -> Reply:
+    user = user_or_reply(call, user_id)
+    if isinstance(user, Reply):
+        return user
+    body = call.body if call.body is not None else {}
+    try:
+        validate_patch(body)
+    except MeetingValidationError as exc:
+        return validation_reply(exc)
+    if not call.state.update_counter.try_count(user["id"], call.config.daily_update_limit):
+        return daily_cap_reply(call.config.daily_update_limit, datetime.now(UTC))
+    meeting = call.state.create_meeting(user, body, operator_id=call.token.user_id)
+    with call.state.lock:
+        return Reply(201, meeting_view(meeting))
+
+
+def get_meeting(call: Call, meeting_id: str) -> Reply:
+    meeting = meeting_or_reply(call, meeting_id)
+    if isinstance(meeting, Reply):
+        return meeting
+    with call.state.lock:
+        return Reply(200, meeting_view(meeting))
+
+
+def patch_meeting(call: Call, meeting_id: str) -> Reply:
+    meeting = meeting_or_reply(call, meeting_id)
+    if isinstance(meeting, Reply):
+        return meeting
+    try:
+        validate_patch(call.body if call.body is not None else {})
+    except MeetingValidationError as exc:
+        return validation_reply(exc)
+    if not call.state.update_counter.try_count(meeting["host_id"], call.config.daily_update_limit):
+        return daily_cap_reply(call.config.daily_update_limit, datetime.now(UTC))
+    try:
+        call.state.update_meeting(meeting["id"], call.body or {}, operator_id=call.token.user_id)
+    except KeyError:  # deleted meanwhile
+        return error(404, 3001, f"Meeting does not exist: {meeting_id}.")
+    return Reply(204)
+
+
+def delete_meeting(call: Call, meeting_id: str) -> Reply:
+    meeting = meeting_or_reply(call, meeting_id)
+    if isinstance(meeting, Reply):
+        return meeting
+    if not call.state.delete_meeting(meeting["id"], operator_id=call.token.user_id):
+        return error(404, 3001, f"Meeting does not exist: {meeting_id}.")
+    return Reply(204)
+
+
+def meeting_status(call: Call, meeting_id: str) -> Reply:
+    meeting = meeting_or_reply(call, meeting_id)
+    if isinstance(meeting, Reply):
+        return meeting
+    action = call.body.get("action") if isinstance(call.body, dict) else None
+    if action not in ("end", "recover"):
+        return error(400, 300, "Invalid field: action.")
+    if action == "end":
+        call.state.end_meeting(meeting["id"])
+    return Reply(204)
+
+
+def live_meeting_events(call: Call, meeting_id: str) -> Reply:
+    body = call.body if isinstance(call.body, dict) else {}
+    method = body.get("method")
+    if method not in LIVE_METHODS:
+        return error(400, 300, "Invalid field: method.")
+    state = call.state
+    with state.lock:
+        meeting = state.find_meeting(meeting_id)
+        if meeting is None:
+            return error(404, 3001, f"Meeting {meeting_id} is not found or has expired.")
+        live = state.live.get(meeting["id"])
+        if live is None:
+            return error(400, 300, "Meeting does not exist.")
+        if method == "recording.stop":
+            was_recording = live.recording_state in ("recording", "paused")
+            state.record_stop_request(meeting["id"], was_recording, call.received_at)
+            state.stop_recording(meeting["id"])
+        elif method == "recording.start":
+            host = meeting["host_id"]
+            if not state.settings.user_value(host, state.group_of(host), "cloud_recording"):
+                return error(400, 300, "Cloud recording is not enabled for this user.")
+            state.start_recording(meeting["id"])
+        elif method == "recording.pause" and live.recording_state == "recording":
+            live.recording_state = "paused"
+        elif method == "recording.resume" and live.recording_state == "paused":
+            live.recording_state = "recording"
+    return Reply(202)
