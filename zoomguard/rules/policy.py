@@ -4,7 +4,7 @@ PURE: no I/O, no clock, no environment. ``today`` is passed in, passcode generat
 injectable, and bad meeting data is a finding ("unreadable"), never an exception.
 
 Every rule traces back to a sentence of the CLBC guidance (``RULES[rule_id].guidance`` quotes it).
-Values that could identify a person (a SIN, a labelled birth date in a topic or agenda) are
+Values that could identify a person (see ``zoomguard.rules.identifying``) in a topic or agenda are
 replaced by "[redacted]" before they are put in a finding or an ``Evaluation``, and a passcode
 never appears in a finding: only ``Evaluation.patch`` carries it, and ``audit_patch`` masks it.
 """
@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from zoomguard.errors import PolicyError
+from zoomguard.rules.identifying import REDACTED, find_identifying, redact
 from zoomguard.rules.policy_file import (
     DEFAULT_RULES,
     IDENTIFYING_INFORMATION,
@@ -74,7 +75,6 @@ __all__ = [
 ]
 
 UNREADABLE: Final = "unreadable"
-REDACTED: Final = "[redacted]"
 MASK: Final = "********"
 
 # 1 instant, 2 scheduled, 3 recurring (no fixed time), 4 PMI, 8 recurring (fixed time),
@@ -152,7 +152,8 @@ RULES: Final[Mapping[str, Rule]] = MappingProxyType(
             ),
             Rule(
                 IDENTIFYING_INFORMATION,
-                "No identifying information (SIN, birth date) in the meeting's topic or agenda",
+                "No identifying information (SIN, birth date, full name, address, PHN) in the "
+                "meeting's topic or agenda",
                 _GUIDANCE_IDENTIFYING,
                 "topic, agenda",
                 False,
@@ -276,85 +277,9 @@ def _strong_passcode(candidate: str) -> bool:
 
 
 # Identifying information -----------------------------------------------------------------------
-
-# A SIN: nine digits, optionally in 3-3-3 groups split by one kind of separator (space or dash),
-# not part of a longer run of digits or digit groups (phone numbers, 10-11 digit meeting IDs).
-_SIN = re.compile(r"(?<!\d)(?<!\d[ -])\d{3}([ -]?)\d{3}\1\d{3}(?![ -]?\d)")
-# Nine digits labelled as something else are not a SIN, even when they pass the Luhn check.
-_NOT_A_SIN_LABEL = re.compile(
-    r"\b(?:(?:meeting|webinar|conference)\s*(?:id|number|no\.?|#)|phone|tel\.?|fax|passcode|pin)"
-    r"\W{0,3}$",
-    re.IGNORECASE,
-)
-
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-)
-_ORDINAL = r"(?:st|nd|rd|th)?"
-_FULL_DATE = (
-    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d)"  # 1990-04-12
-    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})(?!\d)"  # 12/04/1990, 12-04-90
-    rf"|{_MONTH}\.?\s+\d{{1,2}}{_ORDINAL},?\s+\d{{4}}(?!\d)"  # April 12, 1990
-    rf"|\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{4}}(?!\d))"  # 12 April 1990
-)
-_DAY_AND_MONTH = (
-    r"(?:\d{1,2}[-/.]\d{1,2}(?![-/.]?\d)"  # 12/04
-    rf"|{_MONTH}\.?\s+\d{{1,2}}{_ORDINAL}(?!\d)"  # April 12
-    rf"|\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_MONTH}\b)"  # 12 April
-)
-# Between a label and its date: "DOB 1990", "DOB: ", "born on ", "date of birth is ".
-_LABEL_GAP = r"\s*(?:[:=(\-\u2013\u2014]\s*)?(?:(?:on|is|was)\s*:?\s+)?"
-# An explicit label ("DOB", "date of birth", "birth date") makes even a day and month a birth
-# date. "Born" and "birthday" also name anniversaries and parties, so they need a full date.
-_BIRTH_DATE = re.compile(
-    rf"\b(?:d\.?o\.?b\.?|date\s+of\s+birth|birth[\s-]?date){_LABEL_GAP}"
-    rf"(?P<date>{_FULL_DATE}|{_DAY_AND_MONTH})"
-    rf"|\b(?:born|birthday){_LABEL_GAP}(?P<weak_date>{_FULL_DATE})",
-    re.IGNORECASE,
-)
-
-_SIN_KIND: Final = "a Social Insurance Number"
-_BIRTH_DATE_KIND: Final = "a birth date"
-
-
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if index % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
-
-
-def _identifying_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, kind) of every SIN and labelled birth date in ``text``, in order."""
-    spans: list[tuple[int, int, str]] = []
-    for match in _BIRTH_DATE.finditer(text):
-        group = "date" if match.group("date") is not None else "weak_date"
-        spans.append((match.start(group), match.end(group), _BIRTH_DATE_KIND))
-    for match in _SIN.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        if digits == "0" * 9 or not _luhn_valid(digits):
-            continue
-        if _NOT_A_SIN_LABEL.search(text[max(0, match.start() - 30) : match.start()]):
-            continue
-        if any(start < match.end() and match.start() < end for start, end, _ in spans):
-            continue
-        spans.append((match.start(), match.end(), _SIN_KIND))
-    return sorted(spans)
-
-
-def redact(text: str) -> str:
-    """``text`` with every SIN and labelled birth date replaced by "[redacted]"."""
-    pieces: list[str] = []
-    position = 0
-    for start, end, _ in _identifying_spans(text):
-        pieces.append(text[position:start])
-        pieces.append(REDACTED)
-        position = end
-    pieces.append(text[position:])
-    return "".join(pieces)
-
+# HAND-OVER (issue #15, branch pii): detection and redaction live in the zoomguard.rules.identifying
+# package (SIN, birth date, full name, street address, postal code, BC PHN). This module only
+# re-exports ``redact`` and writes the finding from ``find_identifying``'s kinds.
 
 # Evaluation ------------------------------------------------------------------------------------
 
@@ -746,7 +671,7 @@ def _check_identifying_information(
             continue
         if not isinstance(text, str):
             return _Unreadable(IDENTIFYING_INFORMATION, key, "a string", _json_type(text))
-        kinds = sorted({kind for _, _, kind in _identifying_spans(text)})
+        kinds = sorted({match.description for match in find_identifying(text)})
         if kinds:
             flagged.append((key, redact(text), kinds))
     if not flagged:
@@ -758,7 +683,7 @@ def _check_identifying_information(
         actual = "\n".join(f"{key}: {text}" for key, text, _ in flagged)
     return _violation(
         IDENTIFYING_INFORMATION,
-        expected="no SIN or birth date",
+        expected="no identifying information",
         actual=actual,
         problem=f"In this meeting {found} (shown here as {REDACTED}).",
         fix=None,
