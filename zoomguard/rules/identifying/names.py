@@ -30,24 +30,14 @@ from zoomguard.rules.identifying.match import FULL_NAME, IdentifyingMatch
 # Faker person providers whose names people in BC carry; Latin-script names only (the Chinese,
 # Japanese and Vietnamese providers also hold romanised names, which are the ones written in an
 # English or French meeting title).
-_NAME_LOCALES: Final = (
-    "en",
-    "en_US",
-    "en_GB",
-    "en_IE",
-    "en_NZ",
-    "en_IN",
-    "fr_CA",
-    "fr_FR",
-    "es_MX",
-    "zh_CN",
-    "zh_TW",
-    "ja_JP",
-    "vi_VN",
-)
-# "en" is the US Social Security list of given names: broad (7,000 names) but it holds words
-# such as "General" or "Will"; those that are common words are dropped from it (see below).
-_BROAD_LOCALE: Final = "en"
+_CORE_LOCALES: Final = (
+    "en_US", "en_GB", "en_IE", "en_NZ", "en_IN", "en_PK", "fr_CA", "fr_FR", "es_MX", "zh_CN",
+    "zh_TW", "ja_JP", "vi_VN",
+)  # fmt: skip
+# Wider lists: "en" is the US Social Security list of given names (7,000, with words such as
+# "General"), the others are European and African heritages common in Canada. Their given names
+# that are also common words are dropped, so they add people without adding "Will" or "Page".
+_BROAD_LOCALES: Final = ("en", "en_NG", "de_DE", "it_IT", "es_ES", "pl_PL", "nl_NL", "pt_BR")
 _COMMON_WORD_LOCALES: Final = ("en_US", "fr_FR")
 
 # Words that make the next capitalised words a place or an institution, not a person
@@ -58,6 +48,7 @@ _PLACE_PREFIXES: Final = frozenset((
     "Parc", "Pont", "Place", "Rue", "Avenue", "Boulevard", "Chemin", "Mont", "Lac", "Cap",
     "École", "Ecole", "Collège", "College", "Lycée", "Université", "Hôpital", "Centre",
     "Salle", "Pavillon", "Fondation", "Prix", "Jardin", "Station", "Musée", "Institut",
+    "Marche", "Course", "Fête", "Journée", "Bourse", "Fonds", "Gala", "Médaille", "Chaire",
 ))  # fmt: skip
 # Words that make the capitalised words before them a place or an institution named after
 # someone, not a person in the meeting ("Simon Fraser University", "Stanley Park",
@@ -73,7 +64,8 @@ _PLACE_SUFFIXES: Final = frozenset((
     "Way", "Boulevard", "Blvd", "Crescent", "Place", "Court", "Lane", "Falls", "Valley",
     "Ridge", "Heights", "Beach", "Harbour", "Harbor", "Point", "Springs", "Gardens", "Group",
     "Inc", "Ltd", "LLP", "Associates", "Consulting", "Law", "Corporation", "Corp", "Company",
-    "Co", "Fondation", "Prize", "Lecture", "Series", "Cup",
+    "Co", "Fondation", "Prize", "Lecture", "Series", "Cup", "Supper", "Dinner", "Gala",
+    "Tribute", "Walk", "Marathon", "Classic", "Trophy", "Medal", "Fellowship", "Chair",
 ))  # fmt: skip
 # Of those, the ones that end a place's name rather than being a surname in it ("Stanley Park",
 # "Victoria Day", "Jordan River"); "Hall" or "Lane" stay surnames ("Sarah Hall").
@@ -117,10 +109,14 @@ def _plain(name: str) -> str:
 
 
 def _latin_names(values: Iterable[str]) -> set[str]:
+    """The capitalised Latin-script names among ``values``, with and without their accents."""
     names: set[str] = set()
     for value in values:
-        letters = [char for char in value if char.isalpha()]
-        if value[:1].isupper() and all("LATIN" in unicodedata.name(c, "") for c in letters):
+        if not value[:1].isupper():
+            continue
+        if value.isascii():
+            names.add(value)
+        elif all("LATIN" in unicodedata.name(char, "") for char in value if char.isalpha()):
             names.add(value)
             names.add(_plain(value))
     return names
@@ -128,11 +124,11 @@ def _latin_names(values: Iterable[str]) -> set[str]:
 
 def _provider_names(locale: str, prefixes: tuple[str, ...]) -> set[str]:
     provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-    names: set[str] = set()
+    values: set[str] = set()
     for attribute, value in vars(provider).items():
         if attribute.startswith(prefixes) and isinstance(value, tuple | list | dict):
-            names |= _latin_names(value)  # a dict maps a name to its frequency
-    return names
+            values.update(value)  # a dict maps a name to its frequency
+    return _latin_names(values)
 
 
 def _common_words() -> frozenset[str]:
@@ -152,9 +148,9 @@ def name_lists() -> NameLists:
     }
     first_names: set[str] = set()
     last_names: set[str] = set()
-    for locale in _NAME_LOCALES:
+    for locale in _CORE_LOCALES + _BROAD_LOCALES:
         given = _provider_names(locale, ("first_names", "first_romanized_names"))
-        if locale == _BROAD_LOCALE:
+        if locale in _BROAD_LOCALES:
             given = {name for name in given if name.lower() not in common_words}
         first_names |= given
         last_names |= _provider_names(locale, ("last_names", "last_romanized_names"))
@@ -230,14 +226,46 @@ def _surname_after(text: str, words: list[_Word], index: int, lists: NameLists) 
     return position if _is_surname(words[position].text, lists) else None
 
 
-def _names_something_else(words: list[_Word], first: int, last: int, lists: NameLists) -> bool:
+def _names_something_else(
+    text: str, words: list[_Word], first: int, last: int, lists: NameLists
+) -> bool:
     """Whether the words ``first``..``last`` are part of a place or an institution's name."""
     if first > 0 and words[first - 1].text.rstrip(".") in _PLACE_PREFIXES:
         return True
-    if last + 1 < len(words) and words[last + 1].text.rstrip(".") in _PLACE_SUFFIXES:
-        return True
+    # The capitalised words that carry on the name: "Martin Luther King Jr. Day".
+    previous = words[last]
+    for following in words[last + 1 : last + 4]:
+        if not (_adjacent(text, previous, following) and _capitalised(following.text)):
+            break
+        previous = following
+        if following.text.rstrip(".") in _PLACE_SUFFIXES:
+            return True
     given, surname = words[first].text, words[last].text
     return _is_common_word(given, lists) and _is_common_word(surname, lists)
+
+
+def _surname_first(text: str, words: list[_Word], index: int, lists: NameLists) -> bool:
+    """Whether ``words[index]`` and the next word are written "Surname, Given name".
+
+    Only with a surname that is not also a given name and neither word a common word, so that a
+    list of first names ("Thanks to Maria, Ahmed and Li") is not read as one person.
+    """
+    if index + 1 >= len(words) or text[words[index].end : words[index + 1].start] != ", ":
+        return False
+    surname, given = words[index].text, words[index + 1].text
+    if not (_is_surname(surname, lists) and _is_given_name(given, lists)):
+        return False
+    if _is_given_name(surname, lists) or _is_common_word(surname, lists):
+        return False
+    if _is_common_word(given, lists) or (index > 0 and words[index - 1].text in _PLACE_PREFIXES):
+        return False
+    # "Tremblay, Marie Gagnon" is a surname and then a person, not "Tremblay, Marie".
+    after = index + 2
+    return not (
+        after < len(words)
+        and _adjacent(text, words[index + 1], words[after])
+        and _is_surname(words[after].text, lists)
+    )
 
 
 def find_full_names(text: str) -> list[IdentifyingMatch]:
@@ -248,11 +276,15 @@ def find_full_names(text: str) -> list[IdentifyingMatch]:
     while index < len(words) - 1:
         if _is_given_name(words[index].text, lists):
             last = _surname_after(text, words, index, lists)
-            if last is not None and not _names_something_else(words, index, last, lists):
+            if last is not None and not _names_something_else(text, words, index, last, lists):
                 surname = words[last]
                 end = surname.start + len(_POSSESSIVE.sub("", surname.text))
                 matches.append(IdentifyingMatch(words[index].start, end, FULL_NAME))
                 index = last + 1
                 continue
+        if _surname_first(text, words, index, lists):
+            matches.append(IdentifyingMatch(words[index].start, words[index + 1].end, FULL_NAME))
+            index += 2
+            continue
         index += 1
     return matches
