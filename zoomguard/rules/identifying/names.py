@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from zoomguard.rules.identifying.match import FULL_NAME, IdentifyingMatch
 
@@ -95,8 +95,7 @@ class NameLists:
     common_words: frozenset[str]  # lower case
 
 
-@dataclass(frozen=True)
-class _Word:
+class _Word(NamedTuple):
     start: int
     end: int
     text: str
@@ -174,14 +173,19 @@ def _is_initial(word: str) -> bool:
     return len(word.rstrip(".")) == 1 and word[0].isupper()
 
 
-def _is_given_name(word: str, lists: NameLists) -> bool:
+# Cached: a sweep meets the same words in topic after topic.
+@functools.lru_cache(maxsize=16384)
+def _is_given_name(word: str) -> bool:
+    lists = name_lists()
     if not _capitalised(word) or word.endswith("."):
         return False
     name = _as_written_in_lists(word)
     return name.split("-")[0] in lists.first_names and name not in _PLACE_PREFIXES
 
 
-def _is_surname(word: str, lists: NameLists) -> bool:
+@functools.lru_cache(maxsize=16384)
+def _is_surname(word: str) -> bool:
+    lists = name_lists()
     if not _capitalised(word) or word.endswith("."):
         return False
     name = _as_written_in_lists(word)
@@ -190,7 +194,9 @@ def _is_surname(word: str, lists: NameLists) -> bool:
     return name in lists.last_names or any(part in lists.last_names for part in name.split("-"))
 
 
-def _is_common_word(word: str, lists: NameLists) -> bool:
+@functools.lru_cache(maxsize=16384)
+def _is_common_word(word: str) -> bool:
+    lists = name_lists()
     return _as_written_in_lists(word).lower() in lists.common_words
 
 
@@ -200,7 +206,7 @@ def _adjacent(text: str, left: _Word, right: _Word) -> bool:
     return 0 < len(gap) <= 2 and gap.isspace()
 
 
-def _surname_after(text: str, words: list[_Word], index: int, lists: NameLists) -> int | None:
+def _surname_after(text: str, words: list[_Word], index: int) -> int | None:
     """Index of the surname that completes the given name at ``index``, if one does."""
     position = index + 1
     # A middle initial or name: "Tom J. Chen", "Mary Ann Smith".
@@ -211,7 +217,7 @@ def _surname_after(text: str, words: list[_Word], index: int, lists: NameLists) 
     ):
         middle = words[position].text
         if _is_initial(middle) or (
-            _is_given_name(middle, lists) and _is_surname(words[position + 1].text, lists)
+            _is_given_name(middle) and _is_surname(words[position + 1].text)
         ):
             position += 1
     # Particles: "Ludwig van Beethoven".
@@ -223,12 +229,10 @@ def _surname_after(text: str, words: list[_Word], index: int, lists: NameLists) 
         position += 1
     if position >= len(words) or not _adjacent(text, words[position - 1], words[position]):
         return None
-    return position if _is_surname(words[position].text, lists) else None
+    return position if _is_surname(words[position].text) else None
 
 
-def _names_something_else(
-    text: str, words: list[_Word], first: int, last: int, lists: NameLists
-) -> bool:
+def _names_something_else(text: str, words: list[_Word], first: int, last: int) -> bool:
     """Whether the words ``first``..``last`` are part of a place or an institution's name."""
     if first > 0 and words[first - 1].text.rstrip(".") in _PLACE_PREFIXES:
         return True
@@ -241,10 +245,10 @@ def _names_something_else(
         if following.text.rstrip(".") in _PLACE_SUFFIXES:
             return True
     given, surname = words[first].text, words[last].text
-    return _is_common_word(given, lists) and _is_common_word(surname, lists)
+    return _is_common_word(given) and _is_common_word(surname)
 
 
-def _surname_first(text: str, words: list[_Word], index: int, lists: NameLists) -> bool:
+def _surname_first(text: str, words: list[_Word], index: int) -> bool:
     """Whether ``words[index]`` and the next word are written "Surname, Given name".
 
     Only with a surname that is not also a given name and neither word a common word, so that a
@@ -253,36 +257,35 @@ def _surname_first(text: str, words: list[_Word], index: int, lists: NameLists) 
     if index + 1 >= len(words) or text[words[index].end : words[index + 1].start] != ", ":
         return False
     surname, given = words[index].text, words[index + 1].text
-    if not (_is_surname(surname, lists) and _is_given_name(given, lists)):
+    if not (_is_surname(surname) and _is_given_name(given)):
         return False
-    if _is_given_name(surname, lists) or _is_common_word(surname, lists):
+    if _is_given_name(surname) or _is_common_word(surname):
         return False
-    if _is_common_word(given, lists) or (index > 0 and words[index - 1].text in _PLACE_PREFIXES):
+    if _is_common_word(given) or (index > 0 and words[index - 1].text in _PLACE_PREFIXES):
         return False
     # "Tremblay, Marie Gagnon" is a surname and then a person, not "Tremblay, Marie".
     after = index + 2
     return not (
         after < len(words)
         and _adjacent(text, words[index + 1], words[after])
-        and _is_surname(words[after].text, lists)
+        and _is_surname(words[after].text)
     )
 
 
 def find_full_names(text: str) -> list[IdentifyingMatch]:
-    lists = name_lists()
     words = [_Word(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
     matches: list[IdentifyingMatch] = []
     index = 0
     while index < len(words) - 1:
-        if _is_given_name(words[index].text, lists):
-            last = _surname_after(text, words, index, lists)
-            if last is not None and not _names_something_else(text, words, index, last, lists):
+        if _is_given_name(words[index].text):
+            last = _surname_after(text, words, index)
+            if last is not None and not _names_something_else(text, words, index, last):
                 surname = words[last]
                 end = surname.start + len(_POSSESSIVE.sub("", surname.text))
                 matches.append(IdentifyingMatch(words[index].start, end, FULL_NAME))
                 index = last + 1
                 continue
-        if _surname_first(text, words, index, lists):
+        if _surname_first(text, words, index):
             matches.append(IdentifyingMatch(words[index].start, words[index + 1].end, FULL_NAME))
             index += 2
             continue
