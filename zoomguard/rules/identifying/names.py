@@ -80,9 +80,15 @@ _PARTICLES: Final = frozenset((
     "le",
 ))  # fmt: skip
 
-# A word: letters, with inner apostrophes or hyphens ("O'Brien", "Marie-Ève"), and a full stop
-# for an initial ("J.").
-_WORD: Final = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?")
+# The words a name is made of: capitalised words, with inner apostrophes or hyphens ("O'Brien",
+# "Marie-Ève") and a full stop for an initial ("J."), and the particles. Lower-case words are
+# skipped, which keeps the scan fast; the text between two kept words still decides whether they
+# stand side by side (``_adjacent``), so "Grace and Lee" stays two people's first names.
+_WORD: Final = re.compile(
+    r"(?<![\w'\u2019-])"
+    r"(?:(?=[A-Z\u00c0-\u00de\u0100-\u024f])[^\W\d_]+(?:['\u2019-][^\W\d_]+)*\.?"
+    rf"|(?:{'|'.join(sorted(_PARTICLES))})(?![\w'\u2019-]))"
+)
 _POSSESSIVE: Final = re.compile(r"['\u2019]s$")
 
 
