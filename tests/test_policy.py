@@ -405,11 +405,15 @@ def test_identifying_information_is_reported_redacted_and_never_fixed() -> None:
     finding = only(evaluation, "identifying_information")
     assert not finding.fixable
     assert finding.field == "topic, agenda"
-    assert finding.actual == "topic: Intake: Sam Lee DOB [redacted]\nagenda: SIN [redacted]"
+    assert finding.actual == "topic: Intake: [redacted] DOB [redacted]\nagenda: SIN [redacted]"
+    assert finding.reason.startswith(
+        "In this meeting the topic holds a birth date and a first and last name; "
+        "the agenda holds a Social Insurance Number"
+    )
     assert evaluation.patch == {}
-    assert evaluation.topic == "Intake: Sam Lee DOB [redacted]"
+    assert evaluation.topic == "Intake: [redacted] DOB [redacted]"
     everything = json.dumps([dataclasses.asdict(f) for f in evaluation.findings])
-    for raw in ("1990-04-12", "046 454 286"):
+    for raw in ("Sam Lee", "1990-04-12", "046 454 286"):
         assert raw not in everything
 
 

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from zoomguard.rules import guidance_quotes as quotes
-from zoomguard.rules.identifying import REDACTED, identifying_spans, redact
+from zoomguard.rules.identifying import REDACTED, find_identifying, redact
 from zoomguard.rules.rule_types import (
     MISSING,
     Fix,
@@ -84,7 +84,7 @@ def _check_identifying_information(
             continue
         if not isinstance(text, str):
             return Unreadable(key, "a string", json_type(text))
-        kinds = sorted({kind for _, _, kind in identifying_spans(text)})
+        kinds = sorted({match.description for match in find_identifying(text)})
         if kinds:
             flagged.append((key, redact(text), kinds))
     if not flagged:
@@ -95,7 +95,7 @@ def _check_identifying_information(
     else:
         actual = "\n".join(f"{key}: {text}" for key, text, _ in flagged)
     return Violation(
-        expected="no SIN or birth date",
+        expected="no identifying information",
         actual=actual,
         problem=f"In this meeting {found} (shown here as {REDACTED}).",
         fixable=False,
@@ -182,8 +182,8 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
             ),
             MeetingRule(
                 id=IDENTIFYING_INFORMATION,
-                title="No identifying information (SIN, birth date) in the meeting's topic or "
-                "agenda",
+                title="No identifying information (SIN, birth date, full name, address, PHN) "
+                "in the meeting's topic or agenda",
                 default=True,
                 guidance=quotes.NO_IDENTIFYING_INFORMATION,
                 field="topic, agenda",
@@ -192,7 +192,9 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 advice="Ask the host to remove the identifying information from the meeting's "
                 "topic or agenda (it is visible to every invitee), and remind them that "
                 "identifying information is discussed by phone, not video.",
-                checks_text="topic and agenda hold no SIN (Luhn-checked) or labelled birth date",
+                checks_text="topic and agenda hold no SIN (Luhn-checked), labelled birth date, "
+                "first and last name used together (a first name alone is fine), street address, "
+                "Canadian postal code or BC Personal Health Number (check digit)",
                 fix_text="report only, text redacted",
             ),
             MeetingRule(
