@@ -6,6 +6,7 @@ this works from any working directory and from an installed wheel.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -14,16 +15,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, exc
 
-from zoomguard import migrations
 from zoomguard.errors import StoreError
 
 UPGRADE_HINT = "run `zoomguard db upgrade`"
 
 
 def migrations_dir() -> Path:
-    # __path__ rather than __file__: an editable install made before migrations/ had an
-    # __init__.py maps it as a namespace package, whose __file__ is None.
-    return Path(next(iter(migrations.__path__))).resolve()
+    # Found as package data, not imported: the migration scripts import the store's models, so
+    # the store importing them back would be a cycle. They ship as a real folder in the wheel.
+    return Path(str(resources.files("zoomguard.migrations"))).resolve()
 
 
 def alembic_config(url: str | None = None) -> Config:
