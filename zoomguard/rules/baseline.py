@@ -77,7 +77,7 @@ SECRET_SET: Final = "(set)"  # noqa: S105 - the mask, not a passcode
 _PMI_PASSCODE_PATH: Final = "schedule_meeting.pmi_password"
 _PERSONAL_MEETING_PATH: Final = "schedule_meeting.personal_meeting"
 
-# Quoted verbatim from shared/guidance (markdown emphasis dropped), like zoomguard.rules.policy.
+# Quoted verbatim from zoomguard/rules/guidance/ (emphasis dropped), like zoomguard.rules.policy.
 _GUIDANCE_ACCESS = "Participants use a password to access a meeting."
 _GUIDANCE_SEPARATE = "The password is sent separately from the meeting link."
 _GUIDANCE_IDENTIFIED = (

@@ -87,7 +87,7 @@ JSONScalar = str | int | bool | None
 
 # Rules -----------------------------------------------------------------------------------------
 
-# Quoted verbatim from shared/guidance/interim-guidance-video-conferencing.md (markdown emphasis
+# Quoted verbatim from zoomguard/rules/guidance/interim-guidance-video-conferencing.md (emphasis
 # dropped). The curly quotes and the en dash are the guidance's own characters.
 _GUIDANCE_ACCESS = "Participants use a password to access a meeting."
 _GUIDANCE_IDENTIFIED = (
