@@ -3,7 +3,7 @@
 The real path: the sandbox's webhook dispatcher POSTs the signed event to the Procfile's web
 process (gunicorn), which commits it to the inbox; `zoomguard.runtime.worker.run_worker`
 (a thread here,
-with the service's EventHandler) claims it and sends PATCH /live_meetings/{id}/events
+with the service's EventDispatcher) claims it and sends PATCH /live_meetings/{id}/events
 {"method": "recording.stop"} to the sandbox. Recordings start at random intervals (mean
 ``SPACING`` seconds) so they land at every phase of the worker's idle poll. The latency is split
 into the webhook's acknowledgement and what follows it (inbox wait, worker, the stop call).

@@ -11,15 +11,13 @@ from zoom_openapi import validate_request, validate_response
 
 from zoomguard.errors import PolicyError
 from zoomguard.rules import baseline as bl
-from zoomguard.rules.policy import load_profile
-from zoomguard.rules.policy_file import (
+from zoomguard.rules.baseline_items import (
     BASELINE_DEFAULTS,
     BASELINE_PMI_PASSCODE,
     DEFAULT_BASELINE_ITEMS,
-    Baseline,
-    Profile,
-    default_profile,
 )
+from zoomguard.rules.policy import load_profile
+from zoomguard.rules.profile import Baseline, Profile, default_profile
 
 ALL_ON = Baseline()
 SETTING_ITEMS = [i for i in bl.ITEMS if i != BASELINE_PMI_PASSCODE]

@@ -27,14 +27,10 @@ from zoomguard.config import Settings
 from zoomguard.errors import Interrupted
 from zoomguard.rules import baseline as bl
 from zoomguard.rules.policy import load_profile
-from zoomguard.rules.policy_file import Baseline
+from zoomguard.rules.profile import Baseline
 from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.service.baseline import (
-    BaselineBusy,
-    BaselineRunner,
-    recheck_baseline,
-    scope_for_event,
-)
+from zoomguard.service.baseline import BaselineBusy, BaselineRunner, recheck_baseline
+from zoomguard.service.events.settings import scope_for_event
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.models import Alert, AuditEntry

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from zoomguard.config import Settings
 from zoomguard.rules import policy
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.service.events import EventHandler, on_dead
+from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store, upgrade
 from zoomguard.store.inbox import count_by_status, dead_events
 from zoomguard.store.models import Alert
@@ -37,7 +37,7 @@ class Rig:
     sandbox: SandboxServer
     store: Store
     settings: Settings
-    handler: EventHandler
+    handler: EventDispatcher
     receiver_url: str
 
     def post_signed(self, body: dict[str, Any]) -> int:
@@ -107,7 +107,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         thread.start()
         url = f"http://127.0.0.1:{server.server_port}/webhooks/zoom"
         sandbox.set_webhook_url(url)
-        handler = EventHandler(settings, store)
+        handler = EventDispatcher(settings, store)
         try:
             yield Rig(sandbox, store, settings, handler, url)
         finally:
@@ -262,3 +262,19 @@ def test_an_event_that_keeps_failing_is_dead_and_the_officer_is_told(rig: Rig) -
     dead = dead_events(rig.store)
     assert [d.event for d in dead] == ["meeting.updated"]
     assert "event.dead" in rig.alert_categories()
+
+
+def test_a_meeting_over_the_daily_update_budget_is_alerted_as_the_update_cap(rig: Rig) -> None:
+    # A budget of 0 (limit 1, reserve 1): the first fix of the day is already over it.
+    capped = replace(rig.settings, daily_update_limit=1, daily_update_reserve=1)
+    rig.handler.close()
+    rig.handler = EventDispatcher(capped, rig.store)
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Planning", settings=COMPLIANT)
+    state.update_meeting(meeting["id"], {"settings": {"waiting_room": False}})
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert rig.patches_of(meeting["id"]) == 0
+    assert state.meetings[meeting["id"]]["settings"]["waiting_room"] is False
+    assert rig.alert_categories() == ["meeting.update_cap"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from zoomguard.errors import PolicyError
-from zoomguard.rules import baseline, guidance, policy
+from zoomguard.rules import guidance, policy
 from zoomguard.rules.policy import (
     MASK,
     REDACTED,
@@ -119,11 +119,6 @@ def test_every_switchable_rule_has_a_check_and_a_rule_entry() -> None:
 def test_rule_guidance_is_quoted_verbatim(rule_id: str) -> None:
     # The guidance ships in the package (zoomguard/rules/guidance/), emphasis dropped.
     assert RULES[rule_id].guidance in guidance.plain_text()
-
-
-@pytest.mark.parametrize("setting", sorted(baseline.ITEMS))
-def test_baseline_guidance_is_quoted_verbatim(setting: str) -> None:
-    assert baseline.ITEMS[setting].guidance in guidance.plain_text()
 
 
 def test_guidance_documents_are_package_data() -> None:

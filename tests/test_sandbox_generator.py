@@ -137,8 +137,8 @@ def test_account_groups_and_user_settings() -> None:
     assert state.settings.group_locks[contractors["id"]]["file_transfer"] is True
 
 
-def test_generates_ten_thousand_meetings_quickly() -> None:
-    started = datetime.now(UTC)
+def test_generates_ten_thousand_meetings() -> None:
+    # How fast it generates is the benchmarks' business (no timed unit tests): here, that it can.
     state = generate(1, users=50, meetings=10_000)
     assert len(state.meetings) == 10_000
-    assert (datetime.now(UTC) - started).total_seconds() < 5
+    assert len({m["id"] for m in state.meetings.values()}) == 10_000

@@ -24,6 +24,7 @@ from zoom_openapi import webhook_events
 
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError
+from zoomguard.service.events import HANDLED_EVENTS
 from zoomguard.store import Store, inbox, make_engine
 from zoomguard.store.models import InboxEvent
 from zoomguard.webhooks import create_app
@@ -161,7 +162,7 @@ def test_envelope_keeps_only_well_formed_optional_fields() -> None:
 
 def test_handled_meeting_and_recording_events_exist_in_zooms_webhook_document() -> None:
     documented = set(webhook_events())
-    ours = {name for name in inbox.HANDLED_EVENTS if name.startswith(("meeting.", "recording."))}
+    ours = {name for name in HANDLED_EVENTS if name.startswith(("meeting.", "recording."))}
     assert ours, "the handled set lost its meeting events"
     assert ours <= documented, sorted(ours - documented)
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from zoomguard.service.events import HANDLED_EVENTS
 from zoomguard.store import inbox
 from zoomguard.webhooks.context import WebhookContext
 from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, MalformedEnvelope, parse_envelope
@@ -98,7 +99,7 @@ def zoom_webhook() -> tuple[Response, int]:
         encrypted = url_validation_token(plain_token, secret=context.secret)
         return jsonify(plainToken=plain_token, encryptedToken=encrypted), 200
 
-    handled = envelope.event in inbox.HANDLED_EVENTS
+    handled = envelope.event in HANDLED_EVENTS
     status = inbox.PENDING if handled else inbox.IGNORED
     event_id, created = inbox.add_event(
         context.store,

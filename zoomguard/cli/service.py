@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,11 +37,8 @@ from zoomguard.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
     from zoomguard.runtime.jobs import Intervals
-    from zoomguard.service.events import BaselineHook
     from zoomguard.store import Store
-    from zoomguard.store.core import AccountRecord
     from zoomguard.store.inbox import InboxItem
-    from zoomguard.zoom.client import ZoomClient
 
 Handler = Callable[["InboxItem"], None]
 HandlerFactory = Callable[[Settings, "Store"], Handler]
@@ -91,8 +88,8 @@ def load_handler_factory(spec: str) -> HandlerFactory:
 class WorkerPool:
     """``threads`` worker loops over one store, each with its own worker id; counted in metrics.
 
-    Without ``handler_factory`` events go to the service's ``EventHandler`` (settings webhooks to
-    the account baseline re-check) and events given up on are alerted by ``on_dead``.
+    Without ``handler_factory`` events go to the service's ``EventDispatcher`` and events given up
+    on are alerted by ``on_dead``.
     """
 
     def __init__(
@@ -137,15 +134,15 @@ class WorkerPool:
             from zoomguard.runtime.jobs import observed_client_factory
             from zoomguard.service import events
 
-            handler = events.EventHandler(
+            dispatcher = events.EventDispatcher(
                 self.settings,
                 self.store,
                 client_factory=observed_client_factory(self.settings, self.store, self._metrics),
-                baseline_hook=_baseline_hook(self.settings, self.store),
             )
-            self._closers.append(handler.close)
-            inner = handler
+            self._closers.append(dispatcher.close)
+            inner = dispatcher
             dead_hook = events.on_dead(self.settings, self.store)
+        urgent_events = _urgent_events()
 
         def handle(item: InboxItem) -> None:
             try:
@@ -154,7 +151,7 @@ class WorkerPool:
                 counted.labels(outcome="failed").inc()
                 raise
             counted.labels(outcome="done").inc()
-            if item.event in URGENT_EVENTS:
+            if item.event in urgent_events:
                 self._send_alerts_now()
 
         def on_dead(item: InboxItem, error: str) -> None:
@@ -211,28 +208,12 @@ class WorkerPool:
             close()
 
 
-# Events whose alert goes out at once, from the worker, rather than at the clock's next run.
-URGENT_EVENTS = frozenset({"recording.started", "recording.completed"})
+def _urgent_events() -> frozenset[str]:
+    """Events whose alert goes out at once, from the worker, rather than at the clock's next run:
+    the listeners declared them urgent (``zoomguard.service.events``)."""
+    from zoomguard.service.events import URGENT_EVENTS
 
-
-def _baseline_hook(settings: Settings, store: Store) -> BaselineHook:
-    """Settings webhooks re-check the account baseline of the target they name."""
-    from zoomguard.service.baseline import recheck_baseline, scope_for_event
-    from zoomguard.service.clients import load_profile
-
-    profile = load_profile(settings)
-
-    def hook(
-        account: AccountRecord, client: ZoomClient, event: str, body: Mapping[str, Any]
-    ) -> None:
-        payload = body.get("payload")
-        scope = scope_for_event(event, payload if isinstance(payload, Mapping) else {})
-        if scope is None:
-            log.info("settings event %s names no group or user: nothing to re-check", event)
-            return
-        recheck_baseline(settings, store, client, account, scope, profile=profile)
-
-    return hook
+    return URGENT_EVENTS
 
 
 @contextmanager

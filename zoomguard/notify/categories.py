@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Final, Literal
 
 from zoomguard.errors import ConfigError
+from zoomguard.zoom import webhook_events
 
 Delivery = Literal["immediate", "digest"]
 
@@ -31,10 +32,11 @@ MEETING_FIX_FAILED: Final = "meeting.fix_failed"
 MEETING_UPDATE_CAP: Final = "meeting.update_cap"
 # A meeting's topic or agenda looks like it names a person (SIN, birth date, full name).
 MEETING_IDENTIFYING_INFORMATION: Final = "meeting.identifying_information"
-# A cloud recording started in a meeting (zoomguard stops it where the policy says so).
-RECORDING_STARTED: Final = "recording.started"
+# A cloud recording started in a meeting (zoomguard stops it where the policy says so). The two
+# recording categories are named after the Zoom events that raise them.
+RECORDING_STARTED: Final = webhook_events.RECORDING_STARTED
 # A cloud recording finished (zoomguard trashes or deletes it where the policy says so).
-RECORDING_COMPLETED: Final = "recording.completed"
+RECORDING_COMPLETED: Final = webhook_events.RECORDING_COMPLETED
 # A webhook event failed every retry and was set aside: something may have been missed.
 EVENT_DEAD: Final = "event.dead"
 # zoomguard changed (or could not change) an account-level setting to the baseline.

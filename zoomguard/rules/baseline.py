@@ -1,14 +1,12 @@
 """The account-settings baseline: Zoom settings JSON in, deviations and PATCH bodies out.
 
 PURE like ``zoomguard.rules.policy``: no I/O, no clock; passcode generation is injectable.
+The settings themselves are declared once, in ``zoomguard.rules.baseline_items.ITEMS``; the
+results and the text summary are in ``zoomguard.rules.baseline_results``. The names callers use
+from both are re-exported here, so ``zoomguard.rules.baseline`` is the one import for it.
 
 Fixing meetings one by one treats the symptom; Zoom can enforce most of the guidance at the
-source, in the account's settings, *locked* so that groups and users cannot change them. The
-baseline names each such setting once (``ITEMS``) with the paths Zoom uses for it at each level,
-because Zoom files one setting under different paths at different levels (the waiting room is
-``meeting_security.waiting_room`` on the account but ``in_meeting.waiting_room`` on a group or
-user) and a lock is always a boolean, even where the setting is a string (``auto_recording``).
-Every path here is one Zoom's OpenAPI documents define for that level.
+source, in the account's settings, *locked* so that groups and users cannot change them.
 
 What counts as a deviation, by level:
 
@@ -31,249 +29,86 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from zoomguard.rules.policy import PASSCODE_ALPHABET, JSONScalar, Mode, generate_passcode
-from zoomguard.rules.policy_file import (
-    BASELINE_AUTO_RECORDING,
-    BASELINE_CLOUD_RECORDING,
+from zoomguard.rules.baseline_items import (
+    ACCOUNT,
     BASELINE_DEFAULTS,
-    BASELINE_FILE_TRANSFER,
-    BASELINE_JOIN_BEFORE_HOST,
-    BASELINE_LOCAL_RECORDING,
-    BASELINE_PASSCODE_IN_JOIN_LINK,
-    BASELINE_PASSCODE_INSTANT_MEETINGS,
-    BASELINE_PASSCODE_NEW_MEETINGS,
-    BASELINE_PASSCODE_PMI_MEETINGS,
     BASELINE_PMI_PASSCODE,
-    BASELINE_WAITING_ROOM,
-    Baseline,
+    DEFAULT_BASELINE_ITEMS,
+    GROUP,
+    ITEMS,
+    MEETING_SECURITY,
+    PERSONAL_MEETING_PATH,
+    PMI_PASSCODE_PATH,
+    RULE_PREFIX,
+    SECRET_SET,
+    USER,
+    Item,
+    Level,
 )
+from zoomguard.rules.baseline_results import (
+    FAILED,
+    FIXED,
+    OK,
+    RECORDING_RULE_ID,
+    REPORTED,
+    BaselineResult,
+    RecordingResult,
+    SettingResult,
+    Status,
+    render_summary,
+)
+from zoomguard.rules.passcodes import acceptable_passcode, generate_passcode
+from zoomguard.rules.profile import Baseline
+from zoomguard.rules.rule_types import JSONScalar
 
-Level = Literal["account", "group", "user"]
-ACCOUNT: Final = "account"
-GROUP: Final = "group"
-USER: Final = "user"
-
-Status = Literal["ok", "fixed", "failed", "reported"]
-OK: Final = "ok"
-FIXED: Final = "fixed"
-FAILED: Final = "failed"
-REPORTED: Final = "reported"
-
-RULE_PREFIX: Final = "baseline."
-# The rule id of a cloud recording found on the account (see zoomguard.service.baseline).
-RECORDING_RULE_ID: Final = "baseline.cloud_recording_kept"
-
-# Zoom returns this section only for GET ...?option=meeting_security, and takes it in a PATCH
-# sent with the same option; every other section is read and written without an option.
-MEETING_SECURITY: Final = "meeting_security"
+__all__ = [
+    "ACCOUNT",
+    "BASELINE_DEFAULTS",
+    "DEFAULT_BASELINE_ITEMS",
+    "FAILED",
+    "FIXED",
+    "GROUP",
+    "ITEMS",
+    "MEETING_SECURITY",
+    "OK",
+    "RECORDING_RULE_ID",
+    "REPORTED",
+    "RULE_PREFIX",
+    "SECRET_KEYS",
+    "SECRET_SET",
+    "USER",
+    "BaselineResult",
+    "Check",
+    "Item",
+    "Level",
+    "RecordingResult",
+    "SettingResult",
+    "Status",
+    "TargetEvaluation",
+    "combine_locks",
+    "evaluate",
+    "flatten",
+    "get_path",
+    "has_path",
+    "is_baseline_rule",
+    "lock_state",
+    "masked_tree",
+    "masked_value",
+    "merge_reads",
+    "needs_meeting_security",
+    "render_summary",
+    "settle",
+    "split_by_option",
+    "target_of",
+    "values_of",
+]
 
 # Settings that hold a passcode in clear: never shown anywhere but in the PATCH sent to Zoom.
 SECRET_KEYS: Final[frozenset[str]] = frozenset({"pmi_password", "password"})
-SECRET_SET: Final = "(set)"  # noqa: S105 - the mask, not a passcode
 
-_PMI_PASSCODE_PATH: Final = "schedule_meeting.pmi_password"
-_PERSONAL_MEETING_PATH: Final = "schedule_meeting.personal_meeting"
-
-# Quoted verbatim from zoomguard/rules/guidance/ (emphasis dropped), like zoomguard.rules.policy.
-_GUIDANCE_ACCESS = "Participants use a password to access a meeting."
-_GUIDANCE_SEPARATE = "The password is sent separately from the meeting link."
-_GUIDANCE_IDENTIFIED = (
-    "Each participant is identified, and the \u201cmeeting\u201d is locked to prevent "
-    "unauthorized parties joining."
-)
-_GUIDANCE_HOST_FIRST = "No one joins the meeting before the host."
-_GUIDANCE_NOT_RECORDED = (
-    "Video calls or conference calls are not recorded \u2013 CLBC staff confirm the host has "
-    "turned off this option."
-)
-_GUIDANCE_NO_FILES = "No files or documents are transferred using the video link."
-
-
-@dataclass(frozen=True)
-class Item:
-    """One baseline setting: the value the guidance asks for and where Zoom keeps it.
-
-    ``paths`` and ``lock_paths`` map a level to the dotted paths of the setting (or of its lock)
-    at that level; the first path is the one reports show. A level that is absent does not have
-    the setting (or cannot lock it).
-    """
-
-    id: str
-    title: str  # plain language: what the locked setting guarantees
-    guidance: str
-    desired: JSONScalar
-    paths: Mapping[str, tuple[str, ...]]
-    lock_paths: Mapping[str, tuple[str, ...]]
-
-    @property
-    def rule_id(self) -> str:
-        return RULE_PREFIX + self.id
-
-    @property
-    def lockable(self) -> bool:
-        return bool(self.lock_paths)
-
-
-_SM = "schedule_meeting."
-_IM = "in_meeting."
-_RC = "recording."
 _MS = MEETING_SECURITY + "."
-
-
-def _everywhere(path: str) -> dict[str, tuple[str, ...]]:
-    return {ACCOUNT: (path,), GROUP: (path,), USER: (path,)}
-
-
-def _locks(path: str) -> dict[str, tuple[str, ...]]:
-    return {ACCOUNT: (path,), GROUP: (path,)}
-
-
-def _item(
-    item_id: str,
-    title: str,
-    guidance: str,
-    desired: JSONScalar,
-    paths: Mapping[str, tuple[str, ...]],
-    lock_paths: Mapping[str, tuple[str, ...]],
-) -> Item:
-    return Item(
-        item_id,
-        title,
-        guidance,
-        desired,
-        MappingProxyType(dict(paths)),
-        MappingProxyType(dict(lock_paths)),
-    )
-
-
-# Paths checked against accounts-endpoints.json (account settings and lock_settings) and
-# users-endpoints.json (group settings and lock_settings, user settings).
-ITEMS: Final[Mapping[str, Item]] = MappingProxyType(
-    {
-        item.id: item
-        for item in (
-            _item(
-                BASELINE_PASSCODE_NEW_MEETINGS,
-                "New meetings require a passcode",
-                _GUIDANCE_ACCESS,
-                True,
-                _everywhere(_SM + "require_password_for_scheduling_new_meetings"),
-                _locks(_SM + "require_password_for_scheduling_new_meetings"),
-            ),
-            _item(
-                BASELINE_PASSCODE_INSTANT_MEETINGS,
-                "Instant meetings require a passcode",
-                _GUIDANCE_ACCESS,
-                True,
-                _everywhere(_SM + "require_password_for_instant_meetings"),
-                _locks(_SM + "require_password_for_instant_meetings"),
-            ),
-            _item(
-                BASELINE_PASSCODE_PMI_MEETINGS,
-                "Personal Meeting ID (PMI) meetings require a passcode",
-                _GUIDANCE_ACCESS,
-                "all",
-                _everywhere(_SM + "require_password_for_pmi_meetings"),
-                _locks(_SM + "require_password_for_pmi_meetings"),
-            ),
-            _item(
-                BASELINE_PASSCODE_IN_JOIN_LINK,
-                "The passcode is not embedded in the join link",
-                _GUIDANCE_SEPARATE,
-                False,
-                {
-                    ACCOUNT: (_MS + "embed_password_in_join_link",),
-                    GROUP: (
-                        _SM + "embed_password_in_join_link",
-                        _MS + "embed_password_in_join_link",
-                    ),
-                    USER: (
-                        _SM + "embed_password_in_join_link",
-                        _MS + "embed_password_in_join_link",
-                    ),
-                },
-                {
-                    ACCOUNT: (
-                        _SM + "embed_password_in_join_link",
-                        _MS + "embed_password_in_join_link",
-                    ),
-                    GROUP: (
-                        _SM + "embed_password_in_join_link",
-                        _MS + "embed_password_in_join_link",
-                    ),
-                },
-            ),
-            _item(
-                BASELINE_WAITING_ROOM,
-                "The waiting room is on",
-                _GUIDANCE_IDENTIFIED,
-                True,
-                {
-                    ACCOUNT: (_MS + "waiting_room",),
-                    GROUP: (_IM + "waiting_room", _MS + "waiting_room"),
-                    USER: (_IM + "waiting_room", _MS + "waiting_room"),
-                },
-                {
-                    ACCOUNT: (_MS + "waiting_room",),
-                    GROUP: (_IM + "waiting_room", _MS + "waiting_room"),
-                },
-            ),
-            _item(
-                BASELINE_JOIN_BEFORE_HOST,
-                "No one can join before the host",
-                _GUIDANCE_HOST_FIRST,
-                False,
-                _everywhere(_SM + "join_before_host"),
-                _locks(_SM + "join_before_host"),
-            ),
-            _item(
-                BASELINE_LOCAL_RECORDING,
-                "Local recording is off",
-                _GUIDANCE_NOT_RECORDED,
-                False,
-                _everywhere(_RC + "local_recording"),
-                _locks(_RC + "local_recording"),
-            ),
-            _item(
-                BASELINE_CLOUD_RECORDING,
-                "Cloud recording is off",
-                _GUIDANCE_NOT_RECORDED,
-                False,
-                _everywhere(_RC + "cloud_recording"),
-                _locks(_RC + "cloud_recording"),
-            ),
-            _item(
-                BASELINE_AUTO_RECORDING,
-                "Meetings are never recorded automatically",
-                _GUIDANCE_NOT_RECORDED,
-                "none",
-                _everywhere(_RC + "auto_recording"),
-                _locks(_RC + "auto_recording"),
-            ),
-            _item(
-                BASELINE_FILE_TRANSFER,
-                "File transfer in meeting chat is off",
-                _GUIDANCE_NO_FILES,
-                False,
-                _everywhere(_IM + "file_transfer"),
-                _locks(_IM + "file_transfer"),
-            ),
-            _item(
-                BASELINE_PMI_PASSCODE,
-                "The user's Personal Meeting ID room has a passcode",
-                _GUIDANCE_ACCESS,
-                SECRET_SET,
-                {USER: (_PMI_PASSCODE_PATH,)},
-                {},
-            ),
-        )
-    }
-)
-
-assert tuple(ITEMS) == tuple(BASELINE_DEFAULTS), "ITEMS and BASELINE_DEFAULTS must agree"
 
 
 def target_of(level: str, ident: str | None = None) -> str:
@@ -498,7 +333,7 @@ def evaluate(
             continue
         if not check.value_ok:
             value = make_passcode() if item.id == BASELINE_PMI_PASSCODE else item.desired
-            if item.id == BASELINE_PMI_PASSCODE and not _valid_passcode(value):
+            if item.id == BASELINE_PMI_PASSCODE and not acceptable_passcode(value):
                 raise ValueError("make_passcode returned a passcode Zoom would reject")
             for path in item.paths[level]:
                 _set_path(settings_patch, path, value)
@@ -507,14 +342,6 @@ def evaluate(
         for path in item.lock_paths.get(level, ()):
             _set_path(lock_patch, path, True)
     return TargetEvaluation(level, target, tuple(checks), settings_patch, lock_patch)
-
-
-def _valid_passcode(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and 1 <= len(value) <= 10
-        and all(c in PASSCODE_ALPHABET for c in value)
-    )
 
 
 def _setting_check(
@@ -551,15 +378,15 @@ def _setting_check(
 
 def _pmi_check(settings: Mapping[str, Any]) -> Check | None:
     """The user's PMI room has a passcode; None when the PMI is off or Zoom does not say."""
-    if get_path(settings, _PERSONAL_MEETING_PATH) is False:
+    if get_path(settings, PERSONAL_MEETING_PATH) is False:
         return None
-    if not has_path(settings, _PMI_PASSCODE_PATH):
+    if not has_path(settings, PMI_PASSCODE_PATH):
         return None
-    value = get_path(settings, _PMI_PASSCODE_PATH)
+    value = get_path(settings, PMI_PASSCODE_PATH)
     has_passcode = isinstance(value, str) and value != ""
     actual: JSONScalar = SECRET_SET if has_passcode else ("" if value == "" else None)
     return Check(
-        BASELINE_PMI_PASSCODE, _PMI_PASSCODE_PATH, SECRET_SET, actual, None, has_passcode, True
+        BASELINE_PMI_PASSCODE, PMI_PASSCODE_PATH, SECRET_SET, actual, None, has_passcode, True
     )
 
 
@@ -588,52 +415,7 @@ def combine_locks(*levels: Mapping[str, bool] | None) -> dict[str, bool]:
     return out
 
 
-# Results ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SettingResult:
-    """What happened to one baseline item at one target. No value here is ever a passcode."""
-
-    target: str
-    target_name: str | None  # the group's name or the user's email
-    item_id: str
-    field: str
-    desired: JSONScalar
-    actual: JSONScalar  # before
-    after: JSONScalar  # re-read after the fix; None when nothing was re-read
-    locked_before: bool | None
-    locked_after: bool | None
-    status: Status
-    detail: str | None = None
-
-    @property
-    def rule_id(self) -> str:
-        return RULE_PREFIX + self.item_id
-
-    @property
-    def item(self) -> Item:
-        return ITEMS[self.item_id]
-
-    @property
-    def level(self) -> str:
-        return self.target.split(":", 1)[0]
-
-    @property
-    def enforcement(self) -> str:
-        """Whether the rule is enforced at the source (locked) or repaired after the fact."""
-        locked = self.locked_after if self.locked_after is not None else self.locked_before
-        if locked:
-            return "locked at the source"
-        if not self.item.lockable:
-            return "cannot be locked: repaired after the fact"
-        return "not locked: repaired after the fact"
-
-    @property
-    def status_text(self) -> str:
-        if self.status == FIXED:
-            return "fixed and locked" if self.locked_after else "fixed"
-        return self.status
+# Outcomes after the fix ---------------------------------------------------------------------------
 
 
 def settle(
@@ -705,164 +487,3 @@ def _failure(check: Check) -> str:
             "account's plan, overrides it"
         )
     return "the value is right but Zoom did not keep the lock"
-
-
-@dataclass(frozen=True)
-class RecordingResult:
-    """One meeting instance's cloud recording found within the look-back."""
-
-    meeting_id: str
-    uuid: str
-    host_id: str | None
-    host_email: str | None
-    topic: str | None  # redacted
-    start_time: str | None
-    files: int
-    total_size: int
-    action: str  # trashed | deleted | reported | failed | gone (removed by someone else)
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class BaselineResult:
-    """One baseline run (or re-check) of one account."""
-
-    account: str
-    mode: Mode
-    dry_run: bool
-    scope: str  # "account" for a full run, else the target re-checked
-    settings: tuple[SettingResult, ...] = ()
-    recordings: tuple[RecordingResult, ...] = ()
-    recordings_checked: bool = False
-    patches: int = 0
-    errors: tuple[str, ...] = ()
-
-    def count(self, status: str) -> int:
-        return sum(1 for s in self.settings if s.status == status)
-
-    @property
-    def deviations(self) -> tuple[SettingResult, ...]:
-        return tuple(s for s in self.settings if s.status != OK)
-
-    @property
-    def changed_anything(self) -> bool:
-        """Whether zoomguard changed anything in Zoom (a PATCH, a trashed recording)."""
-        return self.patches > 0 or any(r.action in ("trashed", "deleted") for r in self.recordings)
-
-    @property
-    def compliant(self) -> bool:
-        return not self.errors and all(s.status in (OK, FIXED) for s in self.settings)
-
-
-def _show(value: JSONScalar) -> str:
-    if value is None:
-        return "(not set)"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if value == "":
-        return "(empty)"
-    return str(value)
-
-
-def _lock_text(before: bool | None, after: bool | None) -> str:
-    def one(value: bool | None) -> str:
-        return "-" if value is None else ("yes" if value else "no")
-
-    if before == after:
-        return one(before)
-    return f"{one(before)} -> {one(after)}"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-    return lines
-
-
-def render_summary(result: BaselineResult) -> str:
-    """A short text summary: the account's settings, the deviating groups and users, the
-    recordings, and which rules are locked at the source versus only repaired after the fact."""
-    mode = result.mode + (" (dry run: nothing changed)" if result.dry_run else "")
-    lines = [f"Zoom account baseline for {result.account}: {mode}"]
-    account_rows = [s for s in result.settings if s.level == ACCOUNT]
-    if account_rows:
-        lines.append("")
-        rows = [
-            (
-                s.item_id,
-                _show(s.desired),
-                _show(s.actual),
-                _lock_text(s.locked_before, s.locked_after),
-                s.status_text,
-            )
-            for s in account_rows
-        ]
-        lines.extend(_table(("account setting", "desired", "was", "locked", "status"), rows))
-    below = [s for s in result.deviations if s.level != ACCOUNT]
-    if below:
-        lines.append("")
-        lines.append("Groups and users that deviated:")
-        rows = [
-            (
-                f"{s.target}" + (f" ({s.target_name})" if s.target_name else ""),
-                s.item_id,
-                _show(s.actual),
-                s.status_text,
-                s.detail or "",
-            )
-            for s in below
-        ]
-        lines.extend(_table(("target", "setting", "was", "status", "detail"), rows))
-    elif result.scope == ACCOUNT:
-        lines.append("")
-        lines.append("No group or user deviated from the baseline.")
-    failed = [s for s in result.settings if s.status == FAILED]
-    for s in failed:
-        lines.append(f"FAILED {s.target} {s.item_id}: {s.detail}")
-    lines.append("")
-    lines.extend(_enforcement_lines(result))
-    if result.recordings_checked:
-        lines.append("")
-        lines.extend(_recording_lines(result.recordings))
-    for error in result.errors:
-        lines.append(f"ERROR {error}")
-    lines.append(
-        f"Zoom settings updated (PATCH): {result.patches}; "
-        f"{'changes were made' if result.changed_anything else 'nothing was changed in Zoom'}."
-    )
-    return "\n".join(lines)
-
-
-def _enforcement_lines(result: BaselineResult) -> list[str]:
-    account = {s.item_id: s for s in result.settings if s.level == ACCOUNT}
-    locked = [i for i, s in account.items() if s.enforcement == "locked at the source"]
-    repaired = sorted(
-        {s.item_id for s in result.settings if s.item_id not in locked and s.status != OK}
-        | {i for i, s in account.items() if i not in locked}
-    )
-    lines = [
-        "Locked at the source (groups and users cannot change them): "
-        + (", ".join(locked) if locked else "none")
-    ]
-    if repaired:
-        lines.append("Only repaired after the fact (not locked): " + ", ".join(repaired))
-    return lines
-
-
-def _recording_lines(recordings: tuple[RecordingResult, ...]) -> list[str]:
-    if not recordings:
-        return ["Cloud recordings within the look-back: none."]
-    counts: dict[str, int] = {}
-    for r in recordings:
-        counts[r.action] = counts.get(r.action, 0) + 1
-    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
-    lines = [f"Cloud recordings within the look-back: {len(recordings)} ({summary})"]
-    for r in recordings:
-        who = r.host_email or r.host_id or "unknown host"
-        extra = f": {r.detail}" if r.detail else ""
-        lines.append(f"  meeting {r.meeting_id} ({who}, {r.start_time or '?'}) {r.action}{extra}")
-    return lines

@@ -1,6 +1,7 @@
 """The inbox worker: claim due events, call the handler, settle each one. Nothing is dropped.
 
-The handler (the service's "handle one event") raises on failure. Any exception marks the event
+The handler (``zoomguard.service.events.EventDispatcher``, which hands the event to the listener
+declared for it) raises on failure. Any exception marks the event
 failed with its message; it is retried after an exponential backoff, and once ``max_attempts``
 are used it is dead and ``on_dead`` is called so the privacy officer hears about it. Dead events
 stay listed by ``zoomguard.store.inbox.dead_events`` for reports and health checks.

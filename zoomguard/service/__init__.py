@@ -2,6 +2,7 @@
 
 common   clock, process identity, profile loading, clients, accounts to act on
 enforce  one meeting: evaluate, fix once, re-read, record
+outcome  what processing one meeting decided (made by enforce, read by alerts)
 sweep    sweep one account: list users and meetings concurrently, enforce each
 alerts   what the privacy officer is told about each finding
 """
@@ -15,7 +16,8 @@ from zoomguard.service.clients import (
     load_profile,
     utcnow,
 )
-from zoomguard.service.enforce import MeetingEnforcer, MeetingOutcome
+from zoomguard.service.enforce import MeetingEnforcer
+from zoomguard.service.outcome import MeetingOutcome
 from zoomguard.service.sweep import SweepBusy, Sweeper, SweepProgress, SweepResult
 
 __all__ = [

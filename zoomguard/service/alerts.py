@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zoomguard.config import Settings
 from zoomguard.notify.categories import delivery_for, parse_immediate_categories
 from zoomguard.rules import policy
-
-if TYPE_CHECKING:
-    from zoomguard.service.enforce import MeetingOutcome
+from zoomguard.service.failures import FixFailure
+from zoomguard.service.outcome import MeetingOutcome
 
 
 def masked(path: str, value: Any) -> Any:
@@ -20,12 +19,9 @@ def masked(path: str, value: Any) -> Any:
     return value
 
 
-OFFICER_ACTIONS = {
-    "identifying_information": (
-        "Ask the host to remove the identifying information from the meeting's topic or agenda "
-        "(it is visible to every invitee), and remind them that identifying information is "
-        "discussed by phone, not video."
-    ),
+# What the officer should do when a fix could not be made; the advice about a rule itself
+# (whatever the fix did) is the rule's own, in zoomguard.rules.meeting_rules.
+FAILURE_ACTIONS = {
     "daily_update_limit": (
         "Zoom's limit of 100 meeting updates per host per day was reached; zoomguard tries again "
         "on the next sweep after 00:00 UTC. Ask the host to fix the meeting by hand if it starts "
@@ -38,12 +34,12 @@ OFFICER_ACTIONS = {
 }
 
 
-def alert_category(status: str, detail: str | None, rule_id: str) -> str:
+def alert_category(status: str, failure: FixFailure | None, rule_id: str) -> str:
     if status == "failed":
-        if detail and "daily update limit" in detail:
+        if failure is FixFailure.UPDATE_CAP:
             return "meeting.update_cap"
         return "meeting.fix_failed"
-    if rule_id == "identifying_information":
+    if rule_id == policy.IDENTIFYING_INFORMATION:
         return "meeting.identifying_information"
     return f"meeting.{status}"
 
@@ -58,8 +54,10 @@ def delivery(settings: Settings, category: str) -> str:
     return delivery_for(category, _immediate(settings.alert_immediate))
 
 
-def alert_delivery(settings: Settings, status: str, detail: str | None, rule_id: str) -> str:
-    return delivery(settings, alert_category(status, detail, rule_id))
+def alert_delivery(
+    settings: Settings, status: str, failure: FixFailure | None, rule_id: str
+) -> str:
+    return delivery(settings, alert_category(status, failure, rule_id))
 
 
 def alert_details(
@@ -83,10 +81,11 @@ def alert_details(
     detail = outcome.details.get(finding.rule_id)
     officer_action: str | None = None
     if status == "failed":
-        key = "daily_update_limit" if detail and "daily update limit" in detail else "failed"
-        officer_action = OFFICER_ACTIONS[key]
-    elif finding.rule_id == "identifying_information":
-        officer_action = OFFICER_ACTIONS["identifying_information"]
+        capped = outcome.failures.get(finding.rule_id) is FixFailure.UPDATE_CAP
+        key = "daily_update_limit" if capped else "failed"
+        officer_action = FAILURE_ACTIONS[key]
+    elif rule is not None:
+        officer_action = rule.advice
     return {
         "meeting_id": evaluation.meeting_id,
         "topic": evaluation.topic,

@@ -7,7 +7,6 @@ just created or changed), so both paths make the same decisions and write the sa
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,25 +15,12 @@ from zoomguard.errors import ZoomAPIError, ZoomNotFound, ZoomRateLimited
 from zoomguard.rules import policy
 from zoomguard.service.alerts import alert_category, alert_delivery, alert_details, masked
 from zoomguard.service.clients import Clock, utcnow
+from zoomguard.service.failures import FixFailure
+from zoomguard.service.outcome import MeetingOutcome
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
 from zoomguard.store.outbox import record_alert
 from zoomguard.zoom.client import ZoomClient
-
-
-@dataclass(frozen=True)
-class MeetingOutcome:
-    """What one meeting's processing decided; written to the store in one transaction."""
-
-    evaluation: policy.Evaluation
-    statuses: dict[str, str]  # rule_id -> fixed | failed | exempt | reported
-    details: dict[str, str | None]
-    after: dict[str, Any]  # rule_id -> value re-read after the PATCH
-    patched: bool
-    confirmed: bool | None
-    before_values: dict[str, Any]
-    after_values: dict[str, Any]
-    start_time: str | None
 
 
 def _field_value(meeting: Mapping[str, Any] | None, path: str) -> Any:
@@ -132,31 +118,38 @@ class MeetingEnforcer:
         fixable = evaluation.fixable_findings
         host_id = evaluation.host_id or ""
 
-        def fail_all(reason: str) -> MeetingOutcome:
+        failures: dict[str, FixFailure] = {}
+
+        def fail_all(kind: FixFailure, reason: str) -> MeetingOutcome:
             for f in fixable:
                 statuses[f.rule_id] = "failed"
                 details[f.rule_id] = reason
-            return self._outcome(evaluation, statuses, details, after, meeting, None, False)
+                failures[f.rule_id] = kind
+            return self._outcome(
+                evaluation, statuses, details, after, meeting, None, False, failures
+            )
 
         if not self.store.reserve_update(
             None, self.account.id, host_id, today, self.settings.update_budget
         ):
-            return fail_all("could not fix: daily update limit")
+            return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
         try:
             self.client.update_meeting(evaluation.meeting_id, evaluation.patch)
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
-                return fail_all("could not fix: daily update limit")
+                return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
             self.store.release_update(None, self.account.id, host_id, today)
-            return fail_all(f"could not fix: {exc}")
+            return fail_all(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
         except ZoomNotFound:
             self.store.release_update(None, self.account.id, host_id, today)
-            return fail_all("could not fix: the meeting was deleted")
+            return fail_all(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
         except ZoomAPIError as exc:
-            return fail_all(f"could not fix: Zoom refused the change ({exc})")
+            return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
         reread = self.client.get_meeting(evaluation.meeting_id)
         if reread is None:
-            return fail_all("could not confirm: the meeting was deleted after the fix")
+            return fail_all(
+                FixFailure.MEETING_GONE, "could not confirm: the meeting was deleted after the fix"
+            )
         fixed, still = policy.verify(evaluation, reread, self.profile, today=today)
         for f in fixed:
             statuses[f.rule_id] = "fixed"
@@ -165,13 +158,21 @@ class MeetingEnforcer:
         for f in still:
             if f.fixable:
                 statuses[f.rule_id] = "failed"
+                failures[f.rule_id] = FixFailure.OVERRIDDEN
                 details[f.rule_id] = (
                     "Zoom kept the old value after the fix: a locked account or group setting, "
                     "or Zoom's own security rule, overrides it"
                 )
                 after[f.rule_id] = masked(f.field, _field_value(reread, f.field))
         return self._outcome(
-            evaluation, statuses, details, after, meeting, reread, not any(f.fixable for f in still)
+            evaluation,
+            statuses,
+            details,
+            after,
+            meeting,
+            reread,
+            not any(f.fixable for f in still),
+            failures,
         )
 
     def _outcome(
@@ -183,6 +184,7 @@ class MeetingEnforcer:
         before: Mapping[str, Any],
         reread: Mapping[str, Any] | None,
         confirmed: bool | None,
+        failures: Mapping[str, FixFailure] | None = None,
     ) -> MeetingOutcome:
         paths = list(_patched_paths(evaluation.patch)) if reread is not None else []
         return MeetingOutcome(
@@ -195,6 +197,7 @@ class MeetingEnforcer:
             before_values={p: masked(p, _field_value(before, p)) for p in paths},
             after_values={p: masked(p, _field_value(reread, p)) for p in paths},
             start_time=_text_or_none(before.get("start_time")),
+            failures=dict(failures or {}),
         )
 
     # Recording --------------------------------------------------------------------------------
@@ -235,9 +238,9 @@ class MeetingEnforcer:
                     account_pk=self.account.id,
                     sweep_id=sweep_id,
                     delivery=alert_delivery(
-                        self.settings, status, outcome.details.get(f.rule_id), f.rule_id
+                        self.settings, status, outcome.failures.get(f.rule_id), f.rule_id
                     ),
-                    category=alert_category(status, outcome.details.get(f.rule_id), f.rule_id),
+                    category=alert_category(status, outcome.failures.get(f.rule_id), f.rule_id),
                     details=alert_details(
                         evaluation, f, status, outcome, host_email, self.settings
                     ),

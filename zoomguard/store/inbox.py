@@ -7,6 +7,9 @@ Life of a row::
        └──mark_failed─────┘  └──mark_failed (attempts used up)──▶ dead
     ignored   (an event type zoomguard does not handle: stored for the record, never claimed)
 
+Which events are handled is the caller's to say (the receiver asks the service's event registry,
+``zoomguard.service.events.HANDLED_EVENTS``): the store knows rows, not events.
+
 A claim is a lease: ``claimed_until`` passes when a worker dies mid-event, and the row becomes
 claimable again. ``attempts`` counts claims, so an event that keeps killing its worker still runs
 out of attempts. Claiming takes the rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` on
@@ -49,26 +52,6 @@ IGNORED = "ignored"
 DEAD = "dead"
 
 URL_VALIDATION_EVENT = "endpoint.url_validation"
-
-# The event types zoomguard acts on; any other is stored as ignored. The service's handler must
-# accept every one of them. meeting.participant_jbh_* are Zoom's "joined/waiting before host".
-HANDLED_EVENTS: frozenset[str] = frozenset(
-    {
-        "meeting.created",
-        "meeting.updated",
-        "meeting.deleted",
-        "recording.started",
-        "recording.completed",
-        "meeting.participant_jbh_joined",
-        "meeting.participant_jbh_waiting",
-        "app_deauthorized",
-        "account.settings_updated",
-        "account.lock_settings_updated",
-        "group.settings_updated",
-        "group.lock_settings_updated",
-        "user.settings_updated",
-    }
-)
 
 # last_error is for people reading a report: long enough for a message, not for a dump.
 ERROR_MAX_CHARS = 2000

@@ -1,8 +1,10 @@
-"""Policy profiles: which rules apply, in which mode, and which meetings are exempt.
+"""The policy file: which rules apply, in which mode, which meetings are exempt, and the baseline.
 
 A profile is either the built-in default (``default_profile()``, written out as
 ``zoomguard/policies/default.toml``) or parsed from a TOML policy file by ``load_profile(text)``.
 Pure like the rest of the policy: the caller reads the file, this module only parses text.
+The keys of ``[rules]`` and ``[baseline]`` and their defaults come from the catalogs
+(``meeting_rules.MEETING_RULES``, ``baseline_items.ITEMS``).
 
 The file's shape::
 
@@ -35,71 +37,19 @@ from types import MappingProxyType
 from typing import Any, Final, Literal, cast, get_args
 
 from zoomguard.errors import PolicyError
+from zoomguard.rules.baseline_items import BASELINE_DEFAULTS, DEFAULT_BASELINE_ITEMS
+from zoomguard.rules.meeting_rules import MEETING_RULES
 
 Mode = Literal["enforce", "report"]
 MODES: Final[tuple[str, ...]] = get_args(Mode)
 
-# Rule ids. The guidance behind each one lives with the checks in zoomguard.rules.policy.RULES.
-PASSCODE: Final = "passcode"
-WAITING_ROOM: Final = "waiting_room"
-JOIN_BEFORE_HOST_OFF: Final = "join_before_host_off"
-NO_AUTO_RECORDING: Final = "no_auto_recording"
-IDENTIFYING_INFORMATION: Final = "identifying_information"
-MEETING_AUTHENTICATION: Final = "meeting_authentication"
-NO_PMI: Final = "no_pmi"
-
-# Every rule a policy file may switch, in the order findings are listed, with its default.
-# The last two go beyond what the guidance asks of a meeting, so they are opt-in.
+# Every rule a policy file may switch, in the order findings are listed, with its default: read
+# from the catalogs, never written again here.
 RULE_DEFAULTS: Final[Mapping[str, bool]] = MappingProxyType(
-    {
-        PASSCODE: True,
-        WAITING_ROOM: True,
-        JOIN_BEFORE_HOST_OFF: True,
-        NO_AUTO_RECORDING: True,
-        IDENTIFYING_INFORMATION: True,
-        MEETING_AUTHENTICATION: False,
-        NO_PMI: False,
-    }
+    {rule.id: rule.default for rule in MEETING_RULES.values()}
 )
 DEFAULT_RULES: Final[frozenset[str]] = frozenset(k for k, on in RULE_DEFAULTS.items() if on)
 
-# Baseline item ids: the account settings zoomguard sets to the guidance's value and locks, so
-# that groups and users cannot change them (``zoomguard.rules.baseline.ITEMS`` says where each
-# lives).
-# Each is named after the Zoom setting it governs; ``true`` means "zoomguard keeps it at the
-# baseline value", never "the Zoom feature is on".
-BASELINE_PASSCODE_NEW_MEETINGS: Final = "passcode_new_meetings"
-BASELINE_PASSCODE_INSTANT_MEETINGS: Final = "passcode_instant_meetings"
-BASELINE_PASSCODE_PMI_MEETINGS: Final = "passcode_pmi_meetings"
-BASELINE_PASSCODE_IN_JOIN_LINK: Final = "passcode_in_join_link"
-BASELINE_WAITING_ROOM: Final = "waiting_room"
-BASELINE_JOIN_BEFORE_HOST: Final = "join_before_host"
-BASELINE_LOCAL_RECORDING: Final = "local_recording"
-BASELINE_CLOUD_RECORDING: Final = "cloud_recording"
-BASELINE_AUTO_RECORDING: Final = "auto_recording"
-BASELINE_FILE_TRANSFER: Final = "file_transfer"
-# A user's Personal Meeting ID room has a passcode (the PMI counts as a meeting). Not lockable.
-BASELINE_PMI_PASSCODE: Final = "pmi_passcode"
-
-# Every baseline item a policy file may switch, in report order; all on by default.
-BASELINE_DEFAULTS: Final[Mapping[str, bool]] = MappingProxyType(
-    {
-        BASELINE_PASSCODE_NEW_MEETINGS: True,
-        BASELINE_PASSCODE_INSTANT_MEETINGS: True,
-        BASELINE_PASSCODE_PMI_MEETINGS: True,
-        BASELINE_PASSCODE_IN_JOIN_LINK: True,
-        BASELINE_WAITING_ROOM: True,
-        BASELINE_JOIN_BEFORE_HOST: True,
-        BASELINE_LOCAL_RECORDING: True,
-        BASELINE_CLOUD_RECORDING: True,
-        BASELINE_AUTO_RECORDING: True,
-        BASELINE_FILE_TRANSFER: True,
-        BASELINE_PMI_PASSCODE: True,
-    }
-)
-DEFAULT_BASELINE_ITEMS: Final[frozenset[str]] = frozenset(
-    k for k, on in BASELINE_DEFAULTS.items() if on
-)
 DEFAULT_RECORDINGS_LOOKBACK_DAYS: Final = 30
 # Each look-back costs one request per user per 28 days (Zoom's window limit): ten years at most.
 MAX_RECORDINGS_LOOKBACK_DAYS: Final = 3650

@@ -1,0 +1,119 @@
+"""What a per-meeting rule is made of: its check's outcomes, its fix, and the rule record.
+
+The catalog (``zoomguard.rules.meeting_rules``) declares every rule with these parts; the
+evaluation (``zoomguard.rules.policy``) runs the checks and joins the fixes into one PATCH body.
+Kept apart from both so that neither imports the other's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+JSONScalar = str | int | bool | None
+
+# A field absent from the meeting, told apart from a field that is null.
+MISSING: Final = object()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """The meeting breaks the rule. ``actual`` is already redacted and never a passcode."""
+
+    expected: JSONScalar
+    actual: JSONScalar  # None: the field is absent from the meeting
+    problem: str  # one or two sentences: what is wrong, in plain language
+    # False when the rule's fix cannot help this meeting (e.g. a PMI room): the host must act.
+    fixable: bool = True
+    field: str | None = None  # the field(s) at fault when narrower than the rule's own
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A field the check needs holds something zoomguard cannot judge; never the value itself."""
+
+    field: str
+    expected: str
+    actual: str  # what the value is ("a number", "null"), see ``json_type``
+
+
+Outcome = Violation | Unreadable | None  # None: the meeting complies
+Check = Callable[[Mapping[str, Any], Mapping[str, Any]], Outcome]  # (meeting, its settings)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A rule's part of the single PATCH body: the value it sets at one dotted path."""
+
+    path: str  # e.g. "settings.waiting_room"
+    value: JSONScalar = None
+    # The value is a fresh passcode, made only when the patch is built (never stored here).
+    new_passcode: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """A rule findings are filed under: what it guarantees and which guidance it comes from."""
+
+    id: str
+    title: str  # plain language, for emails and reports
+    guidance: str  # the sentence of the guidance the rule comes from (guidance_quotes)
+    field: str  # the meeting field(s) it reads (dotted paths, comma-separated)
+    fix: Fix | None = None  # None: report only, zoomguard never changes it
+    advice: str | None = None  # what the privacy officer should do about a finding
+
+    @property
+    def fixable(self) -> bool:
+        return self.fix is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeetingRule(Rule):
+    """A rule a policy file can switch: its default, its check, and how the README shows it."""
+
+    default: bool  # on in the built-in profile
+    check: Check
+    checks_text: str  # "zoomguard checks" (markdown), in the README and the default policy file
+    fix_text: str  # "fix", likewise
+
+
+def json_type(value: Any) -> str:
+    """What a value is, never the value itself: the field may hold a passcode or a SIN."""
+    if value is MISSING:
+        return "missing"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
+
+
+def setting_must_be(key: str, wanted: bool, problem: str) -> Check:
+    """The check of a boolean meeting setting (``settings.<key>``) that must equal ``wanted``."""
+
+    def check(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+        value = settings.get(key, MISSING)
+        if value is MISSING:
+            # Absent is not "off" for certain: we cannot confirm the rule holds, so set it.
+            return Violation(
+                expected=wanted,
+                actual=None,
+                problem=f"The meeting's settings do not include {key}, so zoomguard cannot "
+                f"confirm it is {'on' if wanted else 'off'}.",
+            )
+        if not isinstance(value, bool):
+            return Unreadable(f"settings.{key}", "true or false", json_type(value))
+        if value == wanted:
+            return None
+        return Violation(expected=wanted, actual=value, problem=problem)
+
+    return check
