@@ -1,9 +1,9 @@
 """Database fixtures: every store test runs on SQLite and on PostgreSQL.
 
 Use from a test module with ``pytest_plugins = ("store_fixtures",)`` or import them into
-``conftest.py``. The PostgreSQL variant needs ``ZOOMGUARD_TEST_POSTGRES_URL`` (for example
-``postgresql+psycopg://zoomguard:zoomguard@127.0.0.1:5432/zoomguard_test``) and is skipped
-without it.
+``conftest.py``. The PostgreSQL variant runs on the session's ``postgres_server`` (tests/
+postgres_server.py: ``ZOOMGUARD_TEST_POSTGRES_URL``, else a throwaway server of the session's
+own) and is skipped only where no PostgreSQL server binaries are installed.
 
 Each test gets a clean database. ``empty_db_url`` is a new SQLite file under ``tmp_path`` or a
 new PostgreSQL schema (selected through ``search_path``, dropped afterwards). ``db_url`` is
@@ -19,35 +19,26 @@ Fixtures: ``db_backend`` ("sqlite" | "postgresql"), ``empty_db_url`` (nothing cr
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
+from postgres_server import PostgresForTests
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from zoomguard.crypto import Vault
 from zoomguard.store import Base, Store, make_engine, upgrade
 
-POSTGRES_URL_ENV = "ZOOMGUARD_TEST_POSTGRES_URL"
 TEST_SECRET_KEY = "a test passphrase, never used in production"
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
-
-
-def postgres_base_url() -> str:
-    """The PostgreSQL server to test against; skips the test when none is configured."""
-    url = os.environ.get(POSTGRES_URL_ENV, "").strip()
-    if not url:
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
-    return url
 
 
 @contextmanager
@@ -77,12 +68,14 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def empty_db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
+def empty_db_url(
+    db_backend: str, tmp_path: Path, postgres_server: PostgresForTests
+) -> Iterator[str]:
     """A clean, empty database of the parametrised backend (no tables, not migrated)."""
     if db_backend == "sqlite":
         yield sqlite_url(tmp_path / "db" / "zoomguard.db")
     else:
-        with postgres_schema(postgres_base_url()) as url:
+        with postgres_schema(postgres_server.url()) as url:
             yield url
 
 
@@ -102,8 +95,9 @@ def empty_all_tables(url: str) -> None:
 class MigratedDatabases:
     """One database per backend migrated to head, made on first use, kept for the session."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, postgres_server: Callable[[], str]) -> None:
         self._directory = directory
+        self._postgres_server = postgres_server
         self._sqlite: Path | None = None
         self._postgres: str | None = None
         self._cleanup = ExitStack()
@@ -117,7 +111,7 @@ class MigratedDatabases:
 
     def postgres_url(self) -> str:
         if self._postgres is None:
-            url = self._cleanup.enter_context(postgres_schema(postgres_base_url()))
+            url = self._cleanup.enter_context(postgres_schema(self._postgres_server()))
             upgrade(url)
             self._postgres = url
         return self._postgres
@@ -127,8 +121,10 @@ class MigratedDatabases:
 
 
 @pytest.fixture(scope="session")
-def migrated_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabases]:
-    databases = MigratedDatabases(tmp_path_factory.mktemp("migrated"))
+def migrated_databases(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresForTests
+) -> Iterator[MigratedDatabases]:
+    databases = MigratedDatabases(tmp_path_factory.mktemp("migrated"), postgres_server.url)
     yield databases
     databases.close()
 

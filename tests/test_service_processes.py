@@ -49,7 +49,7 @@ HANDLER = "service_fixtures:recording_handler"
 
 @pytest.fixture
 def pg_url(migrated_databases: MigratedDatabases) -> str:
-    url = migrated_databases.postgres_url()  # skips without ZOOMGUARD_TEST_POSTGRES_URL
+    url = migrated_databases.postgres_url()  # skips only without PostgreSQL binaries
     empty_all_tables(url)
     return url
 

@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -97,12 +97,9 @@ URL_VALIDATION_SCHEMA: dict[str, Any] = {
 }
 
 
-def spec_dir() -> Path:
-    """The documents directory: $ZOOMGUARD_OPENAPI_DIR, else <workspace>/shared/zoom-openapi."""
-    configured = os.environ.get("ZOOMGUARD_OPENAPI_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "zoom-openapi"
+def spec_dir() -> Traversable:
+    """The documents directory: zoomguard/sandbox/openapi/, shipped with the package."""
+    return resources.files("zoomguard.sandbox") / "openapi"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +158,7 @@ def _load_json(name: str) -> dict[str, Any]:
             loaded: dict[str, Any] = json.load(handle)
     except FileNotFoundError:
         raise AssertionError(
-            f"Zoom OpenAPI document {path} not found; set ZOOMGUARD_OPENAPI_DIR"
+            f"Zoom OpenAPI document {path} not found (it ships in zoomguard/sandbox/openapi/)"
         ) from None
     return loaded
 
