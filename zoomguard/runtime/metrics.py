@@ -58,7 +58,7 @@ from zoomguard.store.models import (
     Sweep,
 )
 from zoomguard.zoom.client import ClientStats
-from zoomguard.zoom.ratelimit import SlidingWindowLimiter
+from zoomguard.zoom.ratelimit import PacingLimiter
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ProcessMetrics:
             registry=r,
         )
 
-    def client_stats(self, limiters: Mapping[str, SlidingWindowLimiter]) -> ClientStats:
+    def client_stats(self, limiters: Mapping[str, PacingLimiter]) -> ClientStats:
         """A ``ClientStats`` for a ZoomClient that also counts its calls here."""
         return _ObservedClientStats(limiters, self)
 
@@ -134,7 +134,7 @@ class _ObservedClientStats(ClientStats):
     ZoomClient reports each request (every attempt, retries included) as ``record_call``.
     """
 
-    def __init__(self, limiters: Mapping[str, SlidingWindowLimiter], metrics: ProcessMetrics):
+    def __init__(self, limiters: Mapping[str, PacingLimiter], metrics: ProcessMetrics):
         super().__init__(limiters)
         self._metrics = metrics
 

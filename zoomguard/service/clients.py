@@ -44,12 +44,20 @@ def load_profile(settings: Settings) -> policy.Profile:
     return policy.load_profile(text)
 
 
-def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
-    """A ZoomClient for a stored account, its tokens persisted encrypted."""
+# The worker reacts to webhooks: a few calls per event, in bursts. It paces itself at a quarter
+# of zoomguard's budget, so a burst of events cannot starve a running sweep for long.
+WORKER_RATE_PART = 0.25
+
+
+def client_for_account(
+    settings: Settings, store: Store, account: AccountRecord, *, rate_part: float = 1.0
+) -> ZoomClient:
+    """A ZoomClient for a stored account, its tokens persisted encrypted, paced at
+    ``rate_part`` of zoomguard's share of the rate limits."""
     if account.auth_type == "oauth":
         from zoomguard.service.connect import client_for_oauth_account
 
-        return client_for_oauth_account(settings, store, account)
+        return client_for_oauth_account(settings, store, account, rate_part=rate_part)
     account_id, client_id, client_secret = store.s2s_credentials(account)
 
     def remember(token: str, expires_at: float) -> None:
@@ -61,11 +69,12 @@ def client_for_account(settings: Settings, store: Store, account: AccountRecord)
     stored = store.load_token(account.id)
     if stored is not None:
         tokens.seed(stored[0], stored[1].timestamp())
+    rate_light, rate_medium = settings.api_rates(rate_part)
     return ZoomClient(
         account.api_url or settings.zoom_api_url,
         tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
+        rate_light=rate_light,
+        rate_medium=rate_medium,
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
         pool_size=settings.concurrency * 2,
@@ -83,11 +92,12 @@ def connect_s2s(
 ) -> AccountRecord:
     """Check Server-to-Server credentials (a token and one page of users), then store them."""
     tokens = S2STokenProvider(settings.token_url, account_id, client_id, client_secret)
+    rate_light, rate_medium = settings.api_rates()
     client = ZoomClient(
         settings.zoom_api_url,
         tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
+        rate_light=rate_light,
+        rate_medium=rate_medium,
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
     )

@@ -452,14 +452,15 @@ class OAuthTokenProvider:
 
 
 def client_for_oauth_account(
-    settings: Settings, store: Store, account: AccountRecord
+    settings: Settings, store: Store, account: AccountRecord, *, rate_part: float = 1.0
 ) -> ZoomClient:
     """A ZoomClient for an account connected from the browser."""
+    rate_light, rate_medium = settings.api_rates(rate_part)
     return ZoomClient(
         account.api_url or settings.zoom_api_url,
         OAuthTokenProvider(settings, store, account.id),
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
+        rate_light=rate_light,
+        rate_medium=rate_medium,
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
         pool_size=settings.concurrency * 2,

@@ -32,7 +32,13 @@ from zoomguard.errors import ZoomAPIError, ZoomNotFound
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
-from zoomguard.service.clients import Clock, client_for_account, load_profile, utcnow
+from zoomguard.service.clients import (
+    WORKER_RATE_PART,
+    Clock,
+    client_for_account,
+    load_profile,
+    utcnow,
+)
 from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.store import Store
 from zoomguard.store.core import AccountRecord
@@ -89,7 +95,7 @@ class EventHandler:
         self.profile = profile if profile is not None else load_profile(settings)
         self.clock = clock
         self._client_factory = client_factory or (
-            lambda account: client_for_account(settings, store, account)
+            lambda account: client_for_account(settings, store, account, rate_part=WORKER_RATE_PART)
         )
         self._baseline_hook = baseline_hook
         self._clients: dict[int, ZoomClient] = {}
