@@ -31,8 +31,30 @@ Where it differs from Zoom, and why:
   exist, shaped as in Zoom's OpenAPI documents (tests check responses against them).
 """
 
-from zoomguard.sandbox.config import SandboxConfig
-from zoomguard.sandbox.server import SandboxServer
-from zoomguard.sandbox.state import SandboxState
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoomguard.sandbox.config import SandboxConfig
+    from zoomguard.sandbox.server import SandboxServer
+    from zoomguard.sandbox.state import SandboxState
 
 __all__ = ["SandboxConfig", "SandboxServer", "SandboxState"]
+
+# Loaded on first use (PEP 562): `zoomguard` registers the `sandbox` command, whose module
+# imports sandbox.config, and must not pay for the server and its handlers (0.25 s) on every
+# other command.
+_LAZY = {
+    "SandboxConfig": "zoomguard.sandbox.config",
+    "SandboxServer": "zoomguard.sandbox.server",
+    "SandboxState": "zoomguard.sandbox.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
