@@ -79,8 +79,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--worker-poll", type=float, help="recording: the worker's idle poll interval (seconds)"
     )
     parser.add_argument(
-        "--child-path",
-        help="pacing: PYTHONPATH for the `zoomguard sweep` child (another checkout, to compare)",
+        "--child-python",
+        help="pacing: the Python that runs `zoomguard sweep` (another checkout's environment, "
+        "to compare before and after)",
     )
     parser.add_argument(
         "--pacing-case",
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ingest_step_seconds": args.ingest_step_seconds,
         "worker_poll": args.worker_poll,
         "web_threads": args.web_threads,
-        "child_path": args.child_path,
+        "child_python": args.child_python,
         "pacing_cases": args.pacing_case,
     }
     ctx = Context(quick=args.quick, workdir=workdir, pg_url=pg_url, options=options)

@@ -115,20 +115,19 @@ class CompetingClient:
             self.statuses.append(status.status_code)
 
 
-def child_env(ctx: Context, env: dict[str, str]) -> dict[str, str]:
-    """``--child-path`` runs another checkout of zoomguard in the child (for before/after)."""
-    path = ctx.options.get("child_path")
-    if path:
-        env = {**env, "PYTHONPATH": str(path)}
-    return env
+def run_command(
+    ctx: Context, env: dict[str, str], timeout: float
+) -> tuple[float, float, float, str]:
+    """(spawned at, exited at, CPU seconds of the child, stdout) of `zoomguard sweep`.
 
-
-def run_command(env: dict[str, str], timeout: float) -> tuple[float, float, float, str]:
-    """(spawned at, exited at, CPU seconds of the child, stdout) of `zoomguard sweep`."""
+    ``--child-python`` runs it with another environment's Python (another checkout of
+    zoomguard installed there), to compare before and after a change.
+    """
+    python = str(ctx.options.get("child_python") or sys.executable)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawned = time.time()
     proc = subprocess.run(
-        [sys.executable, "-m", "zoomguard", "sweep"],
+        [python, "-m", "zoomguard", "sweep"],
         env=env,
         capture_output=True,
         text=True,
@@ -165,7 +164,7 @@ def run_case(ctx: Context, case: Case) -> dict[str, Any]:
         if competitor is not None:
             competitor.start()
         try:
-            spawned, exited, cpu, _ = run_command(child_env(ctx, env), timeout=3600)
+            spawned, exited, cpu, _ = run_command(ctx, env, timeout=3600)
         finally:
             if competitor is not None:
                 competitor.stop()
@@ -226,7 +225,7 @@ def sweep_cpu(ctx: Context, meetings: int) -> dict[str, Any]:
                 ZOOMGUARD_RATE_MEDIUM="100000",
                 ZOOMGUARD_RATE_SHARE="1",
             )
-            _, _, cpu[size], _ = run_command(child_env(ctx, env), timeout=3600)
+            _, _, cpu[size], _ = run_command(ctx, env, timeout=3600)
     per_meeting_ms = (cpu[meetings] - cpu[0]) / meetings * 1000
     ctx.log(
         f"  sweep CPU: {cpu[0]:.2f} s at 0 meetings, {cpu[meetings]:.2f} s at {meetings:,}: "

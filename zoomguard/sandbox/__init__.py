@@ -27,6 +27,9 @@ Where it differs from Zoom, and why:
   daily limits for heavy APIs are not modelled (zoomguard calls none).
 - Request log ``received_at`` is when the sandbox read the request, before its latency, so
   reaction times measured with it do not include the simulated network delay.
+- Connections: werkzeug's server closes the connection after every response, so each request
+  opens a new one (Zoom keeps connections alive). A client's CPU per request measured here
+  includes a TCP connect that Zoom would not cost it.
 - Data: generated deterministically from ``seed``; only the endpoints and fields zoomguard uses
   exist, shaped as in Zoom's OpenAPI documents (tests check responses against them).
 """

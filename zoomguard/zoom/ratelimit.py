@@ -5,10 +5,10 @@ for all apps together, and counts them when they arrive. A sweep runs many threa
 shared limiter their request rate would be set by round-trip latency.
 
 ``PacingLimiter`` spreads the requests of a category evenly (a generic cell rate algorithm:
-each request reserves the next slot, ``1 / rate`` after the previous one, with a small burst
-tolerance). A window-based limiter that lets a whole second's worth go at once is not enough:
-the batch arrives at Zoom within the latency jitter, and a little jitter pushes the next batch
-into the same server-side second. Evenly spaced requests stay evenly spaced at the server.
+each request goes ``1 / rate`` after the previous one, with a small burst tolerance). A
+window-based limiter that lets a whole second's worth go at once is not enough: the batch
+arrives at Zoom within the latency jitter, and a little jitter pushes the next batch into the
+same server-side second. Evenly spaced requests stay evenly spaced at the server.
 
 The rate adapts to what is left of the account's budget (other apps share it):
 
@@ -70,6 +70,8 @@ class PacingLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        # Held by the caller waiting for the next slot (see acquire).
+        self._queue = threading.Lock()
         self._rate = rate
         start = clock()
         # Theoretical arrival time of the next request (GCRA): the slot after the last one.
@@ -99,22 +101,25 @@ class PacingLimiter:
             return self._cuts
 
     def acquire(self) -> float:
-        """Block until this caller's slot; return the clock time of the slot."""
-        with self._lock:
-            now = self._clock()
-            self._climb(now)
-            interval = 1.0 / self._rate
-            tolerance = (self.burst - 1) * interval
-            slot = max(now, self._next_slot - tolerance)
-            self._next_slot = max(self._next_slot, slot) + interval
-            delay = slot - now
-            if delay > 0:
-                self._waited += delay
-        if delay > 0:
-            # The slot is reserved for this caller, so sleep outside the lock: the threads
-            # behind reserve the slots after it meanwhile, in arrival order.
-            self._sleep(delay)
-        return slot
+        """Block until this caller may send; return the clock time it was let go.
+
+        Callers go one at a time: the one holding the queue sleeps until its slot, the others
+        wait for the queue. The next slot is counted from when a caller was actually let go,
+        so a caller that woke late (a busy CPU) does not let the ones behind it catch up in a
+        bunch: at Zoom, a bunch is what overflows a second.
+        """
+        with self._queue:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    self._climb(now)
+                    interval = 1.0 / self._rate
+                    delay = self._next_slot - (self.burst - 1) * interval - now
+                    if delay <= 0:
+                        self._next_slot = max(self._next_slot, now) + interval
+                        return now
+                    self._waited += delay
+                self._sleep(delay)
 
     def slow_down(self, sent_at: float) -> bool:
         """A per-second 429 answered a request sent at ``sent_at``: cut the rate, once per
