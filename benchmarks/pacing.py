@@ -169,7 +169,11 @@ def run_case(ctx: Context, case: Case) -> dict[str, Any]:
             if competitor is not None:
                 competitor.stop()
         log = sandbox.state.request_log()
-    ours = [r for r in log if not r.path.startswith("/v2" + COMPETING_PATH)]
+    # The sweep's requests: from its process (the competing client's token came before), not
+    # to the competing client's path.
+    ours = [
+        r for r in log if r.received_at >= spawned and not r.path.startswith("/v2" + COMPETING_PATH)
+    ]
     api = [r for r in ours if r.category is not None]
     answered = [r for r in api if r.status != 429]
     calls = count_by(answered, lambda r: r.category)

@@ -37,8 +37,9 @@ Sleep = Callable[[float], None]
 # Each 429 burst cuts the rate to this share of what it was.
 DEFAULT_DECREASE = 0.85
 # The rate climbs back by this share of the ceiling per second: from a cut of 15 % back to
-# the ceiling in about 7 s, slow enough that the 429s of a shared budget stay rare.
-DEFAULT_INCREASE_SHARE = 0.02
+# the ceiling in about 15 s, slow enough that when other apps take part of the budget, the
+# 429s of probing for more stay near one in a hundred calls.
+DEFAULT_INCREASE_SHARE = 0.01
 # Never below this share of the ceiling, so a storm of 429s cannot stall a category.
 MIN_RATE_SHARE = 0.1
 
