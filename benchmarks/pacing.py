@@ -123,12 +123,17 @@ def run_command(
     ``--child-python`` runs it with another environment's Python (another checkout of
     zoomguard installed there), to compare before and after a change.
     """
-    python = str(ctx.options.get("child_python") or sys.executable)
+    python = ctx.options.get("child_python")
+    if python:
+        # Only that environment's zoomguard: not ours through PYTHONPATH or the working
+        # directory (`python -m` puts the working directory first on sys.path).
+        env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawned = time.time()
     proc = subprocess.run(
-        [python, "-m", "zoomguard", "sweep"],
+        [str(python or sys.executable), "-m", "zoomguard", "sweep"],
         env=env,
+        cwd=ctx.workdir,
         capture_output=True,
         text=True,
         timeout=timeout,
