@@ -12,9 +12,11 @@ import requests
 from e2e_fixtures import zoomguard_env
 
 from zoomguard.config import Settings
+from zoomguard.errors import ConfigError
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.sandbox.ratelimit import RateLimiter
 from zoomguard.service import Sweeper, client_for_account, env_account, load_profile
+from zoomguard.service.clients import WORKER_RATE_PART
 from zoomguard.store import Store, upgrade
 
 
@@ -85,3 +87,14 @@ def test_a_sweep_at_the_whole_budget_sees_no_429_through_latency_jitter(tmp_path
     light = [record for record in log if record.category == "light"]
     assert len(light) > 90  # reads, fixes and re-reads: a few seconds at the limit
     assert [record.status for record in log if record.status == 429] == []
+
+
+def test_the_rate_share_splits_the_plan_limits() -> None:
+    settings = Settings.from_env({"ZOOMGUARD_RATE_SHARE": "0.5", "ZOOMGUARD_RATE_LIGHT": "80"})
+    assert settings.api_rates() == (40.0, 10.0)
+    assert settings.api_rates(WORKER_RATE_PART) == (10.0, 2.5)
+    assert Settings.from_env({}).rate_share == 0.8
+    with pytest.raises(ConfigError, match="ZOOMGUARD_RATE_SHARE must be at most 1"):
+        Settings.from_env({"ZOOMGUARD_RATE_SHARE": "1.5"})
+    with pytest.raises(ConfigError, match="ZOOMGUARD_RATE_SHARE"):
+        Settings.from_env({"ZOOMGUARD_RATE_SHARE": "0"})
