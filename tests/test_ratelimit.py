@@ -1,14 +1,16 @@
-"""The shared limiter never lets more than `capacity` requests out in any window, yet keeps up."""
+"""The pacing limiter spreads a category's requests evenly, never more than its rate in any
+window, and adapts its rate to 429s (multiplicative decrease, additive increase)."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from collections.abc import Sequence
 
 import pytest
 
-from zoomguard.zoom.ratelimit import ManualClock, SlidingWindowLimiter
+from zoomguard.zoom.ratelimit import ManualClock, PacingLimiter
 
 
 def busiest_window(times: Sequence[float], window: float = 1.0) -> int:
@@ -17,7 +19,7 @@ def busiest_window(times: Sequence[float], window: float = 1.0) -> int:
     best = 0
     start = 0
     for end, t in enumerate(ordered):
-        while ordered[start] <= t - window:
+        while ordered[start] <= t - window + 1e-9:
             start += 1
         best = max(best, end - start + 1)
     return best
@@ -28,42 +30,37 @@ def test_busiest_window_helper_counts_half_open_windows() -> None:
     assert busiest_window([0.0, 1.0, 2.0]) == 1
 
 
-def test_single_caller_sustains_the_rate_without_exceeding_it() -> None:
+def test_a_busy_caller_gets_evenly_spaced_slots_at_the_rate() -> None:
     clock = ManualClock(100.0)
-    limiter = SlidingWindowLimiter(3, 1.0, clock=clock.now, sleep=clock.sleep)
-
-    times = [limiter.acquire() for _ in range(10)]
-
-    assert times == [100.0] * 3 + [101.0] * 3 + [102.0] * 3 + [103.0]
-    assert busiest_window(times) == 3
-    assert clock.sleeps == [1.0, 1.0, 1.0]
-    assert limiter.waited_seconds == pytest.approx(3.0)
+    limiter = PacingLimiter(10.0, clock=clock.now, sleep=clock.sleep)
+    slots = [limiter.acquire() for _ in range(30)]
+    assert slots == pytest.approx([100.0 + i * 0.1 for i in range(30)])
+    assert busiest_window(slots) == 10
+    assert limiter.waited_seconds == pytest.approx(
+        sum(i * 0.1 - (i - 1) * 0.1 for i in range(1, 30))
+    )
 
 
 def test_spaced_requests_do_not_wait() -> None:
     clock = ManualClock()
-    limiter = SlidingWindowLimiter(2, 1.0, clock=clock.now, sleep=clock.sleep)
-    for _ in range(5):
+    limiter = PacingLimiter(2.0, clock=clock.now, sleep=clock.sleep)
+    for _ in range(3):
         limiter.acquire()
-        clock.advance(0.6)
+        clock.advance(0.5)
     assert clock.sleeps == []
 
 
-def test_a_slot_frees_exactly_one_window_after_its_send() -> None:
+def test_a_small_burst_goes_at_once_then_the_pace_holds() -> None:
     clock = ManualClock()
-    limiter = SlidingWindowLimiter(2, 1.0, clock=clock.now, sleep=clock.sleep)
-    limiter.acquire()  # t=0
-    clock.advance(0.25)
-    limiter.acquire()  # t=0.25
-    assert limiter.acquire() == 1.0  # waits for the t=0 send to leave the window
-    assert limiter.acquire() == 1.25
-    assert clock.sleeps == [0.75, 0.25]
+    limiter = PacingLimiter(10.0, burst=3, clock=clock.now, sleep=clock.sleep)
+    slots = [limiter.acquire() for _ in range(6)]
+    assert slots[:3] == [0.0, 0.0, 0.0]
+    assert slots[3:] == pytest.approx([0.1, 0.2, 0.3])
 
 
 def test_many_threads_never_exceed_the_rate_in_any_window() -> None:
     clock = ManualClock(1000.0)
-
-    limiter = SlidingWindowLimiter(5, 1.0, clock=clock.now, sleep=clock.sleep)
+    limiter = PacingLimiter(5.0, clock=clock.now, sleep=clock.sleep)
     start = threading.Barrier(16)
     times: list[float] = []
     lock = threading.Lock()
@@ -75,7 +72,7 @@ def test_many_threads_never_exceed_the_rate_in_any_window() -> None:
             with lock:
                 times.append(granted)
 
-    # Switch threads as often as possible, so an unlocked check-then-take would be interleaved.
+    # Switch threads as often as possible, so an unlocked read-then-reserve would interleave.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
@@ -88,30 +85,59 @@ def test_many_threads_never_exceed_the_rate_in_any_window() -> None:
         sys.setswitchinterval(interval)
 
     assert len(times) == 320
+    ordered = sorted(times)
+    assert min(b - a for a, b in itertools.pairwise(ordered)) >= 0.2 - 1e-9
     assert busiest_window(times) == 5
 
 
-def test_defer_holds_back_every_caller_of_the_category() -> None:
-    clock = ManualClock(50.0)
-    limiter = SlidingWindowLimiter(10, 1.0, clock=clock.now, sleep=clock.sleep)
-    limiter.defer(7.0)
-    limiter.defer(2.0)  # a shorter deferral does not shorten the longer one
-    assert limiter.acquire() == 57.0
-    assert limiter.acquire() == 57.0
+def test_a_429_cuts_the_rate_once_per_burst() -> None:
+    clock = ManualClock()
+    limiter = PacingLimiter(20.0, decrease=0.5, increase=0.0, clock=clock.now, sleep=clock.sleep)
+    sent = [limiter.acquire() for _ in range(3)]
+    assert limiter.slow_down(sent[0]) is True
+    # The other requests of the same burst were sent before the cut: no second cut.
+    assert limiter.slow_down(sent[1]) is False
+    assert limiter.slow_down(sent[2]) is False
+    assert limiter.rate == pytest.approx(10.0)
+    assert limiter.cuts == 1
+    after = limiter.acquire()
+    assert limiter.slow_down(after) is True  # sent after the cut, so a new burst
+    assert limiter.rate == pytest.approx(5.0)
 
 
-@pytest.mark.parametrize(
-    ("rate", "capacity", "window"), [(30.0, 30, 1.0), (20.5, 20, 1.0), (0.5, 1, 2.0)]
-)
-def test_per_second_never_rounds_up(rate: float, capacity: int, window: float) -> None:
-    limiter = SlidingWindowLimiter.per_second(rate)
-    assert (limiter.capacity, limiter.window) == (capacity, window)
+def test_the_cut_applies_to_the_next_slots() -> None:
+    clock = ManualClock()
+    limiter = PacingLimiter(10.0, decrease=0.5, increase=0.0001, clock=clock.now, sleep=clock.sleep)
+    first = limiter.acquire()
+    limiter.slow_down(first)
+    slots = [limiter.acquire() for _ in range(3)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert gaps == pytest.approx([0.2, 0.2], abs=1e-3)
+
+
+def test_the_rate_climbs_back_additively_up_to_the_ceiling() -> None:
+    clock = ManualClock()
+    limiter = PacingLimiter(30.0, decrease=0.5, increase=1.0, clock=clock.now, sleep=clock.sleep)
+    limiter.slow_down(limiter.acquire())
+    assert limiter.rate == pytest.approx(15.0)
+    clock.advance(5.0)
+    assert limiter.rate == pytest.approx(20.0)
+    clock.advance(60.0)
+    assert limiter.rate == pytest.approx(30.0)
+
+
+def test_a_storm_of_429s_never_takes_the_rate_below_its_floor() -> None:
+    clock = ManualClock()
+    limiter = PacingLimiter(10.0, decrease=0.5, increase=0.0, clock=clock.now, sleep=clock.sleep)
+    for _ in range(20):
+        limiter.slow_down(limiter.acquire())
+    assert limiter.rate == pytest.approx(1.0)
 
 
 def test_invalid_limits_are_rejected() -> None:
-    with pytest.raises(ValueError, match="capacity"):
-        SlidingWindowLimiter(0)
-    with pytest.raises(ValueError, match="window"):
-        SlidingWindowLimiter(1, 0)
     with pytest.raises(ValueError, match="rate"):
-        SlidingWindowLimiter.per_second(0)
+        PacingLimiter(0)
+    with pytest.raises(ValueError, match="burst"):
+        PacingLimiter(1, burst=0)
+    with pytest.raises(ValueError, match="decrease"):
+        PacingLimiter(1, decrease=1.0)

@@ -35,6 +35,7 @@ from zoomguard.errors import (
 from zoomguard.zoom.client import LIGHT, MEDIUM, ZoomClient, encode_meeting_id, parse_retry_after
 from zoomguard.zoom.ratelimit import ManualClock
 from zoomguard.zoom.tokens import S2STokenProvider, StaticTokenProvider
+from zoomguard.zoom.transport import JITTER_HEADROOM
 
 API = "https://api.zoom.us/v2"
 TOKEN_URL = "https://zoom.us/oauth/token"
@@ -397,7 +398,7 @@ def test_429_waits_for_retry_after_then_succeeds(
     assert stats["retries"] == 1
 
 
-def test_retry_after_holds_back_the_whole_category(
+def test_a_429_slows_the_category_without_stalling_it(
     zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient], clock: ManualClock
 ) -> None:
     zoom.get(
@@ -405,12 +406,17 @@ def test_retry_after_holds_back_the_whole_category(
     )
     zoom.get(f"{API}/meetings/1", json=meeting(1))
     zoom.get(f"{API}/meetings/2", json=meeting(2))
-    client = make_client()
+    client = make_client(rate_light=10)
+    limiter = client.limiters[LIGHT]
+    before = limiter.rate
     client.get_meeting(1)
+    assert 4.0 in clock.sleeps  # the rate-limited request itself waited for Retry-After
+    assert limiter.rate < before  # cut, and still climbing back after the 4 s
+    assert limiter.cuts == 1
     started = clock.now()
     client.get_meeting(2)
-    assert clock.now() == started  # the deferral was served once, not per request
-    assert client.limiters[LIGHT].acquire() >= 1004.0
+    # The next request of the category waits one interval at the cut rate, not Retry-After.
+    assert clock.now() - started <= 1.0 / (before * limiter.decrease) + 1e-9
 
 
 def test_429_without_retry_after_backs_off_exponentially(
@@ -747,11 +753,18 @@ def test_from_settings_needs_s2s_credentials() -> None:
     with pytest.raises(ConfigError, match="ZOOM_CLIENT_SECRET"):
         ZoomClient.from_settings(Settings())
     client = ZoomClient.from_settings(
-        Settings(zoom_account_id="a", zoom_client_id="c", zoom_client_secret=SECRET, rate_light=8)
+        Settings(
+            zoom_account_id="a",
+            zoom_client_id="c",
+            zoom_client_secret=SECRET,
+            rate_light=8,
+            rate_share=0.5,
+        )
     )
     with client:
         assert client.api_url == API
-        assert client.limiters[LIGHT].capacity == 8
+        # Half the plan's 8/s, paced a little under it for latency jitter.
+        assert client.limiters[LIGHT].ceiling == pytest.approx(4 * JITTER_HEADROOM)
 
 
 # --- concurrency ----------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class Settings:
     # Zoom rate limits (requests per second per category; Pro plan defaults)
     rate_light: float = 30.0
     rate_medium: float = 20.0
+    # The part of those limits zoomguard's processes use (the rest is left to other apps)
+    rate_share: float = 0.8
     concurrency: int = 16
     http_timeout_seconds: float = 30.0
     max_retries: int = 5
@@ -91,6 +93,13 @@ class Settings:
         """PATCHes zoomguard may send per host per UTC day."""
         return max(0, self.daily_update_limit - self.daily_update_reserve)
 
+    def api_rates(self, part: float = 1.0) -> tuple[float, float]:
+        """(light, medium) requests per second for one process's client: ``part`` of the
+        ``rate_share`` of the plan's limits (a sweep takes all of it, the worker a quarter;
+        see the README's "Rate limits")."""
+        budget = self.rate_share * part
+        return self.rate_light * budget, self.rate_medium * budget
+
     @property
     def has_s2s_credentials(self) -> bool:
         return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
@@ -123,6 +132,7 @@ class Settings:
             policy_path=reader.str("ZOOMGUARD_POLICY"),
             rate_light=reader.float("ZOOMGUARD_RATE_LIGHT", 30.0),
             rate_medium=reader.float("ZOOMGUARD_RATE_MEDIUM", 20.0),
+            rate_share=reader.share("ZOOMGUARD_RATE_SHARE", 0.8),
             concurrency=reader.int("ZOOMGUARD_CONCURRENCY", 16, minimum=1),
             http_timeout_seconds=reader.float("ZOOMGUARD_HTTP_TIMEOUT", 30.0),
             max_retries=reader.int("ZOOMGUARD_MAX_RETRIES", 5, minimum=0),
@@ -241,6 +251,12 @@ class _Reader:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
         if value <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+        return value
+
+    def share(self, name: builtins.str, default: builtins.float) -> builtins.float:
+        value = self.float(name, default)
+        if value > 1:
+            raise ConfigError(f"{name} must be at most 1, got {value}")
         return value
 
     def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
