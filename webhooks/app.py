@@ -66,7 +66,9 @@ def create_app(
             "signatures and will not start"
         )
     if store is None:
-        store = Store.open(settings)
+        # No liveness ping per request: a webhook that meets a dead connection gets a 503 and
+        # Zoom delivers it again (make_engine).
+        store = Store.open(settings, pre_ping=False)
 
     app = Flask(__name__)
     # Also enforced by werkzeug for declared lengths; routes._read_body handles chunked bodies.
