@@ -16,13 +16,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import ingest, memory, recording, sweep
+from benchmarks import ingest, memory, recording, signin_flood, sweep
 from benchmarks.common import DEFAULT_PG_URL, Context, Result, durability, postgres_available
 from benchmarks.report import entry, machine_info, update_doc, write
 
 BENCHMARKS: dict[str, Callable[[Context], Result]] = {
     sweep.NAME: sweep.run,
     ingest.NAME: ingest.run,
+    signin_flood.NAME: signin_flood.run,
     recording.NAME: recording.run,
     memory.NAME: memory.run,
 }
