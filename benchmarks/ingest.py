@@ -224,6 +224,8 @@ def one_run(ctx: Context, db: Database, throughput_seconds: float, paced_seconds
     secret = secrets.token_urlsafe(16)
     # The deployed log level: the per-webhook INFO line is part of the cost measured.
     env = base_env(db.url, ZOOM_WEBHOOK_SECRET_TOKEN=secret, ZOOMGUARD_LOG_LEVEL="INFO")
+    if ctx.options.get("web_threads"):
+        env["WEB_THREADS"] = str(ctx.options["web_threads"])
     maker = EventMaker(secret, "benchAccount")
     _fresh_database(db)
     hello, hello_cpu = _throughput(ctx, env, HELLO_APP, throughput_seconds, maker, "hello")
@@ -335,8 +337,8 @@ def summarise(label: str, runs: list[Any]) -> list[Row]:
 def run(ctx: Context) -> Result:
     if shutil.which(WRK) is None:
         raise RuntimeError(f"{WRK} is missing: apt-get install wrk")
-    runs_wanted = QUICK_RUNS if ctx.quick else RUNS
-    throughput_seconds = ctx.options.get("ingest_step_seconds") or (
+    runs_wanted = ctx.options.get("ingest_runs") or (QUICK_RUNS if ctx.quick else RUNS)
+    throughput_seconds = ctx.options.get("ingest_seconds") or (
         QUICK_THROUGHPUT_SECONDS if ctx.quick else THROUGHPUT_SECONDS
     )
     paced_seconds = QUICK_PACED_SECONDS if ctx.quick else PACED_SECONDS
