@@ -1,8 +1,9 @@
-"""The Procfile's web process (gunicorn serving zoomguard.webhooks:create_app()) on a loopback port.
+"""The Procfile's web process (waitress serving zoomguard.webhooks:create_app) on a loopback port.
 
 The command line is read from the Procfile and run by bash as a process manager would (honcho,
-Heroku), so the benchmark measures exactly what is deployed; only PORT (and, when asked,
-WEB_CONCURRENCY) are set here. Its access log goes to a file in the scratch directory.
+Heroku), so the benchmark measures exactly what is deployed; only PORT and WEB_HOST (and, when
+asked, WEB_CONCURRENCY or WEB_THREADS) are set here. Its output goes to a file in the scratch
+directory.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def create_app(
     (tests and the local demo).
     """
     if settings is None:
-        # The web process (gunicorn 'zoomguard.webhooks:create_app()'): configure logging here,
+        # The web process (waitress --call zoomguard.webhooks:create_app): configure logging here,
         # since no
         # zoomguard command runs first; the secret filter applies to everything it logs.
         from zoomguard.runtime.logs import configure_logging
