@@ -1,10 +1,10 @@
 """The long-running service commands: ``zoomguard worker``, ``zoomguard clock``, ``zoomguard run``.
 
-The Procfile runs them as separate processes (web is gunicorn serving
-``zoomguard.webhooks:create_app()``):
+The Procfile runs them as separate processes (web is waitress serving
+``zoomguard.webhooks:create_app``):
 
     release: zoomguard db upgrade
-    web:     gunicorn ... 'zoomguard.webhooks:create_app()'
+    web:     waitress-serve ... --call zoomguard.webhooks:create_app
     worker:  zoomguard worker        (drains the event inbox; run as many as you like)
     clock:   zoomguard clock         (the schedule of zoomguard.runtime.jobs; one is enough)
 
