@@ -15,7 +15,7 @@ from zoom_openapi import validate_request
 
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 
-TEST_SECRET_KEY = "an end-to-end test passphrase"
+TEST_SECRET_KEY = "Mstm-mqjizV7fzDYGhKeeXPV-jgVz-wiBTGEIvPXnvM="  # a Fernet key, for tests only
 
 
 @dataclass

@@ -34,7 +34,7 @@ from zoomguard.crypto import Vault
 from zoomguard.store import Base, Store, make_engine, upgrade
 
 POSTGRES_URL_ENV = "ZOOMGUARD_TEST_POSTGRES_URL"
-TEST_SECRET_KEY = "a test passphrase, never used in production"
+TEST_SECRET_KEY = "wk4tOvHVrPW_QS--NR96rLzAJ9b1Cs0zm-uonY1xVrU="  # a Fernet key, for tests only
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
