@@ -26,6 +26,7 @@ from zoomguard.store.leases import Leases
 from zoomguard.store.migrate import ensure_current
 from zoomguard.store.oauth_states import OAuthStates
 from zoomguard.store.outbox import Outbox
+from zoomguard.store.rekey import reencrypt_secrets
 from zoomguard.store.retention import Retention
 from zoomguard.store.sessions import DashboardSessions
 from zoomguard.store.stats import Stats
@@ -64,6 +65,10 @@ class Store:
             engine.dispose()
             raise
         return cls(engine, vault)
+
+    def reencrypt_secrets(self) -> int:
+        """Every stored secret re-encrypted under the first key (see ``store.rekey``)."""
+        return reencrypt_secrets(self.db)
 
     def close(self) -> None:
         self.engine.dispose()
