@@ -39,6 +39,7 @@ from zoomguard.cli.users import user_command
 from zoomguard.config import Settings
 from zoomguard.crypto import Vault
 from zoomguard.errors import OAuthConnectError, UserError, ZoomAuthError
+from zoomguard.formats import csv_safe
 from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxServer
 from zoomguard.service.connect import (
@@ -65,7 +66,6 @@ from zoomguard.store.users import (
     verify_password,
 )
 from zoomguard.webhooks.dashboard.compliance import (
-    csv_safe,
     latest_completed,
     overview,
     token_health,
