@@ -5,6 +5,7 @@ stored secret under the first key so that the old one can go."""
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -17,11 +18,13 @@ from store_fixtures import TEST_SECRET_KEY
 from zoomguard.cli import main
 from zoomguard.crypto import Vault
 from zoomguard.errors import SecretKeyError
+from zoomguard.service.events.stored_body import from_store, to_store
 from zoomguard.store import Store
 
 pytest_plugins = ("store_fixtures",)
 
 OLD_PASSPHRASE = "the passphrase this deployment used before"
+VAULT = Vault(TEST_SECRET_KEY)
 
 
 def legacy_passphrase_token(passphrase: str, plaintext: str) -> str:
@@ -35,6 +38,15 @@ def legacy_passphrase_token(passphrase: str, plaintext: str) -> str:
 def stored_under_old_keys(store: Store, db_engine: Engine) -> tuple[int, int]:
     """acct-1 under the old Fernet key (secret and both tokens), acct-2 under an old passphrase."""
     first = store.accounts.save_s2s("acct-1", "client-1", "secret-1")
+    store.inbox.add_event(
+        dedupe_key="k1",
+        event="meeting.updated",
+        zoom_account_id="acct-1",
+        event_ts=None,
+        body=to_store({"event": "meeting.updated", "payload": {"object": {"id": 7}}}, VAULT),
+        status="pending",
+        now=first.created_at,
+    )
     store.accounts.save_token(first.id, "access-1", first.created_at, refresh_token="refresh-1")
     second = store.accounts.save_s2s("acct-2", "client-2", "placeholder")
     with db_engine.begin() as connection:
@@ -62,13 +74,18 @@ def test_rotation_moves_every_secret_under_the_new_key(store: Store, db_engine: 
     during = Store(db_engine, Vault(f"{new_key},{TEST_SECRET_KEY},{OLD_PASSPHRASE}"))
     # Before rotating, both old keys still open what they encrypted.
     assert during.accounts.s2s_credentials(second) == ("acct-2", "client-2", "secret-2")
-    assert during.reencrypt_secrets() == 4
+    assert during.reencrypt_secrets() == 5
 
     assert only_new.accounts.s2s_credentials(first) == ("acct-1", "client-1", "secret-1")
     assert only_new.accounts.s2s_credentials(second) == ("acct-2", "client-2", "secret-2")
     token = only_new.accounts.load_token(first)
     assert token is not None
     assert (token[0], token[2]) == ("access-1", "refresh-1")
+    [item] = only_new.inbox.claim_events("w", 10, datetime.now(UTC), 60)
+    assert from_store(item.body, only_new.db.vault) == {
+        "event": "meeting.updated",
+        "payload": {"object": {"id": 7}},
+    }
 
 
 def test_rotation_changes_nothing_when_a_secret_opens_with_no_key(
@@ -94,5 +111,5 @@ def test_the_cli_rotates(store: Store, db_engine: Engine, monkeypatch: pytest.Mo
     monkeypatch.setenv("ZOOMGUARD_SECRET_KEY", f"{new_key},{TEST_SECRET_KEY},{OLD_PASSPHRASE}")
     result = CliRunner().invoke(main, ["secrets", "rotate"])
     assert result.exit_code == 0, result.output
-    assert "4 stored secrets re-encrypted" in result.output
+    assert "5 stored secrets re-encrypted" in result.output
     assert Store(db_engine, Vault(new_key)).accounts.s2s_credentials(first)[2] == "secret-1"
