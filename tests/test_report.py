@@ -26,6 +26,9 @@ from zoomguard.store import Store, upgrade
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 
 
+REPORT_SECRET_KEY = "cTeCmuv3pZ8PHRHKvtYWd7b5tcyvbh0tlPzO2glAnNw="  # a Fernet key, for tests only
+
+
 @dataclass
 class Setup:
     sandbox: SandboxServer
@@ -68,7 +71,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         }
         env = dict(sandbox.env())
         env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'report.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "a report test passphrase"
+        env["ZOOMGUARD_SECRET_KEY"] = REPORT_SECRET_KEY
         settings = Settings.from_env(env)
         upgrade(settings.database_url)
         store = Store.open(settings)
