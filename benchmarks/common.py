@@ -19,7 +19,7 @@ from zoomguard.sandbox import SandboxServer
 from zoomguard.store.base import make_engine, normalise_url
 
 DEFAULT_PG_URL = "postgresql+psycopg://zoomguard:zoomguard@127.0.0.1:54329/zoomguard_bench"
-BENCH_SECRET_KEY = "zoomguard benchmark passphrase (not a secret)"
+BENCH_SECRET_KEY = "OnAM2YsQIY8D0cKqMxvDKxCG3cfjKiozMfyDAKKHhFw="  # a Fernet key, not a secret
 # Same data every run: the sweep and the hand-written loop get identical accounts.
 SEED = 20240909
 

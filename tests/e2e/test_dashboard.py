@@ -37,7 +37,9 @@ from zoomguard import service
 from zoomguard.cli import ZoomGuardGroup
 from zoomguard.cli.users import user_command
 from zoomguard.config import Settings
+from zoomguard.crypto import Vault
 from zoomguard.errors import OAuthConnectError, UserError, ZoomAuthError
+from zoomguard.formats import csv_safe
 from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxServer
 from zoomguard.service.connect import (
@@ -61,9 +63,7 @@ from zoomguard.store.users import (
     hash_password,
     verify_password,
 )
-from zoomguard.webhooks.dashboard.auth import session_signing_key
 from zoomguard.webhooks.dashboard.compliance import (
-    csv_safe,
     latest_completed,
     overview,
     token_health,
@@ -313,12 +313,11 @@ def test_pages_forbid_scripts_and_framing(app: Flask) -> None:
 
 
 def test_the_session_key_is_derived_and_not_the_encryption_key(app: Flask) -> None:
-    assert app.secret_key == session_signing_key(SECRET_KEY)
+    assert app.secret_key == Vault(SECRET_KEY).signing_key()
     assert isinstance(app.secret_key, bytes)
     assert SECRET_KEY.encode() not in app.secret_key
-    assert session_signing_key(SECRET_KEY) != session_signing_key(SECRET_KEY + "x")
     # Key rotation (new,old) keeps signing with the first key, as the Vault encrypts with it.
-    assert session_signing_key(f"{SECRET_KEY},older key material") == app.secret_key
+    assert Vault(f"{SECRET_KEY},older key material").signing_key() == app.secret_key
 
 
 def test_without_a_secret_key_the_dashboard_is_off_and_webhooks_still_work(

@@ -1,7 +1,11 @@
 """Signing in to the dashboard: sessions, roles, CSRF tokens and the login/logout pages.
 
-- Flask's ``SECRET_KEY`` is derived from ZOOMGUARD_SECRET_KEY with HKDF and an info string of
-  its own, so the session-signing key is never the key that encrypts Zoom credentials.
+- Flask's ``SECRET_KEY`` is ``Vault.signing_key()``: derived from the first ZOOMGUARD_SECRET_KEY
+  (a random Fernet key, so a cookie gives nothing to guess at) with an info string of its own,
+  so the session-signing key is never the key that encrypts Zoom credentials.
+- Sessions are held server-side (``store.sessions``): the cookie carries a random session id,
+  looked up on every request. Signing out deletes it, "sign out everywhere" deletes all of the
+  user's, so a copy of the cookie taken before is refused at once.
 - Session cookies are HttpOnly, SameSite=Lax and Secure. Lax, not Strict: Zoom's redirect back
   after "Connect" is a cross-site navigation, and the session must come along with it for the
   connect to be bound to this browser. ``Secure`` can be dropped only when the app was built with
@@ -27,8 +31,6 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import (
     Blueprint,
     Flask,
@@ -59,7 +61,7 @@ SESSION_COOKIE_NAME = "zoomguard_session"
 SESSION_LIFETIME = timedelta(hours=8)
 CSRF_FIELD = "csrf_token"
 CSRF_FAILURE = "The form expired or did not come from this site. Reload the page and try again."
-_HKDF_INFO = b"zoomguard dashboard session signing v1"
+SESSION_ID = "sid"
 INSECURE_LOOPBACK_COOKIES = "ZOOMGUARD_INSECURE_LOOPBACK_COOKIES"
 SIGNIN_GUARD_KEY = "zoomguard_signin_guard"
 # One answer for every refused sign-in: it must not tell an unknown name from a locked one.
@@ -75,15 +77,6 @@ bp = Blueprint("auth", __name__)
 
 
 # --- keys and cookies ----------------------------------------------------------------------------
-
-
-def session_signing_key(secret_key: str) -> bytes:
-    """The Flask SECRET_KEY: HKDF-SHA256 of the first ZOOMGUARD_SECRET_KEY (the encrypting one)."""
-    first = next((part.strip() for part in secret_key.split(",") if part.strip()), "")
-    if not first:
-        raise ValueError("empty secret key")
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO)
-    return hkdf.derive(first.encode("utf-8"))
 
 
 def _is_loopback(host: str) -> bool:
@@ -121,8 +114,8 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
         return not relaxed
 
 
-def configure_sessions(app: Flask, secret_key: str, *, insecure_loopback_cookies: bool) -> None:
-    app.secret_key = session_signing_key(secret_key)
+def configure_sessions(app: Flask, signing_key: bytes, *, insecure_loopback_cookies: bool) -> None:
+    app.secret_key = signing_key
     app.session_interface = DashboardSessionInterface()
     app.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE_NAME,
@@ -180,12 +173,13 @@ def current_user() -> UserRecord | None:
 def load_user() -> UserRecord | None:
     """The signed-in user, re-read from the database on every request.
 
-    A deleted user, or one whose password changed since they signed in, is signed out.
+    A session that was signed out (here or everywhere) or expired, a deleted user, or one whose
+    password changed since they signed in, is signed out.
     """
-    user_id = session.get("uid")
-    if not isinstance(user_id, int):
+    session_id = session.get(SESSION_ID)
+    if not isinstance(session_id, str) or not session_id:
         return None
-    user = app_context().store.users.get(user_id)
+    user = app_context().store.sessions.user_for(session_id, now=utcnow())
     if user is None or session.get("fp") != user.session_fingerprint:
         session.clear()
         return None
@@ -321,7 +315,9 @@ def login() -> str | WerkzeugResponse | tuple[str, int]:
     # A fresh session: whatever an attacker may have planted before sign-in does not survive.
     session.clear()
     session.permanent = True
-    session["uid"] = result.user.id
+    session[SESSION_ID] = app_context().store.sessions.start(
+        result.user.id, now=utcnow(), lifetime=SESSION_LIFETIME
+    )
     session["fp"] = result.user.session_fingerprint
     csrf_token()
     log.info("dashboard sign-in: user %d (%s)", result.user.id, result.user.role)
@@ -338,8 +334,24 @@ def _signin_busy(retry_after: int) -> WerkzeugResponse:
 @bp.post("/logout")
 def logout() -> WerkzeugResponse:
     check_csrf()
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str) and session_id:
+        app_context().store.sessions.end(session_id)
     session.clear()
     flash("You are signed out.")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> WerkzeugResponse:
+    """End every session of the signed-in user: other browsers, and any copied cookie."""
+    check_csrf()
+    user = load_user()
+    if user is not None:
+        ended = app_context().store.sessions.end_all(user.id)
+        log.info("dashboard: user %d signed out everywhere (%d sessions)", user.id, ended)
+    session.clear()
+    flash("You are signed out on every browser.")
     return redirect(url_for("auth.login"))
 
 

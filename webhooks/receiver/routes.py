@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from zoomguard.errors import MalformedEnvelope
 from zoomguard.service.events import HANDLED_EVENTS
+from zoomguard.service.events.stored_body import to_store
 from zoomguard.store import inbox
 from zoomguard.webhooks.context import app_context
 from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, parse_envelope
@@ -115,8 +116,9 @@ def zoom_webhook() -> tuple[Response, int]:
         zoom_account_id=envelope.zoom_account_id,
         event_ts=envelope.event_ts,
         # Data minimisation: an event zoomguard ignores (participant joins and the like) is
-        # recorded by name only; its body, often names and emails, is not kept.
-        body=envelope.text if handled else "",
+        # recorded by name only; its body, often names and emails, is not kept. A handled
+        # event's body is kept without its secrets and sealed (stored_body).
+        body=to_store(envelope.document, context.store.db.vault) if handled else "",
         status=status,
         now=datetime.fromtimestamp(context.clock(), UTC),
     )

@@ -275,6 +275,7 @@ class Inbox:
             .where(_ours(event_id, worker_id))
             .values(
                 status=DONE,
+                body="",  # settled: nothing will read it again, so nothing of it is kept
                 processed_at=now,
                 claimed_by=None,
                 claimed_until=None,
@@ -314,6 +315,7 @@ class Inbox:
             row.claimed_until = None
             if row.attempts >= max_attempts:
                 row.status = DEAD
+                row.body = ""  # given up: the dead-event alert was made from the claimed copy
                 row.processed_at = now
             else:
                 row.status = PENDING

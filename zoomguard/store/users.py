@@ -18,12 +18,12 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import exc, select
+from sqlalchemy import delete, exc, select
 from sqlalchemy.orm import Session
 
 from zoomguard.errors import UserError
 from zoomguard.store.database import Database, utcnow
-from zoomguard.store.models import DashboardUser
+from zoomguard.store.models import DashboardSession, DashboardUser
 from zoomguard.store.records import (
     ROLE_ADMIN,
     ROLE_PRIVACY_OFFICER,
@@ -172,6 +172,11 @@ class DashboardUsers:
             row.failed_logins = 0
             row.locked_until = None
             row.updated_at = now or utcnow()
+            session.execute(
+                delete(DashboardSession)
+                .where(DashboardSession.user_id == row.id)
+                .execution_options(synchronize_session=False)
+            )
             session.flush()
             return user_record(row)
 
