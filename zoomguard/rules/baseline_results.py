@@ -212,12 +212,11 @@ def render_summary(result: BaselineResult) -> str:
 
 def data_center_line(regions: Sequence[str]) -> str:
     """The account's data-centre regions, as the baseline and the dashboard report them."""
-    shown = ", ".join(regions) if regions else "Zoom's default regions"
+    tell = "participants are to be told their information may be stored outside Canada"
+    if not regions:
+        return f"Data-centre regions for meetings: Zoom's defaults, not chosen ({tell})"
     canada = "included" if CANADA_REGION in regions else "not included"
-    return (
-        f"Data-centre regions for meetings: {shown} (Canada's {canada}; participants are to be "
-        "told their information may be stored outside Canada)"
-    )
+    return f"Data-centre regions for meetings: {', '.join(regions)} (Canada's {canada}; {tell})"
 
 
 def _enforcement_lines(result: BaselineResult) -> list[str]:

@@ -514,6 +514,13 @@ class BaselineRunner:
         *,
         full: bool,
     ) -> bl.BaselineResult:
+        regions = next(
+            (bl.data_center_regions(t.settings) for t in targets if t.level == bl.ACCOUNT), None
+        )
+        if regions is not None:  # for the dashboard: where the account's meetings may be hosted
+            self.store.accounts.save_data_center_regions(
+                self.account.id, regions, self._run.clock()
+            )
         rows: list[bl.SettingResult] = []
         for target in targets:
             if target.level == bl.ACCOUNT or not full:
@@ -530,10 +537,7 @@ class BaselineRunner:
             recordings_checked=full and self.cleans_recordings,
             patches=sum(t.patches for t in targets),
             errors=tuple(self._run.errors),
-            data_center_regions=next(
-                (bl.data_center_regions(t.settings) for t in targets if t.level == bl.ACCOUNT),
-                None,
-            ),
+            data_center_regions=regions,
         )
 
 
