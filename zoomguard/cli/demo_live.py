@@ -27,6 +27,7 @@ from zoomguard.sandbox import SandboxServer
 from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store
 from zoomguard.webhooks import create_app
+from zoomguard.zoom import webhook_events
 
 # How long the demo waits for zoomguard to stop the recording before it calls the demo failed
 # (the benchmark's p95 is about 0.1 s; this only guards against a hang).
@@ -142,7 +143,7 @@ def stop_a_live_recording(sandbox: SandboxServer, meeting_id: int) -> RecordingS
 
 def _recording_started_at(sandbox: SandboxServer, meeting_id: int) -> float:
     """Unix seconds at which the sandbox emitted this meeting's recording.started."""
-    for event in reversed(sandbox.state.events_snapshot("recording.started")):
+    for event in reversed(sandbox.state.events_snapshot(webhook_events.RECORDING_STARTED)):
         if event["payload"]["object"]["id"] == meeting_id:
             return float(event["event_ts"]) / 1000.0
     raise ZoomGuardError(
