@@ -42,6 +42,7 @@ from zoomguard.errors import OAuthConnectError, UserError, ZoomAuthError
 from zoomguard.formats import csv_safe
 from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxServer
+from zoomguard.service.baseline import BaselineRunner
 from zoomguard.service.connect import (
     STATE_TTL,
     OAuthTokenProvider,
@@ -648,6 +649,26 @@ def test_an_account_removed_in_zoom_shows_as_removed_and_cannot_be_swept(
     response = client.post("/sweeps", data={"csrf_token": token, "account": str(account.id)})
     assert response.status_code == 404
     assert sqlite_store.sweeps.recent() == []
+
+
+def test_the_account_s_data_centre_regions_are_shown_after_a_baseline(
+    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+) -> None:
+    account = connect_s2s(settings, sqlite_store, sandbox)
+    client = app.test_client()
+    sign_in(client, ADMIN)
+    assert "Data-centre regions" not in client.get("/").get_data(as_text=True)  # not read yet
+    sandbox.state.settings.account["data_center_regions"] = ["US", "DE"]
+    report_only = policy.load_profile('mode = "report"')
+    with service.client_for_account(settings, sqlite_store, account) as zoom:
+        BaselineRunner(
+            settings, sqlite_store, zoom, account, profile=report_only, recordings=False
+        ).run()
+    page = client.get("/").get_data(as_text=True)
+    assert "Data-centre regions for meetings: US, DE (Canada&#39;s not included" in page
+    stored = sqlite_store.accounts.get(account.id)
+    assert stored is not None
+    assert stored.data_center_regions == ("US", "DE")
 
 
 # --- run a sweep now ---------------------------------------------------------------------------

@@ -61,6 +61,9 @@ def test_demo_stops_a_live_recording_and_locks_the_baseline(tmp_path: Path) -> N
     assert locked, out
     assert locked.group(1) == locked.group(2)
     assert int(locked.group(1)) >= 10
+    # What Zoom's API cannot set is left for a person, with the place in Zoom's web portal.
+    assert "FOR A PERSON ai_meeting_summary: Zoom's API cannot set this" in out
+    assert "Zoom offers no lock for these, so they are repaired after the fact" in out
 
     # Nothing shortened silently: each cut says how much is left and what shows it all.
     assert re.search(

@@ -362,3 +362,67 @@ def test_no_passcode_sin_or_download_token_reaches_the_database_files(rig: Rig) 
     assert state.meetings[meeting["id"]]["settings"]["waiting_room"] is True
     assert "recording.completed" in rig.alert_categories()
     _assert_nothing_sensitive(rig.database)
+
+
+# --- records of a meeting besides its recording (issue #15): when Zoom refuses -------------------
+
+
+def _alert_of(rig: Rig, category: str) -> dict[str, Any]:
+    with rig.store.transaction() as session:
+        alert = session.scalars(select(Alert).where(Alert.category == category)).one()
+        return dict(alert.details)
+
+
+def test_ai_companion_zoom_refuses_to_stop_is_still_disabled_and_the_officer_told(
+    rig: Rig,
+) -> None:
+    state = rig.sandbox.state
+    meeting = state.add_meeting(state.add_user("host@agency.example"), settings=COMPLIANT)
+    # Zoom's 403 2314: the account does not let the app manage AI Companion's questions.
+    state.fail_once("PATCH", meeting["id"], status=403, code=2314, message="Not allowed.")
+    assert state.start_ai_companion(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+
+    assert state.live[meeting["id"]].ai_companion == "disabled"  # the disable still went through
+    details = _alert_of(rig, "meeting.ai_companion_started")
+    assert details["confirmed"] is False
+    assert "ai_companion.stop" in details["failure"]
+    assert "2314" in details["failure"]
+    assert "Ask the host to stop AI Companion" in details["officer_action"]
+    assert details["host_email"] == "host@agency.example"
+    [(action, confirmed)] = [
+        (a.action, a.confirmed) for a in rig.store.audit.recent(10) if a.action.startswith("ai_")
+    ]
+    assert (action, confirmed) == ("ai_companion.stop", False)
+
+
+def test_a_passing_zoom_error_does_not_keep_the_live_stream_running(rig: Rig) -> None:
+    state = rig.sandbox.state
+    meeting = state.add_meeting(state.add_user("host@agency.example"), settings=COMPLIANT)
+    state.fail_once("PATCH", f"/v2/meetings/{meeting['id']}/livestream/status", status=500)
+    state.start_live_stream(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert state.live[meeting["id"]].live_stream_service is None
+    statuses = [r.status for r in state.request_log() if r.path.endswith("/livestream/status")]
+    assert statuses == [500, 204]  # asked again, as Zoom's 5xx may pass
+    assert _alert_of(rig, "meeting.live_streaming_started")["confirmed"] is True
+
+
+def test_a_summary_zoom_cannot_delete_is_left_for_the_officer(rig: Rig) -> None:
+    state = rig.sandbox.state
+    uuid = "c3VtbWFyeVRlc3RVdWlkMDA="  # the summary is deleted by its instance's UUID
+    meeting = state.add_meeting(
+        state.add_user("host@agency.example"), uuid=uuid, settings=COMPLIANT
+    )
+    state.fail_once(
+        "DELETE", uuid, status=400, code=2313, message="Failed to delete meeting summary."
+    )
+    summary = state.complete_summary(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert state.summary_for(summary["meeting_uuid"]) is not None
+    details = _alert_of(rig, "meeting.summary_completed")
+    assert "2313" in details["failure"]
+    assert "Delete the meeting summary in the Zoom web portal" in details["officer_action"]

@@ -20,7 +20,11 @@ from zoomguard.rules.policy import load_profile
 from zoomguard.rules.profile import Baseline, Profile, default_profile
 
 ALL_ON = Baseline()
-SETTING_ITEMS = [i for i in bl.ITEMS if i != BASELINE_PMI_PASSCODE]
+# Every account setting the built-in profile checks, in report order.
+SETTING_ITEMS = [i for i in bl.ITEMS if i != BASELINE_PMI_PASSCODE and i in DEFAULT_BASELINE_ITEMS]
+# Those zoomguard sets through the API (the rest are reported for a person).
+API_ITEMS = [i for i in SETTING_ITEMS if bl.ITEMS[i].portal is None]
+PORTAL_ITEMS = [i for i in bl.ITEMS if bl.ITEMS[i].portal is not None]
 PASSCODE = "Ab3*xY9-kq"
 
 # Where Zoom documents each level's settings (GET and PATCH).
@@ -35,14 +39,20 @@ LOCK_PATHS = {
 }
 
 
-def build(level: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build(
+    level: str, values: Mapping[str, Any] | None = None, *, skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A settings document at ``level`` with every baseline path at the baseline value, except
-    the item ids given in ``values`` (item id -> value)."""
+    the item ids given in ``values`` (item id -> value), and without the items in ``skip``."""
     doc: dict[str, Any] = {}
     for item in bl.ITEMS.values():
+        if item.id in skip:
+            continue
         for path in item.paths.get(level, ()):
             if item.id == BASELINE_PMI_PASSCODE:
                 value: Any = PASSCODE
+            elif item.includes:
+                value = ["US", item.desired]
             else:
                 value = item.desired
             if values and item.id in values:
@@ -84,7 +94,14 @@ def wrong_value(item_id: str) -> Any:
     desired = bl.ITEMS[item_id].desired
     if isinstance(desired, bool):
         return not desired
-    return {"all": "none", "none": "cloud"}[str(desired)]
+    if bl.ITEMS[item_id].includes:
+        return ["US"]
+    return {"all": "none", "none": "cloud", "1": 3}[str(desired)]
+
+
+def shown(value: Any) -> Any:
+    """A value as a check shows it: a list of regions as one string."""
+    return ", ".join(value) if isinstance(value, list) else value
 
 
 # The items and Zoom's documents ------------------------------------------------------------------
@@ -92,14 +109,31 @@ def wrong_value(item_id: str) -> Any:
 
 def test_items_and_policy_defaults_agree() -> None:
     assert tuple(bl.ITEMS) == tuple(BASELINE_DEFAULTS)
-    assert frozenset(BASELINE_DEFAULTS) == DEFAULT_BASELINE_ITEMS
+    assert frozenset(i for i, on in BASELINE_DEFAULTS.items() if on) == DEFAULT_BASELINE_ITEMS
+    assert {i for i, on in BASELINE_DEFAULTS.items() if not on} == {"canada_data_center"}
     for item in bl.ITEMS.values():
         assert item.rule_id == f"baseline.{item.id}"
         assert len(item.rule_id) <= 64  # findings.rule_id is str(64)
-    for item_id in SETTING_ITEMS:
+    for item_id in API_ITEMS:
         item = bl.ITEMS[item_id]
-        assert set(item.paths) == {bl.ACCOUNT, bl.GROUP, bl.USER}
-        assert set(item.lock_paths) == {bl.ACCOUNT, bl.GROUP}
+        # Zoom has no archiving setting for a user: it is an account or group matter.
+        levels = (
+            {bl.ACCOUNT, bl.GROUP} if item_id == "archiving" else {bl.ACCOUNT, bl.GROUP, bl.USER}
+        )
+        assert set(item.paths) == levels
+        assert set(item.lock_paths) in ({bl.ACCOUNT, bl.GROUP}, set())
+    # Zoom offers no lock for these, so they are repaired after the fact.
+    assert {i for i in API_ITEMS if not bl.ITEMS[i].lockable} == {"smart_recording", "save_chats"}
+    for item_id in PORTAL_ITEMS:
+        item = bl.ITEMS[item_id]
+        assert set(item.paths) == {bl.ACCOUNT}
+        assert not item.lockable
+        assert (item.portal or "").startswith("Admin > Account Management")
+    assert set(PORTAL_ITEMS) == {
+        "ai_meeting_summary",
+        "ai_companion_questions",
+        "canada_data_center",
+    }
     assert not bl.ITEMS[BASELINE_PMI_PASSCODE].lockable
 
 
@@ -109,7 +143,10 @@ def test_every_settings_path_is_one_zoom_documents_at_that_level(level: str) -> 
     # that lives elsewhere at this level (e.g. in_meeting.waiting_room on the account) fails.
     doc = build(level)
     validate_response("GET", SETTINGS_PATHS[level], 200, doc)
-    for option, body in bl.split_by_option(doc):
+    # zoomguard PATCHes every path but those of settings a person sets in the portal (Zoom
+    # documents no PATCH field for them: the strict check below would fail on them).
+    settable = build(level, skip=tuple(PORTAL_ITEMS))
+    for option, body in bl.split_by_option(settable):
         query = {"option": option} if option else None
         validate_request("PATCH", SETTINGS_PATHS[level], query, body)
 
@@ -159,12 +196,12 @@ def test_a_compliant_locked_account_has_nothing_to_do() -> None:
     evaluation = account_eval(build(bl.ACCOUNT), build_locks(bl.ACCOUNT))
     assert evaluation.compliant
     assert [c.item_id for c in evaluation.checks] == SETTING_ITEMS
-    assert all(c.locked is True for c in evaluation.checks)
+    assert all(c.locked is (True if c.item.lockable else None) for c in evaluation.checks)
     assert evaluation.settings_patch == {}
     assert evaluation.lock_patch == {}
 
 
-@pytest.mark.parametrize("item_id", SETTING_ITEMS)
+@pytest.mark.parametrize("item_id", API_ITEMS)
 def test_each_wrong_account_setting_is_set_and_locked(item_id: str) -> None:
     item = bl.ITEMS[item_id]
     settings = build(bl.ACCOUNT, {item_id: wrong_value(item_id)})
@@ -174,14 +211,49 @@ def test_each_wrong_account_setting_is_set_and_locked(item_id: str) -> None:
     assert (check.actual, check.desired, check.locked) == (
         wrong_value(item_id),
         item.desired,
-        False,
+        False if item.lockable else None,  # None: Zoom offers no lock for it
     )
     assert sorted(flat_paths(evaluation.settings_patch)) == sorted(item.paths[bl.ACCOUNT])
     assert all(
         bl.get_path(evaluation.settings_patch, p) == item.desired for p in item.paths["account"]
     )
-    assert sorted(flat_paths(evaluation.lock_patch)) == sorted(item.lock_paths[bl.ACCOUNT])
+    assert sorted(flat_paths(evaluation.lock_patch)) == sorted(item.lock_paths.get(bl.ACCOUNT, ()))
     assert all(v is True for v in bl.flatten(evaluation.lock_patch).values())
+
+
+@pytest.mark.parametrize("item_id", PORTAL_ITEMS)
+def test_a_setting_the_api_cannot_set_is_reported_for_a_person_with_its_place(
+    item_id: str,
+) -> None:
+    item = bl.ITEMS[item_id]
+    baseline = Baseline(items=frozenset({item_id}))
+    settings = build(bl.ACCOUNT, {item_id: wrong_value(item_id)})
+    evaluation = bl.evaluate(bl.ACCOUNT, "account", settings, {}, baseline, enforce=True)
+    [check] = evaluation.deviations
+    assert (check.actual, check.locked) == (shown(wrong_value(item_id)), None)
+    assert evaluation.settings_patch == {}  # never PATCHed: Zoom documents no field for it
+    assert evaluation.lock_patch == {}
+    [result] = bl.settle(evaluation, reread=None, patched=False, enforce=True)
+    assert result.status == bl.REPORTED
+    assert (item.portal or "?") in (result.detail or "")
+    assert result.enforcement == "set by a person in Zoom's web portal"
+    right = bl.evaluate(bl.ACCOUNT, "account", build(bl.ACCOUNT), {}, baseline, enforce=True)
+    assert right.compliant
+
+
+def test_canada_s_region_is_required_only_when_the_policy_asks() -> None:
+    settings = build(bl.ACCOUNT, {"canada_data_center": ["US", "DE"]})
+    assert account_eval(settings, build_locks(bl.ACCOUNT)).compliant  # off by default
+    required = Baseline(items=DEFAULT_BASELINE_ITEMS | {"canada_data_center"})
+    evaluation = bl.evaluate(
+        bl.ACCOUNT, "account", settings, build_locks(bl.ACCOUNT), required, enforce=True
+    )
+    [check] = evaluation.deviations
+    assert (check.item_id, check.actual, check.desired) == ("canada_data_center", "US, DE", "CA")
+    assert bl.data_center_regions(settings) == ("US", "DE")
+    assert bl.data_center_regions({}) is None
+    assert "US, DE (Canada's not included" in bl.data_center_line(("US", "DE"))
+    assert "Canada's included" in bl.data_center_line(("CA",))
 
 
 def test_a_right_but_unlocked_account_setting_is_only_locked() -> None:
@@ -242,7 +314,7 @@ def test_below_the_account_a_right_value_needs_no_lock() -> None:
     )
     assert evaluation.compliant
     assert evaluation.lock_patch == {}
-    assert all(c.locked is False for c in evaluation.checks)
+    assert all(c.locked is (False if c.item.lockable else None) for c in evaluation.checks)
 
 
 def test_a_lock_zoom_returns_under_one_path_of_two_counts() -> None:
@@ -448,7 +520,9 @@ def test_report_mode_dry_run_and_refused_changes() -> None:
     before = noncompliant_account()
     reported = bl.settle(before, reread=None, patched=False, enforce=False)
     assert {r.status for r in reported if r.item_id == "file_transfer"} == {bl.REPORTED}
-    assert reported[-1].detail == "report mode: not changed"
+    assert next(r for r in reported if r.item_id == "file_transfer").detail == (
+        "report mode: not changed"
+    )
     dry = bl.settle(before, reread=None, patched=False, enforce=False, dry_run=True)
     assert "dry run" in (next(r for r in dry if r.status == bl.REPORTED).detail or "")
     refused = bl.settle(before, reread=None, patched=False, enforce=True, error="could not fix: x")
@@ -543,7 +617,10 @@ def test_summary_of_a_compliant_account_says_nothing_changed() -> None:
     assert "No group or user deviated" in text
     assert "Cloud recordings within the look-back: none." in text
     assert "nothing was changed in Zoom" in text
-    assert "Only repaired" not in text
+    # Only what Zoom offers no lock for is repaired after the fact on a compliant account.
+    assert "Only repaired after the fact (not locked): save_chats, smart_recording" in text
+    assert "Set by a person in Zoom's web portal" in text
+    assert "FOR A PERSON" not in text
     assert result.compliant
     assert not result.changed_anything
 

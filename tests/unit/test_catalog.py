@@ -117,6 +117,8 @@ def test_each_fix_is_its_part_of_the_single_patch(rule_id: str) -> None:
             "auto_recording": "none",
             "meeting_authentication": True,
             "use_pmi": False,
+            "auto_start_meeting_summary": False,
+            "auto_start_ai_companion_questions": False,
         },
     }
     every_rule = policy.Profile(rules=frozenset(MEETING_RULES))
@@ -125,7 +127,10 @@ def test_each_fix_is_its_part_of_the_single_patch(rule_id: str) -> None:
     target = meeting
     for key in parents:
         target = target[key]
-    del target[leaf]  # absent: zoomguard cannot confirm the rule holds, so it fixes it
+    if isinstance(rule.fix.value, bool):
+        target[leaf] = not rule.fix.value  # the wrong value
+    else:
+        del target[leaf]  # absent: zoomguard cannot confirm the rule holds, so it fixes it
     evaluation = policy.evaluate(
         meeting, every_rule, today=TODAY, make_passcode=lambda: "Ab3*xY9-zQ"
     )

@@ -63,23 +63,39 @@ def test_two_handlers_for_one_event_are_refused() -> None:
         first.on()
 
 
+RECORD_EVENTS = {
+    "meeting.ai_companion_started",
+    "meeting.summary_completed",
+    "meeting.live_streaming_started",
+    "meeting.chat_message_file_sent",
+    "recording.resumed",
+    "recording.recovered",
+    "recording.transcript_completed",
+}
+
+
 def test_the_handled_and_urgent_sets_are_the_ones_zoomguard_always_had() -> None:
-    assert {
-        "meeting.created",
-        "meeting.updated",
-        "meeting.deleted",
-        "recording.started",
-        "recording.completed",
-        "meeting.participant_jbh_joined",
-        "meeting.participant_jbh_waiting",
-        "app_deauthorized",
-        "account.settings_updated",
-        "account.lock_settings_updated",
-        "group.settings_updated",
-        "group.lock_settings_updated",
-        "user.settings_updated",
-    } == HANDLED_EVENTS
-    assert {"recording.started", "recording.completed"} == URGENT_EVENTS
+    assert (
+        RECORD_EVENTS
+        | {
+            "meeting.created",
+            "meeting.updated",
+            "meeting.deleted",
+            "recording.started",
+            "recording.completed",
+            "meeting.participant_jbh_joined",
+            "meeting.participant_jbh_waiting",
+            "app_deauthorized",
+            "account.settings_updated",
+            "account.lock_settings_updated",
+            "group.settings_updated",
+            "group.lock_settings_updated",
+            "user.settings_updated",
+        }
+        == HANDLED_EVENTS
+    )
+    # Every record of a meeting is urgent: it is being kept, or was just kept, right now.
+    assert RECORD_EVENTS | {"recording.started", "recording.completed"} == URGENT_EVENTS
     recording = REGISTRY.listener_for("recording.started")
     assert recording is not None
     assert recording.category == categories.RECORDING_STARTED

@@ -136,6 +136,8 @@ def test_default_profile_turns_on_the_guidance_rules_only() -> None:
         "waiting_room",
         "join_before_host_off",
         "no_auto_recording",
+        "no_ai_summary",
+        "no_ai_questions",
         "identifying_information",
     }
     assert profile.exemptions == ()
@@ -778,3 +780,46 @@ def test_findings_are_json_serialisable() -> None:
         "no_auto_recording",
         "identifying_information",
     }
+
+
+def test_ai_companion_auto_start_is_turned_off_in_the_one_patch() -> None:
+    meeting = compliant_meeting()
+    meeting["settings"].update(
+        auto_start_meeting_summary=True, auto_start_ai_companion_questions=True, waiting_room=False
+    )
+    evaluation = evaluate(meeting, default_profile(), today=TODAY)
+    assert [f.rule_id for f in evaluation.findings] == [
+        "waiting_room",
+        "no_ai_summary",
+        "no_ai_questions",
+    ]
+    assert evaluation.patch == {
+        "settings": {
+            "waiting_room": True,
+            "auto_start_meeting_summary": False,
+            "auto_start_ai_companion_questions": False,
+        }
+    }
+    summary = next(f for f in evaluation.findings if f.rule_id == "no_ai_summary")
+    assert "not recorded" in summary.reason
+
+
+def test_ai_companion_fields_absent_mean_no_ai_companion_to_turn_off() -> None:
+    # compliant_meeting() has neither field, as Zoom returns meetings without AI Companion.
+    assert evaluate(compliant_meeting(), default_profile(), today=TODAY).compliant
+
+
+def test_ai_companion_rules_can_be_switched_off_and_exempted() -> None:
+    meeting = compliant_meeting()
+    meeting["settings"]["auto_start_meeting_summary"] = True
+    off = dataclasses.replace(default_profile(), rules=ALL_RULES - {"no_ai_summary"})
+    assert evaluate(meeting, off, today=TODAY).compliant
+    evaluation = evaluate(
+        meeting, exempt_profile(meeting_id="85746065432", expires=TODAY), today=TODAY
+    )
+    assert evaluation.patch == {}
+    assert evaluation.exemption is not None
+    assert [f.rule_id for f in evaluation.findings] == ["no_ai_summary"]
+    reported = evaluate(meeting, Profile(mode="report"), today=TODAY)
+    assert reported.patch == {}
+    assert [f.rule_id for f in reported.findings] == ["no_ai_summary"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from zoomguard.rules import policy
+from zoomguard.rules.baseline import data_center_line
 from zoomguard.store import AccountRecord, FindingRecord, SweepRecord
 
 STILL_OPEN = ("failed", "reported")  # a person must act
@@ -50,6 +51,8 @@ class AccountView:
     next_sweep_text: str
     running: bool
     launch_error: str | None
+    # Where the account's meetings may be hosted, as the last baseline read it (None: unknown).
+    data_center_text: str | None = None
 
 
 def account_label(account: AccountRecord) -> str:
@@ -106,6 +109,9 @@ def account_view(
         else "Not swept",
         running=running,
         launch_error=launch_error,
+        data_center_text=None
+        if account.data_center_regions is None
+        else data_center_line(account.data_center_regions),
     )
 
 

@@ -226,9 +226,21 @@ def _baseline(settings: Any, store: Any, account: Any, profile: Any) -> str:
     headers = ("Zoom setting", "was", "now", "locked", "so that")
     lines = [reporting.table(headers, rows, max_width=60)]
     locked = [s for s in own if s.enforcement == "locked at the source"]
+    lockable = [s for s in own if s.item.lockable]
     lines.append(
         f"now locked at the account level, so no group or user can change them: "
-        f"{len(locked)} of {len(own)} settings"
+        f"{len(locked)} of {len(lockable)} settings Zoom can lock"
+    )
+    unlockable = [s.item_id for s in own if not s.item.lockable and s.item.portal is None]
+    if unlockable:
+        lines.append(
+            "Zoom offers no lock for these, so they are repaired after the fact: "
+            + ", ".join(unlockable)
+        )
+    lines.extend(
+        f"FOR A PERSON {s.item_id}: {s.detail}"
+        for s in own
+        if s.item.portal is not None and s.status == bl.REPORTED
     )
     below = [s for s in result.deviations if s.level != bl.ACCOUNT]
     targets = {s.target for s in below}

@@ -1,10 +1,11 @@
 """What the privacy officer hears about, and how soon.
 
 Every alert has a category. Categories in ``DEFAULT_IMMEDIATE`` are sent as soon as the outbox is
-flushed, one email each, because a person may have to act within minutes (a recording is running,
-a fix did not take, Zoom's daily update cap stopped zoomguard, an event was given up on). Every
-other category waits for the digest: one email per finished sweep, and one per batch of webhook
-alerts, so a sweep that fixes 300 meetings sends one email, not 300.
+flushed, one email each, because a person may have to act within minutes (a recording, AI
+Companion or a live stream is running, a file was sent in a meeting's chat, a fix did not take,
+Zoom's daily update cap stopped zoomguard, an event was given up on). Every other category waits
+for the digest: one email per finished sweep, and one per batch of webhook alerts, so a sweep
+that fixes 300 meetings sends one email, not 300.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ MEETING_IDENTIFYING_INFORMATION: Final = "meeting.identifying_information"
 RECORDING_STARTED: Final = webhook_events.RECORDING_STARTED
 # A cloud recording finished (zoomguard trashes or deletes it where the policy says so).
 RECORDING_COMPLETED: Final = webhook_events.RECORDING_COMPLETED
+# AI Companion started in a live meeting (zoomguard stops and disables it).
+AI_COMPANION_STARTED: Final = webhook_events.MEETING_AI_COMPANION_STARTED
+# AI Companion wrote a meeting summary (zoomguard deletes it).
+MEETING_SUMMARY_COMPLETED: Final = webhook_events.MEETING_SUMMARY_COMPLETED
+# A meeting is being live streamed (zoomguard stops the stream).
+LIVE_STREAMING_STARTED: Final = webhook_events.MEETING_LIVE_STREAMING_STARTED
+# A file was sent in a meeting's chat: only a person can follow it up.
+CHAT_FILE_SENT: Final = webhook_events.MEETING_CHAT_MESSAGE_FILE_SENT
 # A webhook event failed every retry and was set aside: something may have been missed.
 EVENT_DEAD: Final = "event.dead"
 # zoomguard changed (or could not change) an account-level setting to the baseline.
@@ -54,6 +63,10 @@ ALL_CATEGORIES: Final[frozenset[str]] = frozenset(
         MEETING_IDENTIFYING_INFORMATION,
         RECORDING_STARTED,
         RECORDING_COMPLETED,
+        AI_COMPANION_STARTED,
+        MEETING_SUMMARY_COMPLETED,
+        LIVE_STREAMING_STARTED,
+        CHAT_FILE_SENT,
         EVENT_DEAD,
         SETTINGS_BASELINE,
         SETTINGS_BASELINE_FAILED,
@@ -64,6 +77,10 @@ DEFAULT_IMMEDIATE: Final[frozenset[str]] = frozenset(
     {
         RECORDING_STARTED,
         RECORDING_COMPLETED,
+        AI_COMPANION_STARTED,
+        MEETING_SUMMARY_COMPLETED,
+        LIVE_STREAMING_STARTED,
+        CHAT_FILE_SENT,
         MEETING_FIX_FAILED,
         MEETING_UPDATE_CAP,
         EVENT_DEAD,
@@ -81,6 +98,10 @@ CATEGORY_TITLES: Final[dict[str, str]] = {
     MEETING_IDENTIFYING_INFORMATION: "Possible identifying information in a meeting",
     RECORDING_STARTED: "A meeting is being recorded",
     RECORDING_COMPLETED: "A meeting was recorded",
+    AI_COMPANION_STARTED: "AI Companion started in a meeting",
+    MEETING_SUMMARY_COMPLETED: "AI Companion wrote a meeting summary",
+    LIVE_STREAMING_STARTED: "A meeting is being live streamed",
+    CHAT_FILE_SENT: "A file was sent in a meeting's chat",
     EVENT_DEAD: "A Zoom event could not be processed",
     SETTINGS_BASELINE: "Account setting changed",
     SETTINGS_BASELINE_FAILED: "Account setting could not be set or locked",

@@ -37,6 +37,7 @@ from zoomguard.rules.baseline_items import (
     ACCOUNT,
     BASELINE_DEFAULTS,
     BASELINE_PMI_PASSCODE,
+    DATA_CENTER_REGIONS_PATH,
     DEFAULT_BASELINE_ITEMS,
     GROUP,
     ITEMS,
@@ -59,6 +60,7 @@ from zoomguard.rules.baseline_results import (
     RecordingResult,
     SettingResult,
     Status,
+    data_center_line,
     render_summary,
 )
 from zoomguard.rules.passcodes import acceptable_passcode, generate_passcode
@@ -90,6 +92,8 @@ __all__ = [
     "Status",
     "TargetEvaluation",
     "combine_locks",
+    "data_center_line",
+    "data_center_regions",
     "evaluate",
     "flatten",
     "get_path",
@@ -311,8 +315,8 @@ def evaluate(
                 if check.actual in wrong_above:
                     check = replace(check, follows_above=True)
         checks.append(check)
-        if check.ok or not enforce:
-            continue
+        if check.ok or not enforce or item.portal is not None:
+            continue  # a portal-only setting is reported for a person, never PATCHed
         if not check.value_ok:
             value = make_passcode() if item.id == BASELINE_PMI_PASSCODE else item.desired
             if item.id == BASELINE_PMI_PASSCODE and not acceptable_passcode(value):
@@ -335,7 +339,7 @@ def _setting_check(
 ) -> Check:
     paths = item.paths[level]
     present = [p for p in paths if has_path(settings, p)]
-    wrong = [p for p in present if get_path(settings, p) != item.desired]
+    wrong = [p for p in present if not _as_desired(item, get_path(settings, p))]
     # Absent is not "right" for certain: zoomguard cannot confirm it, so it sets it.
     value_ok = bool(present) and not wrong
     shown = wrong[0] if wrong else (present[0] if present else paths[0])
@@ -353,8 +357,9 @@ def _setting_check(
         locked = bool(inherited_locks.get(item.id, False))
     else:
         locked = None
-    # Only the account must hold the lock: below it, a right value is enough.
-    lock_ok = locked is True if level == ACCOUNT else True
+    # Only the account must hold the lock, where Zoom offers one: below it, a right value is
+    # enough.
+    lock_ok = locked is True if level == ACCOUNT and own_lock_paths else True
     return Check(item.id, shown, item.desired, actual, locked, value_ok, lock_ok)
 
 
@@ -372,9 +377,25 @@ def _pmi_check(settings: Mapping[str, Any]) -> Check | None:
     )
 
 
+def data_center_regions(settings: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The account's data-centre regions, or None when Zoom's answer does not say."""
+    value = get_path(settings, DATA_CENTER_REGIONS_PATH)
+    if not isinstance(value, list):
+        return None
+    return tuple(str(region) for region in value)
+
+
+def _as_desired(item: Item, value: Any) -> bool:
+    if item.includes:
+        return isinstance(value, list) and item.desired in value
+    return bool(value == item.desired)
+
+
 def _scalar(value: Any) -> JSONScalar:
     if value is None or isinstance(value, str | bool | int):
         return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)  # e.g. data-centre regions: "US, CA"
     return repr(value)
 
 
@@ -425,6 +446,9 @@ def settle(
         locked_after = check.locked
         if check.ok:
             status = OK
+        elif check.item.portal is not None:
+            status = REPORTED
+            detail = f"Zoom's API cannot set this; in Zoom's web portal: {check.item.portal}"
         elif not enforce:
             status = REPORTED
             detail = "dry run: would be fixed and locked" if dry_run else "report mode: not changed"

@@ -52,6 +52,22 @@ BASELINE_AUTO_RECORDING: Final = "auto_recording"
 BASELINE_FILE_TRANSFER: Final = "file_transfer"
 # A user's Personal Meeting ID room has a passcode (the PMI counts as a meeting). Not lockable.
 BASELINE_PMI_PASSCODE: Final = "pmi_passcode"
+# Records of a meeting other than its recording (issue #15).
+BASELINE_LIVE_STREAMING: Final = "live_streaming"
+BASELINE_SMART_RECORDING: Final = "smart_recording"
+BASELINE_ARCHIVING: Final = "archiving"
+BASELINE_SAVE_CAPTIONS: Final = "save_captions"
+BASELINE_SAVE_CHATS: Final = "save_chats"
+# Zoom documents no PATCH field for these: reported for a person, with the place in the portal.
+BASELINE_AI_MEETING_SUMMARY: Final = "ai_meeting_summary"
+BASELINE_AI_QUESTIONS: Final = "ai_companion_questions"
+# Off by default: the account's data-centre regions must include Canada's.
+BASELINE_CANADA_REGION: Final = "canada_data_center"
+
+DATA_CENTER_REGIONS_PATH: Final = "in_meeting.data_center_regions"
+CANADA_REGION: Final = "CA"
+# allow_users_save_chats: 1 "Participants cannot save meeting chats" (2 host only, 3 everyone).
+CHATS_CANNOT_BE_SAVED: Final = 1
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,11 @@ class Item:
     paths: Mapping[str, tuple[str, ...]]
     lock_paths: Mapping[str, tuple[str, ...]]
     default: bool = True  # kept by the built-in profile (a policy file may switch it off)
+    # Where a person sets it in Zoom's web portal, for a setting zoomguard cannot set through the
+    # API: the baseline then reports it and never sends a PATCH for it.
+    portal: str | None = None
+    # The setting is a list that must include ``desired`` (rather than equal it).
+    includes: bool = False
 
     @property
     def rule_id(self) -> str:
@@ -103,6 +124,8 @@ def _item(
     lock_paths: Mapping[str, tuple[str, ...]],
     *,
     default: bool = True,
+    portal: str | None = None,
+    includes: bool = False,
 ) -> Item:
     return Item(
         item_id,
@@ -112,7 +135,22 @@ def _item(
         MappingProxyType(dict(paths)),
         MappingProxyType(dict(lock_paths)),
         default,
+        portal,
+        includes,
     )
+
+
+def _account_only(path: str) -> dict[str, tuple[str, ...]]:
+    return {ACCOUNT: (path,)}
+
+
+# Smart recording is three switches; all three are off when it is off.
+_SMART_RECORDING_PATHS: Final = tuple(
+    f"{_RC}smart_recording.{switch}"
+    for switch in ("create_recording_highlights", "create_smart_chapters", "create_next_steps")
+)
+# The account's settings page in Zoom's web portal, where the settings below live.
+_PORTAL_SETTINGS = "Admin > Account Management > Account Settings"
 
 
 # Paths checked against accounts-endpoints.json (account settings and lock_settings) and
@@ -226,6 +264,78 @@ ITEMS: Final[Mapping[str, Item]] = MappingProxyType(
                 False,
                 _everywhere(_IM + "file_transfer"),
                 _locks(_IM + "file_transfer"),
+            ),
+            _item(
+                BASELINE_LIVE_STREAMING,
+                "Meetings cannot be live streamed",
+                quotes.NOT_RECORDED,
+                False,
+                _everywhere(_IM + "allow_live_streaming"),
+                _locks(_IM + "allow_live_streaming"),
+            ),
+            _item(
+                BASELINE_SMART_RECORDING,
+                "Recordings get no AI highlights, chapters or next steps (smart recording off)",
+                quotes.NOT_RECORDED,
+                False,
+                {level: _SMART_RECORDING_PATHS for level in (ACCOUNT, GROUP, USER)},
+                {},  # Zoom offers no lock for smart recording
+            ),
+            _item(
+                BASELINE_ARCHIVING,
+                "Meetings are not archived to a third-party archiving service",
+                quotes.NOT_RECORDED,
+                False,
+                {ACCOUNT: (_RC + "archive.enable",), GROUP: (_RC + "archive.enable",)},
+                _locks(_RC + "archive"),
+            ),
+            _item(
+                BASELINE_SAVE_CAPTIONS,
+                "Participants cannot save captions or transcripts",
+                quotes.NOT_RECORDED,
+                False,
+                _everywhere(_IM + "closed_captioning.save_caption"),
+                _locks(_IM + "save_caption"),
+            ),
+            _item(
+                BASELINE_SAVE_CHATS,
+                "Participants cannot save the meeting chat",
+                quotes.NOT_RECORDED,
+                CHATS_CANNOT_BE_SAVED,
+                _everywhere(_IM + "allow_users_save_chats"),
+                {},  # Zoom offers no lock for it
+            ),
+            _item(
+                BASELINE_AI_MEETING_SUMMARY,
+                "AI Companion cannot write meeting summaries",
+                quotes.NOT_RECORDED,
+                False,
+                _account_only(_IM + "meeting_summary_with_ai_companion.enable"),
+                {},
+                portal=f"{_PORTAL_SETTINGS} > AI Companion > Meeting summary with AI Companion: "
+                "turn it off, then click the lock icon",
+            ),
+            _item(
+                BASELINE_AI_QUESTIONS,
+                "AI Companion cannot answer questions about a meeting (it would transcribe it)",
+                quotes.NOT_RECORDED,
+                False,
+                _account_only(_IM + "ai_companion_questions.enable"),
+                {},
+                portal=f"{_PORTAL_SETTINGS} > AI Companion > Allow users to ask AI Companion "
+                "questions about the meeting: turn it off, then click the lock icon",
+            ),
+            _item(
+                BASELINE_CANADA_REGION,
+                "Meetings may use Canada's data centre",
+                quotes.STORED_OUTSIDE_CANADA,
+                CANADA_REGION,
+                _account_only(DATA_CENTER_REGIONS_PATH),
+                {},
+                default=False,
+                portal=f"{_PORTAL_SETTINGS} > Meeting > In Meeting (Advanced) > Select data "
+                "center regions for meetings/webinars hosted by your account: tick Canada",
+                includes=True,
             ),
             _item(
                 BASELINE_PMI_PASSCODE,

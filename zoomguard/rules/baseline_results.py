@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from zoomguard.rules.baseline_items import ACCOUNT, ITEMS, RULE_PREFIX, Item
+from zoomguard.rules.baseline_items import ACCOUNT, CANADA_REGION, ITEMS, RULE_PREFIX, Item
 from zoomguard.rules.profile import Mode
 from zoomguard.rules.rule_types import JSONScalar
 
@@ -55,6 +55,8 @@ class SettingResult:
     @property
     def enforcement(self) -> str:
         """Whether the rule is enforced at the source (locked) or repaired after the fact."""
+        if self.item.portal is not None:
+            return "set by a person in Zoom's web portal"
         locked = self.locked_after if self.locked_after is not None else self.locked_before
         if locked:
             return "locked at the source"
@@ -98,6 +100,9 @@ class BaselineResult:
     recordings_checked: bool = False
     patches: int = 0
     errors: tuple[str, ...] = ()
+    # The account's data-centre regions (``in_meeting.data_center_regions``), reported whether
+    # or not the policy requires Canada's; None when Zoom did not say (or not a full run).
+    data_center_regions: tuple[str, ...] | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.settings if s.status == status)
@@ -185,6 +190,12 @@ def render_summary(result: BaselineResult) -> str:
     failed = [s for s in result.settings if s.status == FAILED]
     for s in failed:
         lines.append(f"FAILED {s.target} {s.item_id}: {s.detail}")
+    for s in result.settings:
+        if s.status == REPORTED and s.item.portal is not None:
+            lines.append(f"FOR A PERSON {s.target} {s.item_id}: {s.detail}")
+    if result.data_center_regions is not None:
+        lines.append("")
+        lines.append(data_center_line(result.data_center_regions))
     lines.append("")
     lines.extend(_enforcement_lines(result))
     if result.recordings_checked:
@@ -199,12 +210,26 @@ def render_summary(result: BaselineResult) -> str:
     return "\n".join(lines)
 
 
+def data_center_line(regions: Sequence[str]) -> str:
+    """The account's data-centre regions, as the baseline and the dashboard report them."""
+    tell = "participants are to be told their information may be stored outside Canada"
+    if not regions:
+        return f"Data-centre regions for meetings: Zoom's defaults, not chosen ({tell})"
+    canada = "included" if CANADA_REGION in regions else "not included"
+    return f"Data-centre regions for meetings: {', '.join(regions)} (Canada's {canada}; {tell})"
+
+
 def _enforcement_lines(result: BaselineResult) -> list[str]:
     account = {s.item_id: s for s in result.settings if s.level == ACCOUNT}
     locked = [i for i, s in account.items() if s.enforcement == "locked at the source"]
+    by_hand = [i for i, s in account.items() if s.item.portal is not None]
     repaired = sorted(
-        {s.item_id for s in result.settings if s.item_id not in locked and s.status != OK}
-        | {i for i, s in account.items() if i not in locked}
+        {
+            s.item_id
+            for s in result.settings
+            if s.item_id not in locked and s.item_id not in by_hand and s.status != OK
+        }
+        | {i for i in account if i not in locked and i not in by_hand}
     )
     lines = [
         "Locked at the source (groups and users cannot change them): "
@@ -212,6 +237,11 @@ def _enforcement_lines(result: BaselineResult) -> list[str]:
     ]
     if repaired:
         lines.append("Only repaired after the fact (not locked): " + ", ".join(repaired))
+    if by_hand:
+        lines.append(
+            "Set by a person in Zoom's web portal (Zoom's API cannot set them): "
+            + ", ".join(by_hand)
+        )
     return lines
 
 

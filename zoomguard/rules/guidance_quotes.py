@@ -26,6 +26,10 @@ NO_IDENTIFYING_INFORMATION: Final = (
     "address, first and last name used together (using first names alone is fine)."
 )
 NO_FILES_TRANSFERRED: Final = "No files or documents are transferred using the video link."
+STORED_OUTSIDE_CANADA: Final = (
+    "All participants on the video meeting are informed that their information may be stored "
+    "outside of Canada."
+)
 TAKE_PRECAUTIONS: Final = (
     "Before using any non-government video conferencing platform, CLBC Staff and service "
     "providers must take precautions to protect personal information."
@@ -39,6 +43,7 @@ ALL_QUOTES: Final[tuple[str, ...]] = (
     NOT_RECORDED,
     NO_IDENTIFYING_INFORMATION,
     NO_FILES_TRANSFERRED,
+    STORED_OUTSIDE_CANADA,
     TAKE_PRECAUTIONS,
 )
 

@@ -21,6 +21,7 @@ from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.rules.identifying import REDACTED, find_identifying, redact
 from zoomguard.rules.rule_types import (
     MISSING,
+    Check,
     Fix,
     MeetingRule,
     Outcome,
@@ -35,6 +36,8 @@ PASSCODE: Final = "passcode"
 WAITING_ROOM: Final = "waiting_room"
 JOIN_BEFORE_HOST_OFF: Final = "join_before_host_off"
 NO_AUTO_RECORDING: Final = "no_auto_recording"
+NO_AI_SUMMARY: Final = "no_ai_summary"
+NO_AI_QUESTIONS: Final = "no_ai_questions"
 IDENTIFYING_INFORMATION: Final = "identifying_information"
 MEETING_AUTHENTICATION: Final = "meeting_authentication"
 NO_PMI: Final = "no_pmi"
@@ -72,6 +75,23 @@ def _check_auto_recording(meeting: Mapping[str, Any], settings: Mapping[str, Any
     else:
         return Unreadable("settings.auto_recording", 'a string such as "none"', json_type(value))
     return Violation(expected="none", actual=None if value is MISSING else value, problem=problem)
+
+
+def _ai_companion_off(key: str, problem: str) -> Check:
+    """An AI Companion auto-start setting (``settings.<key>``) that must be false.
+
+    Unlike the other boolean settings, absent counts as off: Zoom leaves these fields out of
+    meetings on accounts without AI Companion, and there is then nothing that could start.
+    Setting them anyway would spend a PATCH on every such meeting at every sweep.
+    """
+    must_be_false = setting_must_be(key, False, problem)
+
+    def check(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+        if key not in settings:
+            return None
+        return must_be_false(meeting, settings)
+
+    return check
 
 
 def _check_identifying_information(
@@ -179,6 +199,38 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 fix=Fix("settings.auto_recording", "none"),
                 checks_text="`settings.auto_recording` is `none`",
                 fix_text="set to `none`",
+            ),
+            MeetingRule(
+                id=NO_AI_SUMMARY,
+                title="AI Companion does not start a meeting summary automatically",
+                default=True,
+                guidance=quotes.NOT_RECORDED,
+                field="settings.auto_start_meeting_summary",
+                check=_ai_companion_off(
+                    "auto_start_meeting_summary",
+                    "AI Companion starts writing a summary of what is said as soon as the "
+                    "meeting starts: a record of the call.",
+                ),
+                fix=Fix("settings.auto_start_meeting_summary", False),
+                checks_text="AI Companion's meeting summary does not start by itself: "
+                "`settings.auto_start_meeting_summary` is false",
+                fix_text="turned off",
+            ),
+            MeetingRule(
+                id=NO_AI_QUESTIONS,
+                title="AI Companion questions do not start automatically",
+                default=True,
+                guidance=quotes.NOT_RECORDED,
+                field="settings.auto_start_ai_companion_questions",
+                check=_ai_companion_off(
+                    "auto_start_ai_companion_questions",
+                    "AI Companion starts transcribing the meeting to answer questions about it "
+                    "as soon as the meeting starts: a record of the call.",
+                ),
+                fix=Fix("settings.auto_start_ai_companion_questions", False),
+                checks_text="AI Companion questions do not start by themselves: "
+                "`settings.auto_start_ai_companion_questions` is false",
+                fix_text="turned off",
             ),
             MeetingRule(
                 id=IDENTIFYING_INFORMATION,

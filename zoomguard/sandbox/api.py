@@ -1,8 +1,9 @@
 """The /v2 route table: which handler answers each path and method, and its rate-limit category.
 
 Handlers turn one call into a ``Reply`` with Zoom's status, body and error codes; they live in
-api_meetings.py, api_recordings.py and api_accounts.py (users, groups, account settings), and
-share replies.py. HTTP plumbing (auth, limits, latency, faults, the request log) is in app.py.
+api_meetings.py, api_recordings.py, api_records.py (summaries, live streams) and api_accounts.py
+(users, groups, account settings), and share replies.py. HTTP plumbing (auth, limits, latency,
+faults, the request log) is in app.py.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ from zoomguard.sandbox.api_recordings import (
     delete_recordings,
     get_recordings,
     list_user_recordings,
+)
+from zoomguard.sandbox.api_records import (
+    delete_meeting_summary,
+    get_meeting_summary,
+    livestream_status,
 )
 from zoomguard.sandbox.config import LIGHT, MEDIUM
 from zoomguard.sandbox.replies import Call, Handler, Reply, error
@@ -75,6 +81,11 @@ ROUTES: tuple[tuple[str, dict[str, tuple[Handler, str]]], ...] = (
         "/meetings/<meeting_id>/recordings/<recording_id>",
         {"DELETE": (delete_recording_file, LIGHT)},
     ),
+    (
+        "/meetings/<meeting_id>/meeting_summary",
+        {"GET": (get_meeting_summary, LIGHT), "DELETE": (delete_meeting_summary, LIGHT)},
+    ),
+    ("/meetings/<meeting_id>/livestream/status", {"PATCH": (livestream_status, LIGHT)}),
     ("/live_meetings/<meeting_id>/events", {"PATCH": (live_meeting_events, MEDIUM)}),
     ("/groups", {"GET": (list_groups, MEDIUM)}),
     ("/groups/<group_id>", {"GET": (get_group, LIGHT)}),

@@ -177,8 +177,12 @@ def live_meeting_events(call: Call, meeting_id: str) -> Reply:
             if not state.settings.user_value(host, state.group_of(host), "cloud_recording"):
                 return error(400, 300, "Cloud recording is not enabled for this user.")
             state.start_recording(meeting["id"])
-        elif method == "recording.pause" and live.recording_state == "recording":
-            live.recording_state = "paused"
-        elif method == "recording.resume" and live.recording_state == "paused":
-            live.recording_state = "recording"
+        elif method == "recording.pause":
+            state.pause_recording(meeting["id"])
+        elif method == "recording.resume":
+            state.resume_recording(meeting["id"])
+        elif method == "ai_companion.start" and not state.start_ai_companion(meeting["id"]):
+            return error(400, 300, "AI Companion is disabled for this meeting.")
+        elif method in ("ai_companion.stop", "ai_companion.disable"):
+            state.control_ai_companion(live, method)
     return Reply(202)

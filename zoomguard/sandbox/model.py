@@ -349,6 +349,9 @@ class LiveMeeting:
     recording_start: datetime | None = None
     recording_end: datetime | None = None
     recording_state: str = "none"  # none | recording | paused | stopped
+    ai_companion: str = "off"  # off | started | stopped | disabled (disabled: cannot restart)
+    ai_companion_features: tuple[str, ...] = ()  # "questions", "summary"
+    live_stream_service: str | None = None  # the streaming service while streaming
 
 
 @dataclass(frozen=True)

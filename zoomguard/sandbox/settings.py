@@ -140,6 +140,63 @@ SETTINGS: tuple[Setting, ...] = (
         group=(_IM + "data_center_regions",),
         user=(_IM + "data_center_regions",),
     ),
+    # Records of a meeting other than its recording, with Zoom's defaults for a paid account.
+    _setting(
+        "allow_live_streaming",
+        False,
+        account=(_IM + "allow_live_streaming",),
+        group=(_IM + "allow_live_streaming",),
+        user=(_IM + "allow_live_streaming",),
+        account_lock=(_IM + "allow_live_streaming",),
+        group_lock=(_IM + "allow_live_streaming",),
+    ),
+    _setting(
+        "save_caption",
+        True,
+        account=(_IM + "closed_captioning.save_caption",),
+        group=(_IM + "closed_captioning.save_caption",),
+        user=(_IM + "closed_captioning.save_caption",),
+        account_lock=(_IM + "save_caption",),
+        group_lock=(_IM + "save_caption",),
+    ),
+    _setting(
+        "allow_users_save_chats",
+        2,  # host and co-hosts' messages (1: no one, 3: everyone)
+        account=(_IM + "allow_users_save_chats",),
+        group=(_IM + "allow_users_save_chats",),
+        user=(_IM + "allow_users_save_chats",),
+    ),
+    # The AI Companion switches: readable on the account and a user, settable in the portal only.
+    _setting(
+        "meeting_summary_with_ai_companion",
+        True,
+        account=(_IM + "meeting_summary_with_ai_companion.enable",),
+        user=(_IM + "meeting_summary_with_ai_companion.enable",),
+    ),
+    _setting(
+        "ai_companion_questions",
+        True,
+        account=(_IM + "ai_companion_questions.enable",),
+        user=(_IM + "ai_companion_questions.enable",),
+    ),
+    *(
+        _setting(
+            switch,
+            False,
+            account=(_RC + "smart_recording." + switch,),
+            group=(_RC + "smart_recording." + switch,),
+            user=(_RC + "smart_recording." + switch,),
+        )
+        for switch in ("create_recording_highlights", "create_smart_chapters", "create_next_steps")
+    ),
+    _setting(
+        "archive",
+        False,
+        account=(_RC + "archive.enable",),
+        group=(_RC + "archive.enable",),
+        account_lock=(_RC + "archive",),
+        group_lock=(_RC + "archive",),
+    ),
     _setting(
         "local_recording",
         True,
@@ -244,10 +301,11 @@ def render(level: str, values: Mapping[str, Any], option: str | None) -> dict[st
             if wanted is not None and section != wanted:
                 continue
             value = copy.deepcopy(values[setting.name])
-            if section == "$auth":
-                out[key] = value
-            else:
-                out.setdefault(section, {})[key] = value
+            node = out if section == "$auth" else out.setdefault(section, {})
+            *parents, leaf = key.split(".")  # e.g. closed_captioning.save_caption
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
     if wanted == "$auth":
         out["authentication_options"] = []
     return out
@@ -268,11 +326,23 @@ def parse_patch(level: str, body: Mapping[str, Any], *, locks: bool = False) -> 
             continue
         if not isinstance(content, Mapping):
             continue
-        for key, value in content.items():
-            name = _BY_PATH.get((level, f"{section}.{key}"))
-            if name is not None:
-                changes[name] = _check(name, f"{section}.{key}", value, locks)
+        for path, value in _members(level, section, content):
+            name = _BY_PATH[(level, path)]
+            changes[name] = _check(name, path, value, locks)
     return changes
+
+
+def _members(level: str, prefix: str, content: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(path, value) of each known setting in ``content``, nested objects included
+    (``recording.smart_recording.create_next_steps``); unknown keys are left out."""
+    found: list[tuple[str, Any]] = []
+    for key, value in content.items():
+        path = f"{prefix}.{key}"
+        if (level, path) in _BY_PATH:
+            found.append((path, value))
+        elif isinstance(value, Mapping):
+            found.extend(_members(level, path, value))
+    return found
 
 
 def _check(name: str, path: str, value: Any, locks: bool) -> Any:

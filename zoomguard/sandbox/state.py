@@ -20,7 +20,8 @@ from typing import Any
 from zoomguard.sandbox import meetings as mtg
 from zoomguard.sandbox.config import SandboxConfig
 from zoomguard.sandbox.generator import populate
-from zoomguard.sandbox.live import LiveScenario, now_utc
+from zoomguard.sandbox.live import now_utc
+from zoomguard.sandbox.live_records import RecordsScenario
 from zoomguard.sandbox.model import (
     LiveMeeting,
     Recording,
@@ -43,7 +44,7 @@ from zoomguard.sandbox.settings import SettingsTree, enforce_meeting
 from zoomguard.sandbox.webhooks import Delivery
 
 
-class SandboxState(LiveScenario):
+class SandboxState(RecordsScenario):
     def __init__(self, config: SandboxConfig | None = None, *, generate: bool = True) -> None:
         self.config = config if config is not None else SandboxConfig()
         self.lock = threading.RLock()
@@ -55,6 +56,8 @@ class SandboxState(LiveScenario):
         self.live: dict[int, LiveMeeting] = {}
         self.recordings: dict[str, Recording] = {}
         self.recording_stops: list[RecordingStop] = []
+        # AI Companion meeting summaries, by meeting instance UUID.
+        self.summaries: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
         # Ground truth from the generator: meeting id -> the ways it was made noncompliant.

@@ -6,7 +6,7 @@ secret key, saving or reading credentials raises ``SecretKeyError``, never falls
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, exc, select
@@ -240,6 +240,23 @@ class Accounts:
             if row is None or row.refresh_token_enc is None:
                 return None
             return vault.decrypt(row.refresh_token_enc)
+
+    def save_data_center_regions(
+        self,
+        account_pk: int,
+        regions: Sequence[str],
+        now: datetime,
+        *,
+        session: Session | None = None,
+    ) -> None:
+        """The account's data-centre regions as just read from Zoom (shown on the dashboard)."""
+        with self._db.joined(session) as s:
+            row = s.get(Account, account_pk)
+            if row is None:
+                raise LookupError(f"no account with id {account_pk}")
+            row.data_center_regions = list(regions)
+            row.data_center_regions_read_at = now
+            s.flush()
 
     def forget_tokens(self, account_pk: int, *, session: Session | None = None) -> None:
         """Drop the stored access and refresh tokens (Zoom refused the refresh token for good):

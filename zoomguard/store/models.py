@@ -62,6 +62,10 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The account's data-centre regions as the last baseline read them (Zoom's
+    # in_meeting.data_center_regions), for the dashboard; None until a baseline has run.
+    data_center_regions: Mapped[list[str] | None] = mapped_column(JSON)
+    data_center_regions_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Sweep(Base):

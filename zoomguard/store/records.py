@@ -42,6 +42,9 @@ class AccountRecord:
     access_token_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # As the last baseline read them; None until one has run.
+    data_center_regions: tuple[str, ...] | None = None
+    data_center_regions_read_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -129,6 +132,10 @@ def account_record(row: Account) -> AccountRecord:
         access_token_expires_at=as_utc_or_none(row.access_token_expires_at),
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        data_center_regions=None
+        if row.data_center_regions is None
+        else tuple(row.data_center_regions),
+        data_center_regions_read_at=as_utc_or_none(row.data_center_regions_read_at),
     )
 
 

@@ -140,11 +140,30 @@ class ZoomClient(ZoomTransport):
 
     def stop_recording(self, meeting_id: int | str) -> None:
         """Stop the cloud recording of a live meeting (Zoom answers 202)."""
+        self.control_live_meeting(meeting_id, "recording.stop")
+
+    def control_live_meeting(self, meeting_id: int | str, method: str) -> None:
+        """An in-meeting control of a live meeting, e.g. ``ai_companion.stop`` (answers 202)."""
         self._request(
             MEDIUM,
             "PATCH",
             f"/live_meetings/{encode_meeting_id(meeting_id)}/events",
-            body={"method": "recording.stop"},
+            body={"method": method},
+        )
+
+    def stop_live_stream(self, meeting_id: int | str) -> None:
+        """Stop a live meeting's live stream (Zoom answers 204)."""
+        self._request(
+            LIGHT,
+            "PATCH",
+            f"/meetings/{encode_meeting_id(meeting_id)}/livestream/status",
+            body={"action": "stop"},
+        )
+
+    def delete_meeting_summary(self, meeting_id_or_uuid: int | str) -> None:
+        """Delete the AI Companion summary of a meeting (Zoom answers 204)."""
+        self._request(
+            LIGHT, "DELETE", f"/meetings/{encode_meeting_id(meeting_id_or_uuid)}/meeting_summary"
         )
 
     # --- recordings ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Which of them zoomguard handles, how urgently and with what alert is declared by the handlers
 (``zoomguard.service.events``); the inbox, the worker and the README derive from those
 declarations. The names live in this standard-library-only module because ``zoomguard.notify``
-names two alert categories after them and may not import the service. ``zoomguard.sandbox`` plays
+names alert categories after them and may not import the service. ``zoomguard.sandbox`` plays
 Zoom and keeps its own spelling on purpose: it must not change when ours does.
 """
 
@@ -17,9 +17,18 @@ MEETING_DELETED: Final = "meeting.deleted"
 # Zoom's "a participant joined / is waiting before the host".
 MEETING_PARTICIPANT_JBH_JOINED: Final = "meeting.participant_jbh_joined"
 MEETING_PARTICIPANT_JBH_WAITING: Final = "meeting.participant_jbh_waiting"
+# Records of a meeting other than its recording: AI Companion, its summary, a live stream, a
+# file sent in the meeting chat.
+MEETING_AI_COMPANION_STARTED: Final = "meeting.ai_companion_started"
+MEETING_SUMMARY_COMPLETED: Final = "meeting.summary_completed"
+MEETING_LIVE_STREAMING_STARTED: Final = "meeting.live_streaming_started"
+MEETING_CHAT_MESSAGE_FILE_SENT: Final = "meeting.chat_message_file_sent"
 
 RECORDING_STARTED: Final = "recording.started"
+RECORDING_RESUMED: Final = "recording.resumed"
 RECORDING_COMPLETED: Final = "recording.completed"
+RECORDING_TRANSCRIPT_COMPLETED: Final = "recording.transcript_completed"
+RECORDING_RECOVERED: Final = "recording.recovered"
 
 ACCOUNT_SETTINGS_UPDATED: Final = "account.settings_updated"
 ACCOUNT_LOCK_SETTINGS_UPDATED: Final = "account.lock_settings_updated"

@@ -397,7 +397,10 @@ class BaselineRunner:
             target.results = tuple(
                 r if r.status != bl.FAILED else _with_detail(r, error) for r in target.results
             )
-        confirmed = all(r.status in (bl.OK, bl.FIXED) for r in target.results)
+        # What a person must set in the portal was not part of the PATCH: it does not count.
+        confirmed = all(
+            r.status in (bl.OK, bl.FIXED) for r in target.results if r.item.portal is None
+        )
         for action, patch in sent:
             paths = list(bl.flatten(patch))
             source_before = target.locks if action.startswith("lock") else target.settings
@@ -511,6 +514,13 @@ class BaselineRunner:
         *,
         full: bool,
     ) -> bl.BaselineResult:
+        regions = next(
+            (bl.data_center_regions(t.settings) for t in targets if t.level == bl.ACCOUNT), None
+        )
+        if regions is not None:  # for the dashboard: where the account's meetings may be hosted
+            self.store.accounts.save_data_center_regions(
+                self.account.id, regions, self._run.clock()
+            )
         rows: list[bl.SettingResult] = []
         for target in targets:
             if target.level == bl.ACCOUNT or not full:
@@ -527,6 +537,7 @@ class BaselineRunner:
             recordings_checked=full and self.cleans_recordings,
             patches=sum(t.patches for t in targets),
             errors=tuple(self._run.errors),
+            data_center_regions=regions,
         )
 
 

@@ -1,5 +1,6 @@
-"""Recording events: a recording that starts is stopped at once; a finished one is trashed or
-deleted (``ZOOMGUARD_RECORDING_ACTION``). Each is audited and alerted immediately.
+"""Recording events: a recording that starts (or is resumed after a pause) is stopped at once; a
+finished one, a recovered one and a finished transcript are trashed or deleted
+(``ZOOMGUARD_RECORDING_ACTION``). Each is audited and alerted immediately.
 
 A Zoom error that may pass (5xx, 429) is raised so the worker retries the event; any other
 refusal is recorded as a failure the privacy officer must act on.
@@ -12,28 +13,39 @@ from typing import Any
 
 from zoomguard.errors import UnusableEvent, ZoomAPIError, ZoomNotFound
 from zoomguard.notify import categories
-from zoomguard.rules import policy
-from zoomguard.service.alerts import delivery
+from zoomguard.rules import guidance_quotes as quotes
+from zoomguard.service.events.reactions import (
+    audit_and_alert,
+    reaction_details,
+    worth_retrying,
+)
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
 from zoomguard.zoom import webhook_events as zoom
 
 # Zoom requires this scope to subscribe to recording.* events.
 RECORDING_READ_SCOPE = "cloud_recording:read:recording:admin"
 
+# What each event means, in the audit log's "before" and the officer's alert.
+WHAT_HAPPENED = {
+    zoom.RECORDING_STARTED: "started",
+    zoom.RECORDING_RESUMED: "resumed after a pause",
+    zoom.RECORDING_COMPLETED: "completed",
+    zoom.RECORDING_RECOVERED: "recovered from the trash",
+    zoom.RECORDING_TRANSCRIPT_COMPLETED: "transcript completed",
+}
+
 listeners = EventRegistry()
-
-
-def _worth_retrying(exc: ZoomAPIError) -> bool:
-    return exc.status >= 500 or exc.status == 429
 
 
 @listeners.on(
     zoom.RECORDING_STARTED,
+    zoom.RECORDING_RESUMED,
     category=categories.RECORDING_STARTED,
     urgent=True,
     scopes=(RECORDING_READ_SCOPE,),
 )
 def recording_started(context: EventContext, event: ZoomEvent) -> None:
+    """A cloud recording is running (started, or resumed after a pause): stop it."""
     account = event.enforced_account
     obj = event.object()
     meeting_id = event.object_id()
@@ -43,15 +55,15 @@ def recording_started(context: EventContext, event: ZoomEvent) -> None:
     except ZoomNotFound:
         failure = "the meeting had already ended, so there was no recording to stop"
     except ZoomAPIError as exc:
-        if _worth_retrying(exc):
+        if worth_retrying(exc):
             raise
         failure = f"Zoom refused to stop the recording ({exc})"
-    _audit_and_alert(
+    audit_and_alert(
         context,
         event,
         action="recording.stop",
         target=f"meeting:{meeting_id}",
-        before={"recording": "started"},
+        before={"recording": WHAT_HAPPENED[event.name]},
         after={"recording": "stopped" if failure is None else "unknown"},
         confirmed=failure is None,
         details=_recording_details(
@@ -62,11 +74,15 @@ def recording_started(context: EventContext, event: ZoomEvent) -> None:
 
 @listeners.on(
     zoom.RECORDING_COMPLETED,
+    zoom.RECORDING_RECOVERED,
+    zoom.RECORDING_TRANSCRIPT_COMPLETED,
     category=categories.RECORDING_COMPLETED,
     urgent=True,
     scopes=(RECORDING_READ_SCOPE,),
 )
 def recording_completed(context: EventContext, event: ZoomEvent) -> None:
+    """A recording is kept in Zoom (finished, recovered from the trash, or its transcript is
+    ready): remove it again as configured."""
     account = event.enforced_account
     obj = event.object()
     uuid = obj.get("uuid")
@@ -79,19 +95,19 @@ def recording_completed(context: EventContext, event: ZoomEvent) -> None:
         try:
             removed = context.client(account).delete_recordings(uuid, action=action)
         except ZoomAPIError as exc:
-            if _worth_retrying(exc):
+            if worth_retrying(exc):
                 raise
             failure = f"Zoom refused to remove the recording ({exc})"
         if not removed and failure is None:
             failure = "Zoom had no recording to remove (already removed?)"
     done = {"trash": "moved to trash", "delete": "deleted", "report": "reported only"}[action]
     confirmed = removed if action != "report" else None
-    _audit_and_alert(
+    audit_and_alert(
         context,
         event,
         action=f"recording.{action}",
         target=f"meeting:{obj.get('id', '')}",
-        before={"recording": "completed", "files": obj.get("recording_count")},
+        before={"recording": WHAT_HAPPENED[event.name], "files": obj.get("recording_count")},
         after={"recording": done if failure is None else "unchanged"},
         confirmed=confirmed,
         details=_recording_details(obj, failure=failure, action=done, confirmed=confirmed),
@@ -101,57 +117,18 @@ def recording_completed(context: EventContext, event: ZoomEvent) -> None:
 def _recording_details(
     obj: Mapping[str, Any], *, failure: str | None, action: str, confirmed: bool | None
 ) -> dict[str, Any]:
-    rule = policy.RULES.get("no_auto_recording")
-    return {
-        "meeting_id": str(obj.get("id", "")),
-        "topic": policy.redact(str(obj.get("topic", ""))) or None,
-        "host_email": obj.get("host_email"),
-        "start_time": obj.get("start_time"),
-        "rule_id": "no_auto_recording",
-        "rule": "Meetings are never recorded",
-        "guidance": rule.guidance if rule else None,
-        "changes": [{"field": "recording", "before": "recording", "after": action}],
-        "confirmed": confirmed,
-        "failure": failure,
-        "officer_action": None
+    return reaction_details(
+        meeting_id=obj.get("id", ""),
+        topic=obj.get("topic"),
+        host_email=obj.get("host_email"),
+        start_time=obj.get("start_time"),
+        rule_id="no_auto_recording",
+        rule="Meetings are never recorded",
+        guidance=quotes.NOT_RECORDED,
+        changes=[{"field": "recording", "before": "recording", "after": action}],
+        confirmed=confirmed,
+        failure=failure,
+        officer_action=None
         if failure is None
         else "Check the meeting in the Zoom web portal and remove the recording by hand.",
-    }
-
-
-def _audit_and_alert(
-    context: EventContext,
-    event: ZoomEvent,
-    *,
-    action: str,
-    target: str,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    confirmed: bool | None,
-    details: dict[str, Any],
-) -> None:
-    """The audit entry of what zoomguard did and the officer's alert, in one transaction."""
-    account = event.enforced_account
-    category = event.alert_category
-    now = context.clock()
-    with context.store.transaction() as session:
-        context.store.audit.append(
-            account_pk=account.id,
-            actor="webhook",
-            action=action,
-            target=target,
-            before=dict(before),
-            after=dict(after),
-            confirmed=confirmed,
-            now=now,
-            session=session,
-        )
-        context.store.outbox.record_alert(
-            account_pk=account.id,
-            sweep_id=None,
-            delivery=delivery(context.settings, category),
-            category=category,
-            details=details,
-            now=now,
-            session=session,
-        )
+    )
