@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_fixtures import CommandResult, run_zoomguard, zoomguard_env
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -166,3 +167,36 @@ def test_the_hosts_own_recording_is_stopped_without_escalation(live_rig: LiveRig
     assert state.live[meeting["id"]].recording_state == "stopped"
     assert ("recording.stop", True) in live_rig.audit()
     assert all(action != "meeting.end" for action, _ in live_rig.audit())
+
+
+# -- sweeps (zoomguard sweep as a subprocess) ---------------------------------------------------
+
+
+def _sweep(sandbox: SandboxServer, tmp_path: Path) -> CommandResult:
+    result = run_zoomguard(["sweep"], zoomguard_env(sandbox, tmp_path / "sweep.db"))
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _patches(sandbox: SandboxServer) -> list[tuple[str, str, int]]:
+    return [
+        (r.path, r.query, r.status)
+        for r in sandbox.state.request_log()
+        if r.method == "PATCH" and r.path.startswith("/v2/meetings/")
+    ]
+
+
+def test_a_waiting_room_for_outsiders_only_is_fixed(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        state = sandbox.state
+        host = state.add_user("host@agency.example")
+        outsiders = {"mode": "custom", "who_goes_to_waiting_room": "users_not_in_account"}
+        meeting = state.add_meeting(
+            host, topic="Intake", settings={**COMPLIANT, "waiting_room_options": outsiders}
+        )
+        _sweep(sandbox, tmp_path)
+        assert state.meetings[meeting["id"]]["settings"]["waiting_room_options"] == {
+            "mode": "custom",
+            "who_goes_to_waiting_room": "everyone",
+        }
+        assert _patches(sandbox) == [(f"/v2/meetings/{meeting['id']}", "", 204)]

@@ -202,7 +202,8 @@ def test_each_rule_finds_and_fixes_exactly_its_field(
     assert finding.fixable
     assert finding.guidance == RULES[rule_id].guidance
     assert RULES[rule_id].guidance in finding.reason
-    assert finding.field == RULES[rule_id].field
+    # The finding names the rule's field(s), or the one of them at fault.
+    assert set(finding.field.split(", ")) <= set(RULES[rule_id].field.split(", "))
     assert evaluation.patch == patch
 
 
@@ -778,3 +779,44 @@ def test_findings_are_json_serialisable() -> None:
         "no_auto_recording",
         "identifying_information",
     }
+
+
+WAITING_ROOM_FOR_EVERYONE = {"mode": "custom", "who_goes_to_waiting_room": "everyone"}
+
+
+@pytest.mark.parametrize(
+    ("waiting_room", "options", "patch"),
+    [
+        (True, None, {}),
+        (True, {"mode": "follow_setting"}, {}),
+        (True, WAITING_ROOM_FOR_EVERYONE, {}),
+        (
+            True,
+            {"mode": "custom", "who_goes_to_waiting_room": "users_not_in_account"},
+            {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+        (False, {"mode": "follow_setting"}, {"settings": {"waiting_room": True}}),
+        (
+            False,
+            {"mode": "custom", "who_goes_to_waiting_room": "users_not_on_invite"},
+            {"settings": {"waiting_room": True, "waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+    ],
+)
+def test_the_waiting_room_must_hold_everyone(
+    waiting_room: bool, options: dict[str, str] | None, patch: dict[str, Any]
+) -> None:
+    meeting = {
+        "id": 85746065432,
+        "type": 2,
+        "password": "Xy3*abcd9Q",
+        "settings": {
+            "waiting_room": waiting_room,
+            "join_before_host": False,
+            "auto_recording": "none",
+            **({"waiting_room_options": options} if options is not None else {}),
+        },
+    }
+    evaluation = policy.evaluate(meeting, policy.Profile(), today=date(2026, 1, 5))
+    assert evaluation.patch == patch
+    assert [f.rule_id for f in evaluation.findings] == (["waiting_room"] if patch else [])

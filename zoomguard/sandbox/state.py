@@ -312,6 +312,11 @@ class SandboxState(LiveScenario):
             new = mtg.merge_patch(old, clean)
             touched = set(clean.get("settings", {})) | ({"password"} & set(clean))
             self._enforce(new, previous_password=old.get("password", ""), touched=touched)
+            if (
+                self.config.waiting_room_disables_join_before_host
+                and clean.get("settings", {}).get("waiting_room") is True
+            ):
+                new["settings"]["join_before_host"] = False  # as Zoom does
             # In place, so a test holding the meeting dict sees the change.
             current.clear()
             current.update(new)
