@@ -18,8 +18,10 @@ from werkzeug.serving import make_server
 
 from zoomguard.config import Settings
 from zoomguard.rules import policy
+from zoomguard.rules.passcodes import PasscodeRequirement, passcode_maker
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
+from zoomguard.sandbox.passcodes import REQUIREMENT_DEFAULTS, passcode_problem
 from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store, upgrade
 from zoomguard.store.models import Alert
@@ -200,3 +202,84 @@ def test_a_waiting_room_for_outsiders_only_is_fixed(tmp_path: Path) -> None:
             "who_goes_to_waiting_room": "everyone",
         }
         assert _patches(sandbox) == [(f"/v2/meetings/{meeting['id']}", "", 204)]
+
+
+NUMBERS_ONLY = {
+    "length": 8,
+    "have_number": True,
+    "only_allow_numeric": True,
+    "consecutive_characters_length": 4,
+}
+
+
+def test_on_a_numbers_only_account_every_passcode_fix_lands(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        state = sandbox.state
+        state.settings.patch_account(
+            {"meeting_password_requirement": {**REQUIREMENT_DEFAULTS, **NUMBERS_ONLY}}
+        )
+        hosts = [state.add_user(f"host{i}@agency.example") for i in range(3)]
+        meetings = [
+            state.add_meeting(
+                host,
+                topic=f"Review {i}",
+                password="",
+                settings={**COMPLIANT, "join_before_host": True, "waiting_room": False},
+            )
+            for i, host in enumerate(hosts * 2)
+        ]
+        _sweep(sandbox, tmp_path)
+        patches = _patches(sandbox)
+        assert len(patches) == len(meetings)
+        assert {status for _, _, status in patches} == {204}  # no PATCH refused
+        for meeting in meetings:
+            now = state.meetings[meeting["id"]]
+            assert now["password"].isdigit()
+            assert len(now["password"]) >= NUMBERS_ONLY["length"]
+            assert now["settings"]["waiting_room"] is True
+            assert now["settings"]["join_before_host"] is False
+        # The requirement is read once per host, not once per meeting.
+        reads = [r for r in state.request_log() if r.path.endswith("/settings")]
+        assert len(reads) == len(hosts)
+
+
+def test_a_passcode_zoom_refuses_does_not_hold_back_the_other_fixes(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        state = sandbox.state
+        # Longer than any meeting passcode Zoom accepts: no passcode can meet it.
+        state.settings.patch_account(
+            {"meeting_password_requirement": {**REQUIREMENT_DEFAULTS, "length": 12}}
+        )
+        host = state.add_user("host@agency.example")
+        meeting = state.add_meeting(
+            host, topic="Planning", password="", settings={**COMPLIANT, "waiting_room": False}
+        )
+        env = zoomguard_env(sandbox, tmp_path / "sweep.db")
+        run_zoomguard(["sweep"], env)
+        assert [status for _, _, status in _patches(sandbox)] == [400, 204]
+        now = state.meetings[meeting["id"]]
+        assert now["settings"]["waiting_room"] is True
+        assert now["password"] == ""
+        report = run_zoomguard(["report", "--format", "json"], env)
+        assert "Zoom refused the new passcode" in report.stdout
+        assert "at least 12 characters" in report.stdout
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    [
+        NUMBERS_ONLY,
+        {
+            "length": 10,
+            "have_letter": True,
+            "have_number": True,
+            "have_special_character": True,
+            "have_upper_and_lower_characters": True,
+            "consecutive_characters_length": 4,
+        },
+    ],
+)
+def test_passcodes_made_for_a_requirement_meet_it(requirement: dict[str, Any]) -> None:
+    make = passcode_maker(PasscodeRequirement.from_settings(requirement))
+    for _ in range(300):
+        assert passcode_problem(make(), requirement) is None

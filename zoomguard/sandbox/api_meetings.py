@@ -8,6 +8,7 @@ from typing import Any
 
 from zoomguard.sandbox.meetings import MeetingValidationError, validate_patch
 from zoomguard.sandbox.model import list_item, meeting_view, parse_iso
+from zoomguard.sandbox.passcodes import passcode_problem
 from zoomguard.sandbox.replies import (
     LIVE_METHODS,
     MEETING_LIST_TYPES,
@@ -93,6 +94,26 @@ def list_meetings(call: Call, user_id: str) -> Reply:
     )
 
 
+def passcode_refusal(call: Call, host_id: str, body: Any) -> Reply | None:
+    """Zoom's answer to a passcode that breaks the host's passcode requirement, else None.
+
+    Zoom documents no code for this; the sandbox answers as for any invalid field (300)."""
+    if not call.config.enforce_passcode_requirement or not isinstance(body, dict):
+        return None
+    passcode = body.get("password")
+    if not isinstance(passcode, str):
+        return None
+    state = call.state
+    with state.lock:
+        requirement = state.settings.user_value(
+            host_id, state.group_of(host_id), "meeting_password_requirement"
+        )
+    problem = passcode_problem(passcode, requirement)
+    if problem is None:
+        return None
+    return error(400, 300, problem)
+
+
 def create_meeting(call: Call, user_id: str) -> Reply:
     user = user_or_reply(call, user_id)
     if isinstance(user, Reply):
@@ -102,6 +123,9 @@ def create_meeting(call: Call, user_id: str) -> Reply:
         validate_patch(body)
     except MeetingValidationError as exc:
         return validation_reply(exc)
+    refused = passcode_refusal(call, user["id"], body)
+    if refused is not None:
+        return refused
     if not call.state.update_counter.try_count(user["id"], call.config.daily_update_limit):
         return daily_cap_reply(call.config.daily_update_limit, datetime.now(UTC))
     meeting = call.state.create_meeting(user, body, operator_id=call.token.user_id)
@@ -125,6 +149,9 @@ def patch_meeting(call: Call, meeting_id: str) -> Reply:
         validate_patch(call.body if call.body is not None else {})
     except MeetingValidationError as exc:
         return validation_reply(exc)
+    refused = passcode_refusal(call, meeting["host_id"], call.body)
+    if refused is not None:
+        return refused
     if not call.state.update_counter.try_count(meeting["host_id"], call.config.daily_update_limit):
         return daily_cap_reply(call.config.daily_update_limit, datetime.now(UTC))
     try:

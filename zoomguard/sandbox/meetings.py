@@ -240,7 +240,7 @@ def merge_patch(meeting: Mapping[str, Any], clean: Mapping[str, Any]) -> dict[st
         if name in clean:
             out[name] = clean[name]
     if clean.get("start_time"):
-        out["start_time"] = clean["start_time"]
+        out["start_time"] = iso(parse_iso(clean["start_time"]))  # stored as Zoom returns it
     if "password" in clean:
         out["password"] = clean["password"]
     if "settings" in clean:

@@ -242,7 +242,8 @@ class SandboxState(LiveScenario):
         """A meeting by numeric id, or by the UUID of its current or a past instance."""
         with self.lock:
             text = str(ref)
-            if text.isdigit():
+            # ASCII only: "¹".isdigit() is true, but int("¹") fails (a 500, not a 404).
+            if text.isascii() and text.isdigit():
                 return self.meetings.get(int(text))
             for meeting in self.meetings.values():
                 if meeting["uuid"] == text:

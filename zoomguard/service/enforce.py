@@ -6,7 +6,8 @@ just created or changed), so both paths make the same decisions and write the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -14,6 +15,7 @@ from zoomguard.config import Settings
 from zoomguard.errors import ZoomAPIError, ZoomNotFound, ZoomRateLimited
 from zoomguard.masking import passcode_state
 from zoomguard.rules import policy
+from zoomguard.rules.passcodes import PasscodeRequirement, generate_passcode, passcode_maker
 from zoomguard.service.alerts import alert_category, alert_delivery, alert_details
 from zoomguard.service.clients import Clock, utcnow
 from zoomguard.service.failures import FixFailure
@@ -71,6 +73,10 @@ class MeetingEnforcer:
         self.dry_run = dry_run
         self.actor = actor
         self.clock = clock
+        # Host id -> a passcode generator meeting the host's passcode requirement.
+        self._passcode_makers: dict[str, Callable[[], str]] = {}
+        self._passcode_lock = threading.Lock()
+        self._passcode_host_locks: dict[str, threading.Lock] = {}
 
     def enforce(
         self,
@@ -84,7 +90,14 @@ class MeetingEnforcer:
 
         ``hold_back`` names why a fix must not be sent now (it is then reported with that reason).
         """
-        evaluation = policy.evaluate(meeting, self.profile, today=today, host_email=host_email)
+        host_id = meeting.get("host_id")
+        evaluation = policy.evaluate(
+            meeting,
+            self.profile,
+            today=today,
+            host_email=host_email,
+            make_passcode=lambda: self._passcodes_for(host_id)(),
+        )
         if evaluation.compliant:
             return None
         statuses: dict[str, str] = {}
@@ -132,8 +145,9 @@ class MeetingEnforcer:
             self.account.id, host_id, today, self.settings.update_budget
         ):
             return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
+        refused_passcode: str | None = None
         try:
-            self.client.update_meeting(evaluation.meeting_id, evaluation.patch)
+            refused_passcode = self._send(evaluation.meeting_id, evaluation.patch)
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
                 return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
@@ -155,7 +169,15 @@ class MeetingEnforcer:
             details[f.rule_id] = None
             after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
         for f in still:
-            if f.fixable:
+            if f.fixable and f.rule_id == policy.PASSCODE and refused_passcode is not None:
+                statuses[f.rule_id] = "failed"
+                failures[f.rule_id] = FixFailure.REFUSED
+                details[f.rule_id] = (
+                    f"could not fix: Zoom refused the new passcode ({refused_passcode}); "
+                    "the other fixes were sent without it"
+                )
+                after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
+            elif f.fixable:
                 statuses[f.rule_id] = "failed"
                 failures[f.rule_id] = FixFailure.OVERRIDDEN
                 details[f.rule_id] = (
@@ -173,6 +195,50 @@ class MeetingEnforcer:
             not any(f.fixable for f in still),
             failures,
         )
+
+    def _send(self, meeting_id: str, patch: Mapping[str, Any]) -> str | None:
+        """PATCH the meeting. If Zoom refuses a patch that sets a passcode (the host's passcode
+        requirement), the other fixes are sent again without it; returns Zoom's refusal of the
+        passcode then, else None. Raises what the PATCH without the passcode raises."""
+        try:
+            self.client.update_meeting(meeting_id, patch)
+        except (ZoomRateLimited, ZoomNotFound):
+            raise
+        except ZoomAPIError as exc:
+            if "password" not in patch or exc.status != 400:
+                raise
+            others = {key: value for key, value in patch.items() if key != "password"}
+            if others:
+                self.client.update_meeting(meeting_id, others)
+            return str(exc)
+        return None
+
+    def _passcodes_for(self, host_id: Any) -> Callable[[], str]:
+        """A passcode generator that meets the host's passcode requirement, read once per host
+        from the host's settings (Zoom returns the value in force: the account's, the group's
+        or the user's own)."""
+        if not isinstance(host_id, str) or not host_id:
+            return generate_passcode
+        with self._passcode_lock:
+            host_lock = self._passcode_host_locks.setdefault(host_id, threading.Lock())
+        with host_lock:  # two meetings of one host at once read the host's settings once
+            return self._read_passcode_maker(host_id)
+
+    def _read_passcode_maker(self, host_id: str) -> Callable[[], str]:
+        known = self._passcode_makers.get(host_id)
+        if known is not None:
+            return known
+        try:
+            found = self.client.get_user_settings(host_id, option="meeting_security")
+        except ZoomAPIError:
+            found = {}  # unreadable: the default passcode, and Zoom's refusal handled above
+        security = found.get("meeting_security")
+        requirement = PasscodeRequirement.from_settings(
+            security.get("meeting_password_requirement") if isinstance(security, Mapping) else None
+        )
+        maker = passcode_maker(requirement)
+        self._passcode_makers[host_id] = maker
+        return maker
 
     def _outcome(
         self,
