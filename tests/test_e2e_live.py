@@ -21,6 +21,7 @@ from zoomguard.rules import policy
 from zoomguard.rules.passcodes import PasscodeRequirement, passcode_maker
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
+from zoomguard.sandbox.occurrences import occurrence_view, update_occurrence
 from zoomguard.sandbox.passcodes import REQUIREMENT_DEFAULTS, passcode_problem
 from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store, upgrade
@@ -283,3 +284,61 @@ def test_passcodes_made_for_a_requirement_meet_it(requirement: dict[str, Any]) -
     make = passcode_maker(PasscodeRequirement.from_settings(requirement))
     for _ in range(300):
         assert passcode_problem(make(), requirement) is None
+
+
+# -- occurrences ----------------------------------------------------------------------------------
+
+
+def _weekly_meeting_with_an_open_occurrence(sandbox: SandboxServer) -> tuple[int, str]:
+    """A compliant weekly series whose next occurrence has the waiting room off (through
+    Zoom's API, as a host would)."""
+    state = sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Weekly support group", type=8, settings=COMPLIANT)
+    occurrence_id = meeting["occurrences"][0]["occurrence_id"]
+    update_occurrence(
+        state, meeting["id"], occurrence_id, {"settings": {"waiting_room": False}}, operator_id=None
+    )
+    assert occurrence_view(state, meeting, occurrence_id)["settings"]["waiting_room"] is False
+    return meeting["id"], occurrence_id
+
+
+def test_a_sweep_fixes_an_occurrence_through_its_occurrence_id(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        meeting_id, occurrence_id = _weekly_meeting_with_an_open_occurrence(sandbox)
+        state = sandbox.state
+        _sweep(sandbox, tmp_path)
+        assert _patches(sandbox) == [
+            (f"/v2/meetings/{meeting_id}", f"occurrence_id={occurrence_id}", 204)
+        ]
+        view = occurrence_view(state, state.meetings[meeting_id], occurrence_id)
+        assert view is not None
+        assert view["settings"]["waiting_room"] is True
+        # One read of the series and one of its next occurrence, not one per occurrence.
+        reads = [
+            r.query
+            for r in state.request_log()
+            if r.method == "GET" and r.path == f"/v2/meetings/{meeting_id}"
+        ]
+        assert reads.count(f"occurrence_id={occurrence_id}") == 2  # read, then re-read
+        assert len(reads) == 3
+
+
+def test_a_single_occurrence_changed_is_checked_at_once(live_rig: LiveRig) -> None:
+    meeting_id, occurrence_id = _weekly_meeting_with_an_open_occurrence(live_rig.sandbox)
+    assert live_rig.sandbox.wait_for_webhooks(10)
+    live_rig.drain(policy.Profile())
+    state = live_rig.sandbox.state
+    view = occurrence_view(state, state.meetings[meeting_id], occurrence_id)
+    assert view is not None
+    assert view["settings"]["waiting_room"] is True
+    patches = [
+        r.query
+        for r in state.request_log()
+        if r.method == "PATCH" and r.path == f"/v2/meetings/{meeting_id}"
+    ]
+    assert patches == [f"occurrence_id={occurrence_id}"]
+    assert (
+        "meeting.update",
+        True,
+    ) in live_rig.audit()

@@ -295,6 +295,27 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
     }
 )
 
+# The settings one occurrence of a recurring meeting can have of its own (PATCH
+# /meetings/{id}?occurrence_id=, per Zoom's OpenAPI document), and the rules that check them.
+OCCURRENCE_SETTINGS: Final = frozenset(
+    {
+        "host_video",
+        "participant_video",
+        "join_before_host",
+        "mute_upon_entry",
+        "waiting_room",
+        "watermark",
+        "auto_recording",
+    }
+)
+OCCURRENCE_RULES: Final[frozenset[str]] = frozenset(
+    rule.id
+    for rule in MEETING_RULES.values()
+    if rule.fix is not None
+    and rule.fix.path.startswith("settings.")
+    and rule.fix.path.removeprefix("settings.") in OCCURRENCE_SETTINGS
+)
+
 UNREADABLE_RULE: Final = Rule(
     id=UNREADABLE,
     title="zoomguard could read the meeting's settings",

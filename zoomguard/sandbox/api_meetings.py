@@ -8,6 +8,7 @@ from typing import Any
 
 from zoomguard.sandbox.meetings import MeetingValidationError, validate_patch
 from zoomguard.sandbox.model import list_item, meeting_view, parse_iso
+from zoomguard.sandbox.occurrences import occurrence_view, upcoming_view, update_occurrence
 from zoomguard.sandbox.passcodes import passcode_problem
 from zoomguard.sandbox.replies import (
     LIVE_METHODS,
@@ -137,8 +138,15 @@ def get_meeting(call: Call, meeting_id: str) -> Reply:
     meeting = meeting_or_reply(call, meeting_id)
     if isinstance(meeting, Reply):
         return meeting
+    occurrence_id = call.args.get("occurrence_id")
     with call.state.lock:
-        return Reply(200, meeting_view(meeting))
+        if occurrence_id:
+            view = occurrence_view(call.state, meeting, occurrence_id)
+            if view is None:
+                return error(404, 3001, f"Meeting does not exist: {meeting_id}.")
+            return Reply(200, view)
+        show_previous = call.args.get("show_previous_occurrences") == "true"
+        return Reply(200, upcoming_view(meeting_view(meeting), show_previous=show_previous))
 
 
 def patch_meeting(call: Call, meeting_id: str) -> Reply:
@@ -154,6 +162,21 @@ def patch_meeting(call: Call, meeting_id: str) -> Reply:
         return refused
     if not call.state.update_counter.try_count(meeting["host_id"], call.config.daily_update_limit):
         return daily_cap_reply(call.config.daily_update_limit, datetime.now(UTC))
+    occurrence_id = call.args.get("occurrence_id")
+    if occurrence_id:
+        try:
+            update_occurrence(
+                call.state,
+                meeting["id"],
+                occurrence_id,
+                call.body or {},
+                operator_id=call.token.user_id,
+            )
+        except MeetingValidationError as exc:
+            return validation_reply(exc)
+        except KeyError:
+            return error(404, 3001, f"Meeting does not exist: {meeting_id}.")
+        return Reply(204)
     try:
         call.state.update_meeting(meeting["id"], call.body or {}, operator_id=call.token.user_id)
     except KeyError:  # deleted meanwhile

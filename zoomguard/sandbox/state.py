@@ -53,6 +53,8 @@ class SandboxState(LiveScenario):
         self.settings = SettingsTree()
         self.meetings: dict[int, dict[str, Any]] = {}
         self.live: dict[int, LiveMeeting] = {}
+        # (meeting id, occurrence id) -> that occurrence's own values (occurrences.py).
+        self.occurrence_settings: dict[tuple[int, str], dict[str, Any]] = {}
         self.recordings: dict[str, Recording] = {}
         self.recording_stops: list[RecordingStop] = []
         self.events: list[dict[str, Any]] = []

@@ -6,6 +6,7 @@ just created or changed), so both paths make the same decisions and write the sa
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
@@ -44,6 +45,26 @@ def _patched_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
             yield from _patched_paths(value, path + ".")
         else:
             yield path
+
+
+# Between a meeting's id and an occurrence's in the id its findings are filed under.
+OCCURRENCE_SEPARATOR = " occurrence "
+
+
+def split_occurrence(meeting_key: str) -> tuple[str, str | None]:
+    """(meeting id, occurrence id or None) of the id findings are filed under."""
+    meeting_id, _, occurrence_id = meeting_key.partition(OCCURRENCE_SEPARATOR)
+    return meeting_id, occurrence_id or None
+
+
+def _occurrence_settings_only(meeting: Mapping[str, Any]) -> dict[str, Any]:
+    """The occurrence with only the settings it can have of its own: the rest are the series',
+    checked and fixed with the series."""
+    settings = meeting.get("settings")
+    if not isinstance(settings, Mapping):
+        return dict(meeting)
+    own = {k: v for k, v in settings.items() if k in policy.OCCURRENCE_SETTINGS}
+    return {**meeting, "settings": own}
 
 
 # A finding that stays reported or exempt sweep after sweep is alerted once, when first seen.
@@ -85,19 +106,32 @@ class MeetingEnforcer:
         host_email: str | None,
         today: date,
         hold_back: str | None = None,
+        occurrence_id: str | None = None,
     ) -> MeetingOutcome | None:
         """Evaluate one meeting and fix it if allowed; None when it is compliant.
 
         ``hold_back`` names why a fix must not be sent now (it is then reported with that reason).
+        With ``occurrence_id``, ``meeting`` is that occurrence as Zoom returns it: only the
+        rules an occurrence can break on its own are checked, the fix goes to that occurrence,
+        and its findings are filed as "<meeting id> occurrence <occurrence id>".
         """
         host_id = meeting.get("host_id")
+        profile = self.profile
+        if occurrence_id is not None:
+            profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
+            meeting = _occurrence_settings_only(meeting)
         evaluation = policy.evaluate(
             meeting,
-            self.profile,
+            profile,
             today=today,
             host_email=host_email,
             make_passcode=lambda: self._passcodes_for(host_id)(),
         )
+        if occurrence_id is not None and evaluation.meeting_id:
+            evaluation = dataclasses.replace(
+                evaluation,
+                meeting_id=f"{evaluation.meeting_id}{OCCURRENCE_SEPARATOR}{occurrence_id}",
+            )
         if evaluation.compliant:
             return None
         statuses: dict[str, str] = {}
@@ -145,9 +179,10 @@ class MeetingEnforcer:
             self.account.id, host_id, today, self.settings.update_budget
         ):
             return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
+        meeting_id, occurrence_id = split_occurrence(evaluation.meeting_id)
         refused_passcode: str | None = None
         try:
-            refused_passcode = self._send(evaluation.meeting_id, evaluation.patch)
+            refused_passcode = self._send(meeting_id, evaluation.patch, occurrence_id)
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
                 return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
@@ -158,12 +193,16 @@ class MeetingEnforcer:
             return fail_all(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
         except ZoomAPIError as exc:
             return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
-        reread = self.client.get_meeting(evaluation.meeting_id)
+        reread = self.client.get_meeting(meeting_id, occurrence_id)
         if reread is None:
             return fail_all(
                 FixFailure.MEETING_GONE, "could not confirm: the meeting was deleted after the fix"
             )
-        fixed, still = policy.verify(evaluation, reread, self.profile, today=today)
+        profile = self.profile
+        if occurrence_id is not None:
+            profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
+            reread = _occurrence_settings_only(reread)
+        fixed, still = policy.verify(evaluation, reread, profile, today=today)
         for f in fixed:
             statuses[f.rule_id] = "fixed"
             details[f.rule_id] = None
@@ -196,12 +235,14 @@ class MeetingEnforcer:
             failures,
         )
 
-    def _send(self, meeting_id: str, patch: Mapping[str, Any]) -> str | None:
+    def _send(
+        self, meeting_id: str, patch: Mapping[str, Any], occurrence_id: str | None
+    ) -> str | None:
         """PATCH the meeting. If Zoom refuses a patch that sets a passcode (the host's passcode
         requirement), the other fixes are sent again without it; returns Zoom's refusal of the
         passcode then, else None. Raises what the PATCH without the passcode raises."""
         try:
-            self.client.update_meeting(meeting_id, patch)
+            self.client.update_meeting(meeting_id, patch, occurrence_id)
         except (ZoomRateLimited, ZoomNotFound):
             raise
         except ZoomAPIError as exc:
