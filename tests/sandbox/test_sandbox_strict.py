@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sandbox_fixtures import running
-from zoom_openapi import validate_webhook
+from support.openapi import validate_webhook
+from support.sandbox import running
 
 from zoomguard.sandbox import SandboxConfig
 from zoomguard.sandbox.passcodes import REQUIREMENT_DEFAULTS

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_fixtures import CommandResult, run_zoomguard, zoomguard_env
 from sqlalchemy import select
+from support.commands import CommandResult, run_zoomguard, zoomguard_env
 from werkzeug.serving import make_server
 
 from zoomguard.config import Settings
