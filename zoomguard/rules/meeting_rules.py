@@ -209,7 +209,8 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 check=_check_passcode,
                 fix=Fix("password", new_passcode=True),
                 checks_text="meeting `password` is set",
-                fix_text="a random 10-character passcode",
+                fix_text="a random 10-character passcode that meets the host's passcode "
+                "requirement",
             ),
             MeetingRule(
                 id=WAITING_ROOM,
