@@ -820,3 +820,23 @@ def test_the_waiting_room_must_hold_everyone(
     evaluation = policy.evaluate(meeting, policy.Profile(), today=date(2026, 1, 5))
     assert evaluation.patch == patch
     assert [f.rule_id for f in evaluation.findings] == (["waiting_room"] if patch else [])
+
+
+def test_the_live_table_says_what_to_do_when_a_stop_is_refused() -> None:
+    assert policy.default_profile().live.when_stop_refused == "alert"
+    ending = policy.load_profile('[live]\nwhen_stop_refused = "end_meeting"\n')
+    assert ending.live.when_stop_refused == "end_meeting"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[live]\nwhen_stop_refused = "shrug"\n', "live.when_stop_refused: must be"),
+        ("[live]\nwhen_stop_refused = true\n", "live.when_stop_refused: must be"),
+        ("[live]\nwhen_refused = 'alert'\n", "live.when_refused: unknown key"),
+        ('live = "alert"\n', "live: must be a table"),
+    ],
+)
+def test_a_bad_live_table_names_the_key(text: str, message: str) -> None:
+    with pytest.raises(policy.PolicyError, match=message):
+        policy.load_profile(text)
