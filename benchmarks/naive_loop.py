@@ -1,23 +1,26 @@
 """The sweep as a user would write it by hand: one requests.Session, one call after another.
 
-It makes the same calls zoomguard makes (list users, list each user's meetings, GET each meeting,
-PATCH the noncompliant ones, GET them again), deciding with the same policy so the PATCH bodies
-are identical, but writes nothing to a database: the comparison favours the loop. A 429 is
-waited out as the Retry-After header says (a sequential loop at 50 ms per call stays under Pro's
-limits, so this should not happen).
+It makes the same calls zoomguard makes (list users, list each user's meetings, GET each
+meeting, PATCH the noncompliant ones, GET them again; read a host's passcode requirement before
+its first new passcode; GET the next occurrence of each recurring meeting, and fix it alike),
+deciding with the same policy so the PATCH bodies are identical, but writes nothing to a
+database: the comparison favours the loop. A 429 is waited out as the Retry-After header says (a
+sequential loop at 50 ms per call stays under Pro's limits, so this should not happen).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
 
 from zoomguard.rules import policy
+from zoomguard.rules.passcodes import PasscodeRequirement, passcode_maker
 
 PAGE_SIZE = 300
 
@@ -82,6 +85,27 @@ class HandWrittenSweep:
             if not token:
                 return
 
+    def occurrence(
+        self, meeting: dict[str, Any], profile: policy.Profile, today: date, email: str | None
+    ) -> int:
+        """Check a recurring meeting's next occurrence, and fix it; 1 if it was patched."""
+        upcoming = [o for o in meeting.get("occurrences") or () if o.get("status") != "deleted"]
+        if meeting.get("type") != 8 or not upcoming:
+            return 0
+        path, params = f"/meetings/{meeting['id']}", {"occurrence_id": upcoming[0]["occurrence_id"]}
+        occurrence = self.call("GET", path, params=params).json()
+        settings = occurrence.get("settings", {})
+        own = {k: v for k, v in settings.items() if k in policy.OCCURRENCE_SETTINGS}
+        rules = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
+        evaluation = policy.evaluate(
+            {**occurrence, "settings": own}, rules, today=today, host_email=email
+        )
+        if not evaluation.patch or evaluation.exemption is not None:
+            return 0
+        self.call("PATCH", path, params=params, json=evaluation.patch)
+        self.call("GET", path, params=params)
+        return 1
+
     def run(
         self, should_stop: Callable[[int, int, float], bool] = lambda _d, _t, _s: False
     ) -> LoopResult:
@@ -102,16 +126,40 @@ class HandWrittenSweep:
                 {"type": "scheduled", "page_size": str(PAGE_SIZE)},
                 "meetings",
             )
+            makers: list[Callable[[], str]] = []
+
+            def make_passcode(
+                user_id: str = user["id"], makers: list[Callable[[], str]] = makers
+            ) -> str:
+                if not makers:  # the host's requirement, read once
+                    found = self.call(
+                        "GET", f"/users/{user_id}/settings", params={"option": "meeting_security"}
+                    ).json()
+                    requirement = found.get("meeting_security", {})
+                    makers.append(
+                        passcode_maker(
+                            PasscodeRequirement.from_settings(
+                                requirement.get("meeting_password_requirement")
+                            )
+                        )
+                    )
+                return makers[0]()
+
             for item in listing:
                 meeting = self.call("GET", f"/meetings/{item['id']}").json()
                 meetings += 1
                 evaluation = policy.evaluate(
-                    meeting, profile, today=today, host_email=user.get("email")
+                    meeting,
+                    profile,
+                    today=today,
+                    host_email=user.get("email"),
+                    make_passcode=make_passcode,
                 )
                 if evaluation.patch and evaluation.exemption is None:
                     self.call("PATCH", f"/meetings/{item['id']}", json=evaluation.patch)
                     self.call("GET", f"/meetings/{item['id']}")
                     patched += 1
+                patched += self.occurrence(meeting, profile, today, user.get("email"))
             done += 1
             if done < len(users) and should_stop(done, len(users), time.monotonic() - started):
                 stopped = True

@@ -55,6 +55,9 @@ def _quantiles(values: list[float]) -> dict[str, float]:
 
 def measure(ctx: Context, db: Database, events: int, poll: float | None) -> dict[str, Any]:
     upgrade(db.url)
+    # The app's creator is an alternative host of every meeting, so Zoom lets zoomguard stop the
+    # recordings of all ten hosts: this measures the reaction time of a stop Zoom accepts (a
+    # refused stop and its escalation are tested in tests/test_e2e_live.py).
     config = SandboxConfig(latency_ms=LATENCY_MS, webhook_time_scale=0.001, seed=SEED)
     with SandboxServer(config) as sandbox:
         state = sandbox.state
@@ -71,8 +74,9 @@ def measure(ctx: Context, db: Database, events: int, poll: float | None) -> dict
             api_url=settings.zoom_api_url,
         )
         hosts = [state.add_user(f"host{i}@agency.example") for i in range(10)]
+        creator = {**COMPLIANT, "alternative_hosts": hosts[0]["email"]}  # hosts[0]: the owner
         meetings = [
-            state.add_meeting(hosts[i % len(hosts)], topic=f"Case review {i}", settings=COMPLIANT)
+            state.add_meeting(hosts[i % len(hosts)], topic=f"Case review {i}", settings=creator)
             for i in range(events + 1)
         ]
         store.close()

@@ -204,7 +204,8 @@ def test_each_rule_finds_and_fixes_exactly_its_field(
     assert finding.fixable
     assert finding.guidance == RULES[rule_id].guidance
     assert RULES[rule_id].guidance in finding.reason
-    assert finding.field == RULES[rule_id].field
+    # The finding names the rule's field(s), or the one of them at fault.
+    assert set(finding.field.split(", ")) <= set(RULES[rule_id].field.split(", "))
     assert evaluation.patch == patch
 
 
@@ -823,3 +824,64 @@ def test_ai_companion_rules_can_be_switched_off_and_exempted() -> None:
     reported = evaluate(meeting, Profile(mode="report"), today=TODAY)
     assert reported.patch == {}
     assert [f.rule_id for f in reported.findings] == ["no_ai_summary"]
+
+
+WAITING_ROOM_FOR_EVERYONE = {"mode": "custom", "who_goes_to_waiting_room": "everyone"}
+
+
+@pytest.mark.parametrize(
+    ("waiting_room", "options", "patch"),
+    [
+        (True, None, {}),
+        (True, {"mode": "follow_setting"}, {}),
+        (True, WAITING_ROOM_FOR_EVERYONE, {}),
+        (
+            True,
+            {"mode": "custom", "who_goes_to_waiting_room": "users_not_in_account"},
+            {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+        (False, {"mode": "follow_setting"}, {"settings": {"waiting_room": True}}),
+        (
+            False,
+            {"mode": "custom", "who_goes_to_waiting_room": "users_not_on_invite"},
+            {"settings": {"waiting_room": True, "waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+    ],
+)
+def test_the_waiting_room_must_hold_everyone(
+    waiting_room: bool, options: dict[str, str] | None, patch: dict[str, Any]
+) -> None:
+    meeting = {
+        "id": 85746065432,
+        "type": 2,
+        "password": "Xy3*abcd9Q",
+        "settings": {
+            "waiting_room": waiting_room,
+            "join_before_host": False,
+            "auto_recording": "none",
+            **({"waiting_room_options": options} if options is not None else {}),
+        },
+    }
+    evaluation = policy.evaluate(meeting, policy.Profile(), today=date(2026, 1, 5))
+    assert evaluation.patch == patch
+    assert [f.rule_id for f in evaluation.findings] == (["waiting_room"] if patch else [])
+
+
+def test_the_live_table_says_what_to_do_when_a_stop_is_refused() -> None:
+    assert policy.default_profile().live.when_stop_refused == "alert"
+    ending = policy.load_profile('[live]\nwhen_stop_refused = "end_meeting"\n')
+    assert ending.live.when_stop_refused == "end_meeting"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[live]\nwhen_stop_refused = "shrug"\n', "live.when_stop_refused: must be"),
+        ("[live]\nwhen_stop_refused = true\n", "live.when_stop_refused: must be"),
+        ("[live]\nwhen_refused = 'alert'\n", "live.when_refused: unknown key"),
+        ('live = "alert"\n', "live: must be a table"),
+    ],
+)
+def test_a_bad_live_table_names_the_key(text: str, message: str) -> None:
+    with pytest.raises(policy.PolicyError, match=message):
+        policy.load_profile(text)

@@ -172,8 +172,14 @@ def _live_recording(settings: Any, store: Any, sandbox: Any) -> str:
     from zoomguard.cli.demo_live import live_service, stop_a_live_recording
     from zoomguard.rules import policy
 
-    # The first meeting of the generated account; any meeting will do, compliant or not.
-    meeting_id = next(iter(sandbox.state.meetings))
+    # The first meeting hosted by the account owner, who created the app: Zoom lets only a
+    # meeting's host or alternative host stop its recording, and a Server-to-Server app acts as
+    # its creator. Compliant or not, any such meeting will do.
+    state = sandbox.state
+    owned = [mid for mid, m in state.meetings.items() if m["host_id"] == state.owner_id]
+    meeting_id = (
+        owned[0] if owned else state.add_meeting(state.owner_id, topic="Team check-in")["id"]
+    )
     with live_service(settings, store, sandbox) as live:
         lines = [
             f"webhook receiver on {live.receiver_url} ("

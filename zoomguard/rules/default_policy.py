@@ -59,6 +59,16 @@ _BASELINE_HEADER: Final = """\
 # baseline its own mode (it follows the mode above otherwise).
 """
 
+_LIVE: Final = """
+[live]
+# When a cloud recording starts, zoomguard asks Zoom to stop it. Zoom lets only the meeting's
+# host or an alternative host control a live meeting, so it may refuse. Then:
+# "alert":       tell the privacy officer at once (naming the meeting and its host) and remove
+#                the recording when it completes.
+# "end_meeting": end the meeting (which ends its recording), then tell the privacy officer.
+when_stop_refused = "{when_stop_refused}"
+"""
+
 
 def _comment(text: str) -> list[str]:
     return textwrap.wrap(
@@ -93,6 +103,7 @@ def render_default_policy() -> str:
         "# How far back `zoomguard baseline` looks for cloud recordings to clear out, in days.\n"
         f"recordings_lookback_days = {DEFAULT_RECORDINGS_LOOKBACK_DAYS}\n"
     )
+    parts.append(_LIVE.format(when_stop_refused=profile.live.when_stop_refused))
     return "".join(parts)
 
 

@@ -13,6 +13,7 @@ guidance asks of a meeting, so they are opt-in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -61,6 +62,75 @@ def _check_passcode(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> 
         expected="a passcode",
         actual=None if password is MISSING else "",
         problem="The meeting has no passcode, so anyone who gets the link can join.",
+    )
+
+
+_check_waiting_room_on = setting_must_be(
+    "waiting_room",
+    True,
+    "The waiting room is off, so people join without the host admitting them.",
+)
+
+EVERYONE: Final = "everyone"
+WAITING_ROOM_PATH: Final = "settings.waiting_room"
+WAITING_ROOM_OPTIONS_PATH: Final = "settings.waiting_room_options"
+# On, and for everyone: mode "custom" with "everyone" holds whatever the account's own setting.
+_WAITING_ROOM_FIX: Final = Fix(
+    WAITING_ROOM_PATH,
+    True,
+    also=(
+        (WAITING_ROOM_OPTIONS_PATH + ".mode", "custom"),
+        (WAITING_ROOM_OPTIONS_PATH + ".who_goes_to_waiting_room", EVERYONE),
+    ),
+)
+
+
+def _check_waiting_room(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+    """The waiting room is on, and nobody skips it.
+
+    With ``waiting_room_options`` mode "custom", only ``who_goes_to_waiting_room`` "everyone"
+    sends everyone there; "follow_setting" (or no options) follows the account's own waiting
+    room setting (``waiting_room_settings.participants_to_place_in_waiting_room``), which is
+    accepted here as it is: the meeting's JSON does not say whom that setting admits."""
+    off = _check_waiting_room_on(meeting, settings)
+    if isinstance(off, Unreadable):
+        return off
+    for_some = _waiting_room_for_some(settings)
+    if isinstance(for_some, Unreadable):
+        return for_some
+    if off is None:
+        return for_some  # None, or only the options need fixing
+    if for_some is None:
+        return dataclasses.replace(off, field=WAITING_ROOM_PATH, fix_paths=(WAITING_ROOM_PATH,))
+    return dataclasses.replace(
+        off,
+        problem=f"{off.problem} {for_some.problem}",
+        field=f"{WAITING_ROOM_PATH}, {WAITING_ROOM_OPTIONS_PATH}",
+    )
+
+
+def _waiting_room_for_some(settings: Mapping[str, Any]) -> Violation | Unreadable | None:
+    options = settings.get("waiting_room_options", MISSING)
+    if options is MISSING or options is None:
+        return None
+    if not isinstance(options, Mapping):
+        return Unreadable(WAITING_ROOM_OPTIONS_PATH, "an object", json_type(options))
+    mode = options.get("mode", "follow_setting")
+    who = options.get("who_goes_to_waiting_room", MISSING)
+    if mode == "follow_setting" or (mode == "custom" and who == EVERYONE):
+        return None
+    if not isinstance(mode, str) or (who is not MISSING and not isinstance(who, str)):
+        return Unreadable(
+            WAITING_ROOM_OPTIONS_PATH, "a mode and who goes to the waiting room", "other values"
+        )
+    shown = who if isinstance(who, str) else "not set"
+    return Violation(
+        expected=EVERYONE,
+        actual=f"{mode}: {shown}",
+        problem=f"The waiting room holds only some participants ({shown}): the others join "
+        "without the host admitting them.",
+        field=WAITING_ROOM_OPTIONS_PATH,
+        fix_paths=tuple(path for path, _ in _WAITING_ROOM_FIX.also),
     )
 
 
@@ -159,22 +229,20 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 check=_check_passcode,
                 fix=Fix("password", new_passcode=True),
                 checks_text="meeting `password` is set",
-                fix_text="a random 10-character passcode",
+                fix_text="a random 10-character passcode that meets the host's passcode "
+                "requirement",
             ),
             MeetingRule(
                 id=WAITING_ROOM,
                 title="The waiting room is on, so the host admits each participant",
                 default=True,
                 guidance=quotes.PARTICIPANTS_IDENTIFIED,
-                field="settings.waiting_room",
-                check=setting_must_be(
-                    "waiting_room",
-                    True,
-                    "The waiting room is off, so people join without the host admitting them.",
-                ),
-                fix=Fix("settings.waiting_room", True),
-                checks_text="`settings.waiting_room` is true",
-                fix_text="turned on",
+                field=f"{WAITING_ROOM_PATH}, {WAITING_ROOM_OPTIONS_PATH}",
+                check=_check_waiting_room,
+                fix=_WAITING_ROOM_FIX,
+                checks_text="`settings.waiting_room` is true and `waiting_room_options` sends "
+                "everyone there (mode `follow_setting`, or `custom` with `everyone`)",
+                fix_text="turned on, for everyone",
             ),
             MeetingRule(
                 id=JOIN_BEFORE_HOST_OFF,
@@ -278,6 +346,27 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
             ),
         )
     }
+)
+
+# The settings one occurrence of a recurring meeting can have of its own (PATCH
+# /meetings/{id}?occurrence_id=, per Zoom's OpenAPI document), and the rules that check them.
+OCCURRENCE_SETTINGS: Final = frozenset(
+    {
+        "host_video",
+        "participant_video",
+        "join_before_host",
+        "mute_upon_entry",
+        "waiting_room",
+        "watermark",
+        "auto_recording",
+    }
+)
+OCCURRENCE_RULES: Final[frozenset[str]] = frozenset(
+    rule.id
+    for rule in MEETING_RULES.values()
+    if rule.fix is not None
+    and rule.fix.path.startswith("settings.")
+    and rule.fix.path.removeprefix("settings.") in OCCURRENCE_SETTINGS
 )
 
 UNREADABLE_RULE: Final = Rule(

@@ -32,6 +32,8 @@ from zoomguard.rules.meeting_rules import (
     MEETING_RULES,
     NO_AUTO_RECORDING,
     NO_PMI,
+    OCCURRENCE_RULES,
+    OCCURRENCE_SETTINGS,
     PASSCODE,
     RULES,
     UNREADABLE,
@@ -51,6 +53,7 @@ from zoomguard.rules.profile import (
 )
 from zoomguard.rules.rule_types import (
     MISSING,
+    Fix,
     JSONScalar,
     MeetingRule,
     Rule,
@@ -70,6 +73,8 @@ __all__ = [
     "MODES",
     "NO_AUTO_RECORDING",
     "NO_PMI",
+    "OCCURRENCE_RULES",
+    "OCCURRENCE_SETTINGS",
     "PASSCODE",
     "PASSCODE_ALPHABET",
     "REDACTED",
@@ -160,9 +165,8 @@ class _Broken:
     """A rule the meeting breaks: the finding, and the rule's fix when it can help."""
 
     finding: Finding
-    fix_path: tuple[str, ...] | None  # None: report only
-    value: JSONScalar = None
-    new_passcode: bool = False  # generated only when the patch is built
+    fix: Fix | None  # None: report only
+    fix_paths: tuple[str, ...] | None = None  # the fix's paths to send (None: all)
 
 
 @dataclass(frozen=True)
@@ -254,19 +258,21 @@ def verify(
 def _patch(violations: tuple[_Broken, ...], make_passcode: Callable[[], str]) -> dict[str, Any]:
     patch: dict[str, Any] = {}
     for violation in violations:
-        if violation.fix_path is None:
+        if violation.fix is None:
             continue
-        value: JSONScalar = violation.value
-        if violation.new_passcode:
-            value = make_passcode()
-            # A bad injected generator must not send Zoom a passcode it rejects (or none at all).
-            if not acceptable_passcode(value):
-                raise ValueError("make_passcode returned a passcode Zoom would reject")
-        *parents, leaf = violation.fix_path
-        target = patch
-        for key in parents:
-            target = target.setdefault(key, {})
-        target[leaf] = value
+        for index, (path, value) in enumerate(violation.fix.assignments()):
+            if violation.fix_paths is not None and path not in violation.fix_paths:
+                continue
+            if index == 0 and violation.fix.new_passcode:
+                value = make_passcode()
+                # A bad injected generator must not send Zoom a passcode it rejects (or none).
+                if not acceptable_passcode(value):
+                    raise ValueError("make_passcode returned a passcode Zoom would reject")
+            *parents, leaf = path.split(".")
+            target = patch
+            for key in parents:
+                target = target.setdefault(key, {})
+            target[leaf] = value
     return patch
 
 
@@ -390,6 +396,4 @@ def _broken(rule: MeetingRule, violation: Violation) -> _Broken:
         guidance=rule.guidance,
         fixable=fix is not None,
     )
-    if fix is None:
-        return _Broken(finding, None)
-    return _Broken(finding, tuple(fix.path.split(".")), fix.value, fix.new_passcode)
+    return _Broken(finding, fix, violation.fix_paths)

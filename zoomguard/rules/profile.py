@@ -21,6 +21,8 @@ The file's shape::
     file_transfer = true
     ...
     recordings_lookback_days = 30
+    [live]                      # what zoomguard does when Zoom refuses to stop a recording
+    when_stop_refused = "alert" # or "end_meeting": end the meeting, then alert
 
 Every mistake is a ``PolicyError`` whose message names the key, e.g.
 ``policy: rules.waiting_rom: unknown key``, so the operator sees one line that says what to fix.
@@ -55,7 +57,12 @@ DEFAULT_RECORDINGS_LOOKBACK_DAYS: Final = 30
 MAX_RECORDINGS_LOOKBACK_DAYS: Final = 3650
 
 # Top-level keys a policy file may hold; anything else is an error, so a typo never passes.
-_TOP_LEVEL_KEYS: Final = ("mode", "rules", "exemptions", "baseline")
+_TOP_LEVEL_KEYS: Final = ("mode", "rules", "exemptions", "baseline", "live")
+
+# What zoomguard does when Zoom refuses to stop a live cloud recording (Zoom lets only the
+# meeting's host or an alternative host control a live meeting).
+WhenStopRefused = Literal["alert", "end_meeting"]
+WHEN_STOP_REFUSED: Final[tuple[str, ...]] = get_args(WhenStopRefused)
 _EXEMPTION_KEYS: Final = ("meeting_id", "host_email", "reason", "expires")
 
 _MEETING_ID = re.compile(r"\d+")
@@ -126,6 +133,23 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class LiveControl:
+    """The ``[live]`` table: the escalation when a live recording cannot be stopped.
+
+    "alert": tell the officer at once and remove the recording when it completes;
+    "end_meeting": end the meeting (which stops its recording), then tell the officer."""
+
+    when_stop_refused: WhenStopRefused = "alert"
+
+    def __post_init__(self) -> None:
+        if self.when_stop_refused not in WHEN_STOP_REFUSED:
+            raise ValueError(
+                f"when_stop_refused must be one of {', '.join(WHEN_STOP_REFUSED)}, "
+                f"got {self.when_stop_refused!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Profile:
     """The rules in force, the mode, the exemptions and the account-settings baseline."""
 
@@ -133,6 +157,7 @@ class Profile:
     rules: frozenset[str] = DEFAULT_RULES
     exemptions: tuple[Exemption, ...] = ()
     baseline: Baseline = Baseline()
+    live: LiveControl = LiveControl()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -181,6 +206,7 @@ def load_profile(text: str) -> Profile:
         rules=_rules(document.get("rules", {})),
         exemptions=_exemptions(document.get("exemptions", [])),
         baseline=_baseline(document.get("baseline", {})),
+        live=_live(document.get("live", {})),
     )
 
 
@@ -228,6 +254,19 @@ def _baseline(table: Any) -> Baseline:
         mode=mode,
         recordings_lookback_days=lookback,
     )
+
+
+def _live(table: Any) -> LiveControl:
+    if not isinstance(table, dict):
+        raise PolicyError(f"policy: live: must be a table, got {_show(table)}")
+    for key in table:
+        if key != "when_stop_refused":
+            raise PolicyError(f"policy: live.{key}: unknown key")
+    value = table.get("when_stop_refused", LiveControl.when_stop_refused)
+    if not isinstance(value, str) or value not in WHEN_STOP_REFUSED:
+        choices = " or ".join(f'"{v}"' for v in WHEN_STOP_REFUSED)
+        raise PolicyError(f"policy: live.when_stop_refused: must be {choices}, got {_show(value)}")
+    return LiveControl(when_stop_refused=cast(WhenStopRefused, value))
 
 
 def _lookback_days(value: Any) -> int:

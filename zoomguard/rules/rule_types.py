@@ -27,6 +27,9 @@ class Violation:
     # False when the rule's fix cannot help this meeting (e.g. a PMI room): the host must act.
     fixable: bool = True
     field: str | None = None  # the field(s) at fault when narrower than the rule's own
+    # The paths of the rule's fix this meeting needs (None: all of them), so a PATCH never
+    # touches a field that already complies.
+    fix_paths: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class Fix:
     value: JSONScalar = None
     # The value is a fresh passcode, made only when the patch is built (never stored here).
     new_passcode: bool = False
+    # Further (dotted path, value) pairs the same fix sets, e.g. the waiting room's options.
+    also: tuple[tuple[str, JSONScalar], ...] = ()
+
+    def assignments(self) -> tuple[tuple[str, JSONScalar], ...]:
+        """Every (dotted path, value) the fix sets, its own first."""
+        return ((self.path, self.value), *self.also)
 
 
 @dataclass(frozen=True, kw_only=True)

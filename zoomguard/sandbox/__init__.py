@@ -11,8 +11,15 @@ start, record and end; recordings; webhook events and their delivery log), gener
 (deterministic data), settings (account/group/user settings and locks), meetings and model
 (Zoom's JSON shapes), oauth, ratelimit, webhooks (signed delivery with retries), api (the /v2
 route table) with replies (shared reply helpers), api_meetings, api_recordings and api_accounts
-(users, groups, settings), control (/_sandbox endpoints), app (the WSGI app), server
+(users, groups, settings), occurrences (per-occurrence settings of recurring meetings),
+passcodes (the passcode requirement), control (/_sandbox endpoints), app (the WSGI app), server
 (SandboxServer), cli.
+
+Strict by default (each a ``SandboxConfig`` switch, so a test can show what a laxer Zoom would
+hide): ``live_controls_host_only`` (in-meeting controls only for the meeting's host or an
+alternative host; a Server-to-Server token acts as ``app_creator_id``, else the owner),
+``enforce_passcode_requirement`` (every meeting create and PATCH meets the host's
+``meeting_password_requirement``), ``waiting_room_disables_join_before_host``.
 
 Where it differs from Zoom, and why:
 
@@ -30,6 +37,22 @@ Where it differs from Zoom, and why:
 - Connections: werkzeug's server closes the connection after every response, so each request
   opens a new one (Zoom keeps connections alive). A client's CPU per request measured here
   includes a TCP connect that Zoom would not cost it.
+- Refused in-meeting controls: HTTP 400 with ``{"code": 200, "message": "No permission."}``,
+  what a library author got from Zoom for another host's meeting; the OpenAPI document lists
+  "No permission." under code 300. Whether an admin's Server-to-Server app may control other
+  hosts' meetings is not documented: the sandbox takes the document's word (host or
+  alternative host only), the stricter reading.
+- A passcode that breaks the requirement: HTTP 400, code 300 and a sentence naming the rule.
+  Zoom documents no code for it (users report a bad request); 300 is its code for an invalid
+  field. A requirement object PATCHed without some fields gets their no-requirement values
+  (Zoom's merge of a partial object is not documented).
+- Occurrences: a PATCH of the series leaves an occurrence's own settings as they are (the
+  stricter reading: such an occurrence is fixed only through its ``occurrence_id``). An
+  unknown ``occurrence_id`` answers 404, code 3001. A series' GET lists only occurrences that
+  have not ended, as Zoom does without ``show_previous_occurrences``.
+- Waiting room options: validated and kept per meeting; the account's own
+  ``waiting_room_settings`` (who goes to the waiting room under ``follow_setting``) is not
+  modelled.
 - Data: generated deterministically from ``seed``; only the endpoints and fields zoomguard uses
   exist, shaped as in Zoom's OpenAPI documents (tests check responses against them).
 """

@@ -67,6 +67,17 @@ class SandboxConfig:
     users: int = 0
     meetings: int = 0
     noncompliant_share: float = 0.3
+    # Strictness switches: each makes the sandbox behave as Zoom does (the default) where a
+    # laxer stand-in would hide a failure zoomguard meets on a real account.
+    # In-meeting controls (PATCH /live_meetings/{id}/events) only for the meeting's host or an
+    # alternative host; a Server-to-Server token acts as the app's creator.
+    live_controls_host_only: bool = True
+    # The user a Server-to-Server app acts as (its creator); None: the account owner.
+    app_creator_id: str | None = None
+    # The account's (group's, user's) meeting passcode requirement holds on every meeting PATCH.
+    enforce_passcode_requirement: bool = True
+    # Turning a meeting's waiting room on turns join-before-host off.
+    waiting_room_disables_join_before_host: bool = True
 
     def __post_init__(self) -> None:
         if self.plan not in PLAN_RATES:

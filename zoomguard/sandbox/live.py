@@ -234,7 +234,7 @@ class LiveScenario:
     def recordings_of(self, meeting_ref: str) -> list[Recording]:
         """Untrashed recordings for a meeting id (latest instance first) or one UUID."""
         with self.lock:
-            if not meeting_ref.isdigit():
+            if not (meeting_ref.isascii() and meeting_ref.isdigit()):
                 found = self.recordings.get(meeting_ref)
                 return [found] if found is not None and not found.trashed else []
             mid = int(meeting_ref)

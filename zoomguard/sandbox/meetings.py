@@ -202,11 +202,35 @@ def _validate_settings(settings: Any) -> dict[str, Any]:
         else:
             continue  # Zoom ignores settings it does not know
         _check_type(path, value, expected)
+        if key == "waiting_room_options":
+            _check_waiting_room_options(value)
         allowed = SETTINGS_ENUMS.get(key)
         if allowed is not None and value not in allowed:
             raise MeetingValidationError(path)
         clean[key] = copy.deepcopy(value)
     return clean
+
+
+WAITING_ROOM_MODES = ("follow_setting", "custom")
+WHO_GOES_TO_WAITING_ROOM = (
+    "everyone",
+    "users_not_in_account",
+    "users_not_in_account_or_whitelisted_domains",
+    "users_not_on_invite",
+    "users_not_in_org",
+)
+
+
+def _check_waiting_room_options(options: Mapping[str, Any]) -> None:
+    """``mode`` is required; ``who_goes_to_waiting_room`` is required with mode "custom"."""
+    path = "settings.waiting_room_options"
+    if options.get("mode") not in WAITING_ROOM_MODES:
+        raise MeetingValidationError(f"{path}.mode")
+    who = options.get("who_goes_to_waiting_room")
+    if who is None and options["mode"] == "custom":
+        raise MeetingValidationError(f"{path}.who_goes_to_waiting_room")
+    if who is not None and who not in WHO_GOES_TO_WAITING_ROOM:
+        raise MeetingValidationError(f"{path}.who_goes_to_waiting_room")
 
 
 def merge_patch(meeting: Mapping[str, Any], clean: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,7 +240,7 @@ def merge_patch(meeting: Mapping[str, Any], clean: Mapping[str, Any]) -> dict[st
         if name in clean:
             out[name] = clean[name]
     if clean.get("start_time"):
-        out["start_time"] = clean["start_time"]
+        out["start_time"] = iso(parse_iso(clean["start_time"]))  # stored as Zoom returns it
     if "password" in clean:
         out["password"] = clean["password"]
     if "settings" in clean:

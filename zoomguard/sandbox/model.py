@@ -15,8 +15,12 @@ from typing import Any
 
 
 def iso(moment: datetime) -> str:
-    """Zoom's timestamp format: UTC, second precision, "Z"."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Zoom's timestamp format: UTC, second precision, "Z".
+
+    The year is always four digits: ``strftime("%Y")`` writes year 999 as "999", which
+    ``parse_iso`` then cannot read back (a fuzzed start time once broke listing with a 500)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str) -> datetime:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoomguard.sandbox.passcodes import REQUIREMENT_DEFAULTS, requirement_problem
+
 ACCOUNT = "account"
 GROUP = "group"
 USER = "user"
@@ -86,6 +88,13 @@ SETTINGS: tuple[Setting, ...] = (
         user=(_SM + "embed_password_in_join_link", _MS + "embed_password_in_join_link"),
         account_lock=(_SM + "embed_password_in_join_link", _MS + "embed_password_in_join_link"),
         group_lock=(_SM + "embed_password_in_join_link", _MS + "embed_password_in_join_link"),
+    ),
+    _setting(
+        "meeting_password_requirement",
+        REQUIREMENT_DEFAULTS,
+        account=(_SM + "meeting_password_requirement", _MS + "meeting_password_requirement"),
+        group=(_MS + "meeting_password_requirement",),
+        user=(_SM + "meeting_password_requirement", _MS + "meeting_password_requirement"),
     ),
     _setting(
         "join_before_host",
@@ -351,6 +360,12 @@ def _check(name: str, path: str, value: Any, locks: bool) -> Any:
             raise SettingsError(path, f"Invalid field: {path} must be a boolean.")
         return value
     default = BY_NAME[name].default
+    if isinstance(default, dict):
+        problem = requirement_problem(path, value)
+        if problem is not None:
+            raise SettingsError(path, problem)
+        # The fields a PATCH leaves out keep the values of an account with no requirement.
+        return {**copy.deepcopy(default), **copy.deepcopy(value)}
     expected: type | tuple[type, ...]
     if isinstance(default, bool):
         expected = bool

@@ -54,6 +54,8 @@ class SandboxState(RecordsScenario):
         self.settings = SettingsTree()
         self.meetings: dict[int, dict[str, Any]] = {}
         self.live: dict[int, LiveMeeting] = {}
+        # (meeting id, occurrence id) -> that occurrence's own values (occurrences.py).
+        self.occurrence_settings: dict[tuple[int, str], dict[str, Any]] = {}
         self.recordings: dict[str, Recording] = {}
         self.recording_stops: list[RecordingStop] = []
         # AI Companion meeting summaries, by meeting instance UUID.
@@ -245,7 +247,8 @@ class SandboxState(RecordsScenario):
         """A meeting by numeric id, or by the UUID of its current or a past instance."""
         with self.lock:
             text = str(ref)
-            if text.isdigit():
+            # ASCII only: "¹".isdigit() is true, but int("¹") fails (a 500, not a 404).
+            if text.isascii() and text.isdigit():
                 return self.meetings.get(int(text))
             for meeting in self.meetings.values():
                 if meeting["uuid"] == text:
@@ -315,6 +318,11 @@ class SandboxState(RecordsScenario):
             new = mtg.merge_patch(old, clean)
             touched = set(clean.get("settings", {})) | ({"password"} & set(clean))
             self._enforce(new, previous_password=old.get("password", ""), touched=touched)
+            if (
+                self.config.waiting_room_disables_join_before_host
+                and clean.get("settings", {}).get("waiting_room") is True
+            ):
+                new["settings"]["join_before_host"] = False  # as Zoom does
             # In place, so a test holding the meeting dict sees the change.
             current.clear()
             current.update(new)

@@ -6,7 +6,9 @@ just created or changed), so both paths make the same decisions and write the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -14,6 +16,7 @@ from zoomguard.config import Settings
 from zoomguard.errors import ZoomAPIError, ZoomNotFound, ZoomRateLimited
 from zoomguard.masking import passcode_state
 from zoomguard.rules import policy
+from zoomguard.rules.passcodes import PasscodeRequirement, generate_passcode, passcode_maker
 from zoomguard.service.alerts import alert_category, alert_delivery, alert_details
 from zoomguard.service.clients import Clock, utcnow
 from zoomguard.service.failures import FixFailure
@@ -44,6 +47,26 @@ def _patched_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
             yield path
 
 
+# Between a meeting's id and an occurrence's in the id its findings are filed under.
+OCCURRENCE_SEPARATOR = " occurrence "
+
+
+def split_occurrence(meeting_key: str) -> tuple[str, str | None]:
+    """(meeting id, occurrence id or None) of the id findings are filed under."""
+    meeting_id, _, occurrence_id = meeting_key.partition(OCCURRENCE_SEPARATOR)
+    return meeting_id, occurrence_id or None
+
+
+def _occurrence_settings_only(meeting: Mapping[str, Any]) -> dict[str, Any]:
+    """The occurrence with only the settings it can have of its own: the rest are the series',
+    checked and fixed with the series."""
+    settings = meeting.get("settings")
+    if not isinstance(settings, Mapping):
+        return dict(meeting)
+    own = {k: v for k, v in settings.items() if k in policy.OCCURRENCE_SETTINGS}
+    return {**meeting, "settings": own}
+
+
 # A finding that stays reported or exempt sweep after sweep is alerted once, when first seen.
 QUIET_WHEN_UNCHANGED = frozenset({"reported", "exempt"})
 
@@ -71,6 +94,10 @@ class MeetingEnforcer:
         self.dry_run = dry_run
         self.actor = actor
         self.clock = clock
+        # Host id -> a passcode generator meeting the host's passcode requirement.
+        self._passcode_makers: dict[str, Callable[[], str]] = {}
+        self._passcode_lock = threading.Lock()
+        self._passcode_host_locks: dict[str, threading.Lock] = {}
 
     def enforce(
         self,
@@ -79,12 +106,32 @@ class MeetingEnforcer:
         host_email: str | None,
         today: date,
         hold_back: str | None = None,
+        occurrence_id: str | None = None,
     ) -> MeetingOutcome | None:
         """Evaluate one meeting and fix it if allowed; None when it is compliant.
 
         ``hold_back`` names why a fix must not be sent now (it is then reported with that reason).
+        With ``occurrence_id``, ``meeting`` is that occurrence as Zoom returns it: only the
+        rules an occurrence can break on its own are checked, the fix goes to that occurrence,
+        and its findings are filed as "<meeting id> occurrence <occurrence id>".
         """
-        evaluation = policy.evaluate(meeting, self.profile, today=today, host_email=host_email)
+        host_id = meeting.get("host_id")
+        profile = self.profile
+        if occurrence_id is not None:
+            profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
+            meeting = _occurrence_settings_only(meeting)
+        evaluation = policy.evaluate(
+            meeting,
+            profile,
+            today=today,
+            host_email=host_email,
+            make_passcode=lambda: self._passcodes_for(host_id)(),
+        )
+        if occurrence_id is not None and evaluation.meeting_id:
+            evaluation = dataclasses.replace(
+                evaluation,
+                meeting_id=f"{evaluation.meeting_id}{OCCURRENCE_SEPARATOR}{occurrence_id}",
+            )
         if evaluation.compliant:
             return None
         statuses: dict[str, str] = {}
@@ -132,8 +179,10 @@ class MeetingEnforcer:
             self.account.id, host_id, today, self.settings.update_budget
         ):
             return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
+        meeting_id, occurrence_id = split_occurrence(evaluation.meeting_id)
+        refused_passcode: str | None = None
         try:
-            self.client.update_meeting(evaluation.meeting_id, evaluation.patch)
+            refused_passcode = self._send(meeting_id, evaluation.patch, occurrence_id)
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
                 return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
@@ -144,18 +193,30 @@ class MeetingEnforcer:
             return fail_all(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
         except ZoomAPIError as exc:
             return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
-        reread = self.client.get_meeting(evaluation.meeting_id)
+        reread = self.client.get_meeting(meeting_id, occurrence_id)
         if reread is None:
             return fail_all(
                 FixFailure.MEETING_GONE, "could not confirm: the meeting was deleted after the fix"
             )
-        fixed, still = policy.verify(evaluation, reread, self.profile, today=today)
+        profile = self.profile
+        if occurrence_id is not None:
+            profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
+            reread = _occurrence_settings_only(reread)
+        fixed, still = policy.verify(evaluation, reread, profile, today=today)
         for f in fixed:
             statuses[f.rule_id] = "fixed"
             details[f.rule_id] = None
             after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
         for f in still:
-            if f.fixable:
+            if f.fixable and f.rule_id == policy.PASSCODE and refused_passcode is not None:
+                statuses[f.rule_id] = "failed"
+                failures[f.rule_id] = FixFailure.REFUSED
+                details[f.rule_id] = (
+                    f"could not fix: Zoom refused the new passcode ({refused_passcode}); "
+                    "the other fixes were sent without it"
+                )
+                after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
+            elif f.fixable:
                 statuses[f.rule_id] = "failed"
                 failures[f.rule_id] = FixFailure.OVERRIDDEN
                 details[f.rule_id] = (
@@ -173,6 +234,52 @@ class MeetingEnforcer:
             not any(f.fixable for f in still),
             failures,
         )
+
+    def _send(
+        self, meeting_id: str, patch: Mapping[str, Any], occurrence_id: str | None
+    ) -> str | None:
+        """PATCH the meeting. If Zoom refuses a patch that sets a passcode (the host's passcode
+        requirement), the other fixes are sent again without it; returns Zoom's refusal of the
+        passcode then, else None. Raises what the PATCH without the passcode raises."""
+        try:
+            self.client.update_meeting(meeting_id, patch, occurrence_id)
+        except (ZoomRateLimited, ZoomNotFound):
+            raise
+        except ZoomAPIError as exc:
+            if "password" not in patch or exc.status != 400:
+                raise
+            others = {key: value for key, value in patch.items() if key != "password"}
+            if others:
+                self.client.update_meeting(meeting_id, others)
+            return str(exc)
+        return None
+
+    def _passcodes_for(self, host_id: Any) -> Callable[[], str]:
+        """A passcode generator that meets the host's passcode requirement, read once per host
+        from the host's settings (Zoom returns the value in force: the account's, the group's
+        or the user's own)."""
+        if not isinstance(host_id, str) or not host_id:
+            return generate_passcode
+        with self._passcode_lock:
+            host_lock = self._passcode_host_locks.setdefault(host_id, threading.Lock())
+        with host_lock:  # two meetings of one host at once read the host's settings once
+            return self._read_passcode_maker(host_id)
+
+    def _read_passcode_maker(self, host_id: str) -> Callable[[], str]:
+        known = self._passcode_makers.get(host_id)
+        if known is not None:
+            return known
+        try:
+            found = self.client.get_user_settings(host_id, option="meeting_security")
+        except ZoomAPIError:
+            found = {}  # unreadable: the default passcode, and Zoom's refusal handled above
+        security = found.get("meeting_security")
+        requirement = PasscodeRequirement.from_settings(
+            security.get("meeting_password_requirement") if isinstance(security, Mapping) else None
+        )
+        maker = passcode_maker(requirement)
+        self._passcode_makers[host_id] = maker
+        return maker
 
     def _outcome(
         self,

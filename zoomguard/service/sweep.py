@@ -34,6 +34,31 @@ from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
+# Recurring meetings with a fixed time: the only type whose occurrences have their own settings.
+RECURRING_WITH_OCCURRENCES = 8
+
+
+def next_occurrence_id(meeting: Mapping[str, Any]) -> str | None:
+    """The recurring meeting's next occurrence that is still to happen, or None.
+
+    Zoom does not say which occurrences have settings of their own, and reading every
+    occurrence of a daily meeting at every sweep would cost a request per occurrence. So each
+    sweep reads the next one: every occurrence is checked before it takes place (as long as
+    sweeps run more often than the meeting recurs), at one request per recurring meeting, and
+    a change to a single occurrence is checked at once through its ``meeting.updated`` event
+    (``scope: "single"``). The series' GET lists only upcoming occurrences, the first first.
+    """
+    if meeting.get("type") != RECURRING_WITH_OCCURRENCES:
+        return None
+    for occurrence in meeting.get("occurrences") or ():
+        if not isinstance(occurrence, Mapping) or occurrence.get("status") == "deleted":
+            continue
+        occurrence_id = occurrence.get("occurrence_id")
+        if isinstance(occurrence_id, str) and occurrence_id:
+            return occurrence_id
+    return None
+
+
 SWEEP_LEASE_SECONDS = 15 * 60
 
 
@@ -251,13 +276,31 @@ class Sweeper:
             self.progress.add(skipped=1)
             return
         self.progress.add(meetings=1)
-        outcome = self.enforcer.enforce(meeting, host_email=host_email, today=today)
-        if outcome is None:
-            self.progress.add(compliant=1)
-        else:
-            self.progress.add(noncompliant=1, patches=int(outcome.patched))
-            for status in outcome.statuses.values():
-                self.progress.add(**{status: 1})
-            self.enforcer.record(sweep_id, outcome, host_email)
+        self._enforce(sweep_id, meeting, host_email, today)
+        occurrence_id = next_occurrence_id(meeting)
+        if occurrence_id is not None:
+            occurrence = self.client.get_meeting(meeting_id, occurrence_id)
+            if occurrence is not None:
+                self._enforce(sweep_id, occurrence, host_email, today, occurrence_id)
         if self.on_progress is not None:
             self.on_progress(self.progress)
+
+    def _enforce(
+        self,
+        sweep_id: int,
+        meeting: Mapping[str, Any],
+        host_email: str | None,
+        today: date,
+        occurrence_id: str | None = None,
+    ) -> None:
+        outcome = self.enforcer.enforce(
+            meeting, host_email=host_email, today=today, occurrence_id=occurrence_id
+        )
+        if outcome is None:
+            if occurrence_id is None:
+                self.progress.add(compliant=1)
+            return
+        self.progress.add(noncompliant=1, patches=int(outcome.patched))
+        for status in outcome.statuses.values():
+            self.progress.add(**{status: 1})
+        self.enforcer.record(sweep_id, outcome, host_email)

@@ -116,18 +116,34 @@ class ZoomClient(ZoomTransport):
             "meetings",
         )
 
-    def get_meeting(self, meeting_id: int | str) -> dict[str, Any] | None:
-        """The meeting with its settings, or None if it was deleted (404, code 3001)."""
+    def get_meeting(
+        self, meeting_id: int | str, occurrence_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The meeting with its settings, or None if it was deleted (404, code 3001).
+
+        With ``occurrence_id``: the meeting as that occurrence of a recurring meeting has it
+        (an occurrence may have its own settings). A series lists only its upcoming
+        occurrences (``show_previous_occurrences`` is left off)."""
+        params = {"occurrence_id": occurrence_id} if occurrence_id else None
         try:
-            return self._json(LIGHT, "GET", f"/meetings/{encode_meeting_id(meeting_id)}")
+            return self._json(LIGHT, "GET", f"/meetings/{encode_meeting_id(meeting_id)}", params)
         except ZoomNotFound as exc:
             if exc.code == NO_SUCH_MEETING:
                 return None
             raise
 
-    def update_meeting(self, meeting_id: int | str, body: Mapping[str, Any]) -> None:
-        """PATCH the meeting (Zoom answers 204). ``body`` may hold a passcode: never logged."""
-        self._request(LIGHT, "PATCH", f"/meetings/{encode_meeting_id(meeting_id)}", body=body)
+    def update_meeting(
+        self, meeting_id: int | str, body: Mapping[str, Any], occurrence_id: str | None = None
+    ) -> None:
+        """PATCH the meeting, or one occurrence of it (Zoom answers 204). ``body`` may hold a
+        passcode: never logged."""
+        self._request(
+            LIGHT,
+            "PATCH",
+            f"/meetings/{encode_meeting_id(meeting_id)}",
+            params={"occurrence_id": occurrence_id} if occurrence_id else None,
+            body=body,
+        )
 
     def end_meeting(self, meeting_id: int | str) -> None:
         """End a live meeting (PUT /meetings/{id}/status, action end)."""

@@ -15,7 +15,7 @@ from typing import Any
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
-from zoomguard.service.enforce import MeetingEnforcer
+from zoomguard.service.enforce import OCCURRENCE_SEPARATOR, MeetingEnforcer
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
 from zoomguard.store import AccountRecord
 from zoomguard.zoom import webhook_events as zoom
@@ -31,8 +31,28 @@ listeners = EventRegistry()
 
 @listeners.on(zoom.MEETING_CREATED, zoom.MEETING_UPDATED, scopes=(MEETING_READ_SCOPE,))
 def meeting_changed(context: EventContext, event: ZoomEvent) -> None:
-    """Enforce the policy on the meeting as it is now (alerts come from the enforcer)."""
-    _enforce_meeting(context, event.enforced_account, event.object_id())
+    """Enforce the policy on the meeting as it is now (alerts come from the enforcer); a change
+    to single occurrences (``scope: "single"``) has each of those occurrences checked."""
+    occurrence_ids = _single_occurrences(event)
+    if not occurrence_ids:
+        _enforce_meeting(context, event.enforced_account, event.object_id())
+    for occurrence_id in occurrence_ids:
+        _enforce_meeting(context, event.enforced_account, event.object_id(), occurrence_id)
+
+
+def _single_occurrences(event: ZoomEvent) -> list[str]:
+    """The occurrence ids of a meeting.updated that changed single occurrences only."""
+    payload = event.body.get("payload")
+    if not isinstance(payload, Mapping) or payload.get("scope") != "single":
+        return []
+    occurrences = event.object().get("occurrences")
+    if not isinstance(occurrences, list):
+        return []
+    return [
+        o["occurrence_id"]
+        for o in occurrences
+        if isinstance(o, Mapping) and isinstance(o.get("occurrence_id"), str)
+    ]
 
 
 @listeners.on(
@@ -67,17 +87,23 @@ def _host_email(meeting: Mapping[str, Any]) -> str | None:
 
 
 def _enforce_meeting(
-    context: EventContext, account: AccountRecord, meeting_id: Any
+    context: EventContext,
+    account: AccountRecord,
+    meeting_id: Any,
+    occurrence_id: str | None = None,
 ) -> Mapping[str, Any] | None:
-    """Read the meeting, enforce and record; returns the meeting as read (None: it is gone)."""
+    """Read the meeting (or one occurrence of it), enforce and record; returns the meeting as
+    read (None: it is gone)."""
     client = context.client(account)
-    meeting = client.get_meeting(meeting_id)
+    meeting = client.get_meeting(meeting_id, occurrence_id)
     if meeting is None:
         return None  # deleted since: nothing to enforce
     now = context.clock()
+    # The id findings and audit entries are filed under (see MeetingEnforcer.enforce).
+    key = f"{meeting_id}{OCCURRENCE_SEPARATOR}{occurrence_id}" if occurrence_id else meeting_id
     hold_back = None
     last = context.store.audit.last_change(
-        account.id, f"meeting:{meeting_id}", "meeting.update", since=now - LOOP_GUARD
+        account.id, f"meeting:{key}", "meeting.update", since=now - LOOP_GUARD
     )
     if last is not None and last.confirmed is False:
         hold_back = "not sent again: Zoom overrode zoomguard's last fix of this meeting"
@@ -92,7 +118,11 @@ def _enforce_meeting(
     )
     host_email = _host_email(meeting)
     outcome = enforcer.enforce(
-        meeting, host_email=host_email, today=now.date(), hold_back=hold_back
+        meeting,
+        host_email=host_email,
+        today=now.date(),
+        hold_back=hold_back,
+        occurrence_id=occurrence_id,
     )
     if outcome is not None:
         enforcer.record(None, outcome, host_email)

@@ -2,6 +2,13 @@
 finished one, a recovered one and a finished transcript are trashed or deleted
 (``ZOOMGUARD_RECORDING_ACTION``). Each is audited and alerted immediately.
 
+Zoom lets only a meeting's host or alternative host stop its recording, and a Server-to-Server
+app acts as the user who created it, so the stop may be refused. Then the policy's ``[live]``
+table decides: "alert" tells the officer at once (naming the meeting and its host) and the
+recording is removed when it completes, even with ``ZOOMGUARD_RECORDING_ACTION=report``;
+"end_meeting" ends the meeting (PUT /meetings/{id}/status, action end) and then tells the officer.
+The refusal, the end and the escalation are each an audit entry.
+
 A Zoom error that may pass (5xx, 429) is raised so the worker retries the event; any other
 refusal is recorded as a failure the privacy officer must act on.
 """
@@ -9,6 +16,7 @@ refusal is recorded as a failure the privacy officer must act on.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from zoomguard.errors import UnusableEvent, ZoomAPIError, ZoomNotFound
@@ -45,31 +53,149 @@ listeners = EventRegistry()
     scopes=(RECORDING_READ_SCOPE,),
 )
 def recording_started(context: EventContext, event: ZoomEvent) -> None:
-    """A cloud recording is running (started, or resumed after a pause): stop it."""
+    """A cloud recording is running (started, or resumed after a pause): stop it; if Zoom
+    refuses, escalate as the policy's ``[live]`` table says."""
     account = event.enforced_account
-    obj = event.object()
     meeting_id = event.object_id()
-    failure: str | None = None
     try:
         context.client(account).stop_recording(meeting_id)
     except ZoomNotFound:
         failure = "the meeting had already ended, so there was no recording to stop"
+        _record_stop(context, event, failure=failure)
+        return
     except ZoomAPIError as exc:
         if worth_retrying(exc):
             raise
-        failure = f"Zoom refused to stop the recording ({exc})"
+        # Zoom lets only the host or an alternative host stop a live recording, and says so
+        # with a 4xx whose code varies (200 or 300, "No permission."): any 4xx is a refusal.
+        _escalate(context, event, refusal=exc)
+        return
+    _record_stop(context, event, failure=None)
+
+
+def _record_stop(context: EventContext, event: ZoomEvent, *, failure: str | None) -> None:
     audit_and_alert(
         context,
         event,
         action="recording.stop",
-        target=f"meeting:{meeting_id}",
+        target=f"meeting:{event.object_id()}",
         before={"recording": WHAT_HAPPENED[event.name]},
         after={"recording": "stopped" if failure is None else "unknown"},
         confirmed=failure is None,
         details=_recording_details(
-            obj, failure=failure, action="stopped", confirmed=failure is None
+            event.object(), failure=failure, action="stopped", confirmed=failure is None
         ),
     )
+
+
+def _escalate(context: EventContext, event: ZoomEvent, *, refusal: ZoomAPIError) -> None:
+    """Zoom refused the stop: audit the refusal, then end the meeting or not, then alert."""
+    account = event.enforced_account
+    obj = event.object()
+    meeting_id = event.object_id()
+    target = f"meeting:{meeting_id}"
+    host_email = _host_email(context, event)
+    refused = f"Zoom refused to stop the recording ({refusal})"
+    context.store.audit.append(
+        account_pk=account.id,
+        actor="webhook",
+        action="recording.stop",
+        target=target,
+        before={"recording": "started"},
+        after={"recording": "refused", "zoom_code": refusal.code},
+        confirmed=False,
+        now=context.clock(),
+    )
+    details = _recording_details(
+        {**obj, "host_email": host_email},
+        failure=refused,
+        action="still recording",
+        confirmed=False,
+    )
+    if context.profile.live.when_stop_refused == "end_meeting":
+        ended = _end_meeting(context, event)
+        details["failure"] = refused + (
+            "; zoomguard ended the meeting, which ended the recording"
+            if ended is None
+            else f"; zoomguard could not end the meeting either ({ended})"
+        )
+        details["changes"] = [
+            {
+                "field": "meeting",
+                "before": "live, recording",
+                "after": "ended" if ended is None else "still live",
+            }
+        ]
+        details["confirmed"] = ended is None
+        details["officer_action"] = (
+            "Tell the host why the meeting was ended; zoomguard removes the recording when Zoom "
+            "finishes processing it."
+            if ended is None
+            else "Reach the host now and have the recording stopped; zoomguard removes it when "
+            "Zoom finishes processing it."
+        )
+    else:
+        details["officer_action"] = (
+            "Reach the host now and have the recording stopped (only the host or an alternative "
+            "host may stop it); zoomguard removes the recording when Zoom finishes processing it."
+        )
+    audit_and_alert(
+        context,
+        event,
+        action="recording.escalate",
+        target=target,
+        before={"recording": "refused"},
+        after={"escalation": context.profile.live.when_stop_refused},
+        confirmed=details["confirmed"],
+        details=details,
+    )
+
+
+def _end_meeting(context: EventContext, event: ZoomEvent) -> str | None:
+    """End the live meeting; None when it ended, else why not (also in the audit log)."""
+    account = event.enforced_account
+    meeting_id = event.object_id()
+    failure: str | None = None
+    try:
+        context.client(account).end_meeting(meeting_id)
+    except ZoomNotFound:
+        pass  # gone already: it has ended, and its recording with it
+    except ZoomAPIError as exc:
+        if worth_retrying(exc):
+            try:
+                context.client(account).end_meeting(meeting_id)
+            except ZoomAPIError as again:
+                failure = str(again)
+        else:
+            failure = str(exc)
+    context.store.audit.append(
+        account_pk=account.id,
+        actor="webhook",
+        action="meeting.end",
+        target=f"meeting:{meeting_id}",
+        before={"meeting": "live"},
+        after={"meeting": "ended" if failure is None else "live"},
+        confirmed=failure is None,
+        now=context.clock(),
+    )
+    return failure
+
+
+def _host_email(context: EventContext, event: ZoomEvent) -> str | None:
+    """The host's email, so the officer knows whom to call (recording.started has only the id)."""
+    obj = event.object()
+    given = obj.get("host_email")
+    if isinstance(given, str) and given:
+        return given
+    host_id = obj.get("host_id")
+    if not isinstance(host_id, str) or not host_id:
+        return None
+    try:
+        user = context.client(event.enforced_account).get_user(host_id)
+    except ZoomAPIError:
+        user = None
+    email = user.get("email") if user else None
+    return email if isinstance(email, str) else f"the user with Zoom id {host_id}"
 
 
 @listeners.on(
@@ -89,6 +215,8 @@ def recording_completed(context: EventContext, event: ZoomEvent) -> None:
     if not isinstance(uuid, str) or not uuid:
         raise UnusableEvent("payload.object.uuid is missing")
     action = context.settings.recording_action
+    if action == "report" and _stop_was_refused(context, event):
+        action = "trash"  # the escalation promised the officer it would be removed
     failure: str | None = None
     removed = False
     if action in ("trash", "delete"):
@@ -112,6 +240,17 @@ def recording_completed(context: EventContext, event: ZoomEvent) -> None:
         confirmed=confirmed,
         details=_recording_details(obj, failure=failure, action=done, confirmed=confirmed),
     )
+
+
+def _stop_was_refused(context: EventContext, event: ZoomEvent) -> bool:
+    """Whether Zoom refused zoomguard's stop of this meeting's recording in the last day."""
+    last = context.store.audit.last_change(
+        event.enforced_account.id,
+        f"meeting:{event.object().get('id', '')}",
+        "recording.stop",
+        since=context.clock() - timedelta(days=1),
+    )
+    return last is not None and last.confirmed is False
 
 
 def _recording_details(
