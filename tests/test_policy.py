@@ -137,6 +137,10 @@ def test_default_profile_turns_on_the_guidance_rules_only() -> None:
         "join_before_host_off",
         "no_auto_recording",
         "identifying_information",
+        "webinar_passcode",
+        "webinar_no_auto_recording",
+        "webinar_not_on_demand",
+        "webinar_ai_companion_off",
     }
     assert profile.exemptions == ()
 
