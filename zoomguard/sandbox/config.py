@@ -25,7 +25,9 @@ DEFAULT_SCOPES = (
     "user:read:settings:admin user:update:settings:admin group:read:list_groups:admin "
     "group:read:settings:admin group:update:settings:admin group:read:lock_settings:admin "
     "group:update:lock_settings:admin account:read:settings:admin account:update:settings:admin "
-    "account:read:lock_settings:master account:update:lock_settings:admin"
+    "account:read:lock_settings:master account:update:lock_settings:admin "
+    "webinar:read:list_webinars:admin webinar:read:webinar:admin webinar:update:webinar:admin "
+    "webinar:delete:webinar:admin"
 )
 
 
@@ -67,6 +69,8 @@ class SandboxConfig:
     users: int = 0
     meetings: int = 0
     noncompliant_share: float = 0.3
+    # False: the account has no webinar plan (every webinar endpoint answers 400, code 200).
+    webinar_plan: bool = True
 
     def __post_init__(self) -> None:
         if self.plan not in PLAN_RATES:

@@ -20,7 +20,7 @@ from typing import Any
 from zoomguard.sandbox import meetings as mtg
 from zoomguard.sandbox.config import SandboxConfig
 from zoomguard.sandbox.generator import populate
-from zoomguard.sandbox.live import LiveScenario, now_utc
+from zoomguard.sandbox.live import now_utc
 from zoomguard.sandbox.model import (
     LiveMeeting,
     Recording,
@@ -41,9 +41,10 @@ from zoomguard.sandbox.scripting import (
 )
 from zoomguard.sandbox.settings import SettingsTree, enforce_meeting
 from zoomguard.sandbox.webhooks import Delivery
+from zoomguard.sandbox.webinar_state import WebinarScenario
 
 
-class SandboxState(LiveScenario):
+class SandboxState(WebinarScenario):
     def __init__(self, config: SandboxConfig | None = None, *, generate: bool = True) -> None:
         self.config = config if config is not None else SandboxConfig()
         self.lock = threading.RLock()
@@ -52,6 +53,7 @@ class SandboxState(LiveScenario):
         self.groups: dict[str, dict[str, Any]] = {}
         self.settings = SettingsTree()
         self.meetings: dict[int, dict[str, Any]] = {}
+        self.webinars: dict[int, dict[str, Any]] = {}
         self.live: dict[int, LiveMeeting] = {}
         self.recordings: dict[str, Recording] = {}
         self.recording_stops: list[RecordingStop] = []
@@ -503,6 +505,8 @@ class SandboxState(LiveScenario):
                 "users": len(self.users),
                 "groups": len(self.groups),
                 "meetings": len(self.meetings),
+                "webinars": len(self.webinars),
+                "webinar_plan": self.config.webinar_plan,
                 "noncompliant_generated": len(self.noncompliance),
                 "live_meetings": sorted(self.live),
                 "recordings": sum(1 for r in self.recordings.values() if not r.trashed),
