@@ -91,7 +91,8 @@ def patch_webinar(call: Call, webinar_id: str) -> Reply:
         return webinar
     body = call.body if call.body is not None else {}
     try:
-        validate_webinar_patch(body)
+        settings = webinar.get("settings")
+        validate_webinar_patch(body, settings if isinstance(settings, dict) else None)
     except MeetingValidationError as exc:
         return validation_reply(exc)
     # Zoom counts a webinar's updates in the host's 100-a-day meeting create/update budget.

@@ -103,9 +103,9 @@ class WebinarScenario(LiveScenario):
     ) -> dict[str, Any]:
         """Apply a PATCH (validated as a meeting's) and emit webinar.updated if anything
         changed. Raises MeetingValidationError, or KeyError for a webinar that is gone."""
-        clean = web.validate_webinar_patch(dict(body))
         with self.lock:
             current = self.webinars[webinar_id]
+            clean = web.validate_webinar_patch(dict(body), current["settings"])
             old = copy.deepcopy(current)
             new = web.merge_webinar_patch(old, clean)
             current.clear()

@@ -156,12 +156,19 @@ def new_webinar(
     return webinar
 
 
-def validate_webinar_patch(body: Any) -> dict[str, Any]:
-    """A webinar PATCH body checked as Zoom checks a meeting's (raises MeetingValidationError)."""
+def validate_webinar_patch(
+    body: Any, current_settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A webinar PATCH body checked as Zoom checks a meeting's (raises MeetingValidationError).
+
+    A setting the webinar already carries beyond the documented ones (a test may give a webinar
+    ``auto_start_meeting_summary``) is accepted with the type it has; others are ignored.
+    """
+    known = {**(current_settings or {}), **WEBINAR_SETTINGS_DEFAULTS}
     return validate_patch(
         body,
         types=WEBINAR_TYPES,
-        settings_defaults=WEBINAR_SETTINGS_DEFAULTS,
+        settings_defaults=known,
         password_chars=WEBINAR_PASSWORD_CHARS,
     )
 

@@ -1,12 +1,15 @@
-"""Enforce the policy on one meeting: evaluate, fix with one PATCH, re-read, record.
+"""Enforce the policy on one meeting or webinar: evaluate, fix with one PATCH, re-read, record.
 
-Used by the sweep (every meeting of an account) and by the webhook worker (one meeting that was
-just created or changed), so both paths make the same decisions and write the same records.
+Used by the sweep (every meeting and webinar of an account) and by the webhook worker (one that
+was just created or changed), so both paths make the same decisions and write the same records.
+A webinar goes through the same steps with its own rules and endpoints (``kind=WEBINAR``); its
+findings are filed under its ID and its audit entries read ``webinar.update`` /
+``webinar:{id}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -79,12 +82,14 @@ class MeetingEnforcer:
         host_email: str | None,
         today: date,
         hold_back: str | None = None,
+        kind: str = policy.MEETING,
     ) -> MeetingOutcome | None:
-        """Evaluate one meeting and fix it if allowed; None when it is compliant.
+        """Evaluate one meeting (or webinar) and fix it if allowed; None when it is compliant.
 
         ``hold_back`` names why a fix must not be sent now (it is then reported with that reason).
         """
-        evaluation = policy.evaluate(meeting, self.profile, today=today, host_email=host_email)
+        evaluate = policy.evaluate_webinar if kind == policy.WEBINAR else policy.evaluate
+        evaluation = evaluate(meeting, self.profile, today=today, host_email=host_email)
         if evaluation.compliant:
             return None
         statuses: dict[str, str] = {}
@@ -116,6 +121,11 @@ class MeetingEnforcer:
     ) -> MeetingOutcome:
         fixable = evaluation.fixable_findings
         host_id = evaluation.host_id or ""
+        noun = evaluation.kind
+        update: Callable[[str, Mapping[str, Any]], None] = self.client.update_meeting
+        read: Callable[[str], dict[str, Any] | None] = self.client.get_meeting
+        if evaluation.kind == policy.WEBINAR:
+            update, read = self.client.update_webinar, self.client.get_webinar
 
         failures: dict[str, FixFailure] = {}
 
@@ -133,7 +143,7 @@ class MeetingEnforcer:
         ):
             return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
         try:
-            self.client.update_meeting(evaluation.meeting_id, evaluation.patch)
+            update(evaluation.meeting_id, evaluation.patch)
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
                 return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
@@ -141,13 +151,13 @@ class MeetingEnforcer:
             return fail_all(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
         except ZoomNotFound:
             self.store.budget.release(self.account.id, host_id, today)
-            return fail_all(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
+            return fail_all(FixFailure.MEETING_GONE, f"could not fix: the {noun} was deleted")
         except ZoomAPIError as exc:
             return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
-        reread = self.client.get_meeting(evaluation.meeting_id)
+        reread = read(evaluation.meeting_id)
         if reread is None:
             return fail_all(
-                FixFailure.MEETING_GONE, "could not confirm: the meeting was deleted after the fix"
+                FixFailure.MEETING_GONE, f"could not confirm: the {noun} was deleted after the fix"
             )
         fixed, still = policy.verify(evaluation, reread, self.profile, today=today)
         for f in fixed:
@@ -249,8 +259,8 @@ class MeetingEnforcer:
                 self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,
-                    action="meeting.update",
-                    target=f"meeting:{meeting_id}",
+                    action=f"{evaluation.kind}.update",
+                    target=f"{evaluation.kind}:{meeting_id}",
                     before=outcome.before_values,
                     after=outcome.after_values,
                     confirmed=outcome.confirmed,
