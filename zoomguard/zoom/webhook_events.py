@@ -18,6 +18,10 @@ MEETING_DELETED: Final = "meeting.deleted"
 MEETING_PARTICIPANT_JBH_JOINED: Final = "meeting.participant_jbh_joined"
 MEETING_PARTICIPANT_JBH_WAITING: Final = "meeting.participant_jbh_waiting"
 
+WEBINAR_CREATED: Final = "webinar.created"
+WEBINAR_UPDATED: Final = "webinar.updated"
+WEBINAR_DELETED: Final = "webinar.deleted"
+
 RECORDING_STARTED: Final = "recording.started"
 RECORDING_COMPLETED: Final = "recording.completed"
 

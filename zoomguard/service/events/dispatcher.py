@@ -31,12 +31,15 @@ from zoomguard.service.events.meetings import listeners as meeting_listeners
 from zoomguard.service.events.recordings import listeners as recording_listeners
 from zoomguard.service.events.registry import EventRegistry, ZoomEvent
 from zoomguard.service.events.settings import listeners as settings_listeners
+from zoomguard.service.events.webinars import listeners as webinar_listeners
 from zoomguard.store import AccountRecord, InboxItem, Store
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
-REGISTRY = EventRegistry(meeting_listeners, recording_listeners, settings_listeners, app_listeners)
+REGISTRY = EventRegistry(
+    meeting_listeners, webinar_listeners, recording_listeners, settings_listeners, app_listeners
+)
 # The events the receiver stores for the worker; any other is recorded by name only, as ignored.
 HANDLED_EVENTS: frozenset[str] = REGISTRY.handled_events
 # Events whose alert goes out at once, from the worker, rather than at the clock's next run.
