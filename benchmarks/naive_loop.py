@@ -1,8 +1,8 @@
 """The sweep as a user would write it by hand: one requests.Session, one call after another.
 
-It makes the same calls zoomguard makes (list users, list each user's meetings, GET each
-meeting, PATCH the noncompliant ones, GET them again; read a host's passcode requirement before
-its first new passcode; GET the next occurrence of each recurring meeting, and fix it alike),
+It makes the same calls zoomguard makes (list users, list each user's meetings and webinars, GET
+each, PATCH the noncompliant ones, GET them again; read a host's passcode requirement before its
+first new passcode; GET the next occurrence of each recurring meeting, and fix it alike),
 deciding with the same policy so the PATCH bodies are identical, but writes nothing to a
 database: the comparison favours the loop. A 429 is waited out as the Retry-After header says (a
 sequential loop at 50 ms per call stays under Pro's limits, so this should not happen).
@@ -160,6 +160,21 @@ class HandWrittenSweep:
                     self.call("GET", f"/meetings/{item['id']}")
                     patched += 1
                 patched += self.occurrence(meeting, profile, today, user.get("email"))
+            # zoomguard also lists each user's webinars (the generated accounts have none).
+            webinars = self.pages(
+                f"/users/{user['id']}/webinars",
+                {"type": "scheduled", "page_size": str(PAGE_SIZE)},
+                "webinars",
+            )
+            for item in webinars:
+                webinar = self.call("GET", f"/webinars/{item['id']}").json()
+                evaluation = policy.evaluate_webinar(
+                    webinar, profile, today=today, host_email=user.get("email")
+                )
+                if evaluation.patch and evaluation.exemption is None:
+                    self.call("PATCH", f"/webinars/{item['id']}", json=evaluation.patch)
+                    self.call("GET", f"/webinars/{item['id']}")
+                    patched += 1
             done += 1
             if done < len(users) and should_stop(done, len(users), time.monotonic() - started):
                 stopped = True

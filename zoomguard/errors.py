@@ -93,6 +93,13 @@ class ZoomRateLimited(ZoomAPIError):
     reason = "zoom_rate_limited"
 
 
+class WebinarPlanMissing(ZoomAPIError):
+    """Zoom answered a webinar endpoint with HTTP 400 and code 200: the webinar plan is missing
+    (or webinars are not enabled for the user). Not a failure: there are no webinars to check."""
+
+    reason = "webinar_plan_missing"
+
+
 class ZoomUnavailable(ZoomGuardError):
     reason = "zoom_unavailable"
 

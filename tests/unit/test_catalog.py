@@ -24,7 +24,12 @@ from zoomguard.config import Settings
 from zoomguard.rules import guidance, guidance_quotes, policy
 from zoomguard.rules.baseline_items import BASELINE_DEFAULTS, ITEMS
 from zoomguard.rules.default_policy import render_default_policy
-from zoomguard.rules.meeting_rules import IDENTIFYING_INFORMATION, MEETING_RULES, RULES
+from zoomguard.rules.meeting_rules import (
+    CATALOG_RULES,
+    IDENTIFYING_INFORMATION,
+    MEETING_RULES,
+    RULES,
+)
 from zoomguard.rules.profile import RULE_DEFAULTS, default_profile, load_profile
 from zoomguard.service.alerts import alert_details
 from zoomguard.service.outcome import MeetingOutcome
@@ -38,10 +43,10 @@ TODAY = date(2026, 3, 1)
 
 
 def test_profile_keys_and_defaults_come_from_the_catalogs() -> None:
-    assert tuple(RULE_DEFAULTS.items()) == tuple((r.id, r.default) for r in MEETING_RULES.values())
+    assert tuple(RULE_DEFAULTS.items()) == tuple((r.id, r.default) for r in CATALOG_RULES.values())
     assert tuple(BASELINE_DEFAULTS.items()) == tuple((i.id, i.default) for i in ITEMS.values())
     profile = default_profile()
-    assert profile.rules == {r.id for r in MEETING_RULES.values() if r.default}
+    assert profile.rules == {r.id for r in CATALOG_RULES.values() if r.default}
     assert profile.baseline.items == {i.id for i in ITEMS.values() if i.default}
 
 
@@ -57,11 +62,11 @@ def test_derived_default_policy_names_every_key_and_loads_as_the_default_profile
     text = render_default_policy()
     assert load_profile(text) == default_profile()
     document = tomllib.loads(text)
-    assert list(document["rules"]) == list(MEETING_RULES)
+    assert list(document["rules"]) == list(CATALOG_RULES)
     assert [k for k in document["baseline"] if k in ITEMS] == list(ITEMS)
     # The comment may wrap a rule's text over several "#" lines.
     words = " ".join(word for word in text.split() if word != "#")
-    for rule in MEETING_RULES.values():
+    for rule in CATALOG_RULES.values():
         assert rule.checks_text in words
 
 
@@ -94,9 +99,9 @@ def test_no_guidance_sentence_is_written_out_twice_in_the_code() -> None:
 # The meeting rules ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rule_id", list(MEETING_RULES))
+@pytest.mark.parametrize("rule_id", list(CATALOG_RULES))
 def test_a_rule_fixes_only_a_field_it_reads(rule_id: str) -> None:
-    rule = MEETING_RULES[rule_id]
+    rule = CATALOG_RULES[rule_id]
     fields = {f.strip() for f in rule.field.split(",")}
     if rule.fix is not None:
         assert rule.fix.path in fields
@@ -185,7 +190,7 @@ def _readme_section(heading: str) -> str:
 def readme_rule_rows() -> list[str]:
     """The README's "What it enforces" rows, as the catalog derives them."""
     rows = []
-    for rule in MEETING_RULES.values():
+    for rule in CATALOG_RULES.values():
         source = f'"{rule.guidance}"'
         if not rule.default:
             source = "optional (off by default)"

@@ -139,6 +139,10 @@ def test_default_profile_turns_on_the_guidance_rules_only() -> None:
         "no_ai_summary",
         "no_ai_questions",
         "identifying_information",
+        "webinar_passcode",
+        "webinar_no_auto_recording",
+        "webinar_not_on_demand",
+        "webinar_ai_companion_off",
     }
     assert profile.exemptions == ()
 

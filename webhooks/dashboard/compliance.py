@@ -158,7 +158,8 @@ def overview(
     open_findings: Sequence[FindingRecord],
     rules_in_force: Iterable[str],
 ) -> Overview:
-    meetings = sum(s.counts.meetings for s in latest.values())
+    # Webinars count as meetings here: compliant and the findings cover both.
+    meetings = sum(s.counts.meetings + s.counts.webinars for s in latest.values())
     compliant = sum(s.counts.compliant for s in latest.values())
     needing = [f for f in open_findings if f.status != "fixed"]
     noncompliant_now = len({(f.account_id, f.meeting_id) for f in needing})
@@ -238,13 +239,15 @@ def trend_chart(
 ) -> TrendChart:
     """Share compliant as found by each completed sweep with meetings, oldest to newest."""
     left, right, top, bottom = 44, width - 12, 12, height - 28
-    usable = [s for s in sweeps if s.status == "completed" and s.counts.meetings > 0]
+    usable = [
+        s for s in sweeps if s.status == "completed" and s.counts.meetings + s.counts.webinars > 0
+    ]
     usable.sort(key=lambda s: (s.started_at, s.id))
     usable = usable[-limit:]
     span = right - left
     points: list[ChartPoint] = []
     for index, sweep in enumerate(usable):
-        value = sweep.counts.compliant / sweep.counts.meetings
+        value = sweep.counts.compliant / (sweep.counts.meetings + sweep.counts.webinars)
         x = left + (span / 2 if len(usable) == 1 else span * index / (len(usable) - 1))
         y = bottom - (bottom - top) * value
         who = names.get(sweep.account_id or 0, "")

@@ -225,17 +225,20 @@ def _summary(result: Any, dry_run: bool) -> str:
         ("status", result.status + (" (dry run: nothing changed)" if dry_run else "")),
         ("users", c.users),
         ("meetings checked", c.meetings),
+        ("webinars checked", c.webinars),
         ("compliant", c.compliant),
         ("noncompliant", c.noncompliant),
         ("findings fixed", c.fixed),
         ("findings not fixed", c.failed),
         ("findings reported only", c.reported),
         ("findings exempt", c.exempt),
-        ("meetings updated (PATCH)", c.patches),
+        ("meetings and webinars updated (PATCH)", c.patches),
         ("skipped (deleted or unreadable)", result.skipped),
         ("seconds", f"{result.seconds:.1f}"),
     ]
-    return reporting.table(("sweep", "value"), rows)
+    table = reporting.table(("sweep", "value"), rows)
+    # A note is a sentence: below the table, where it is not cut to the column's width.
+    return f"{table}\nNote: {result.note}" if result.note else table
 
 
 # --- report --------------------------------------------------------------------------------

@@ -108,9 +108,11 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
     if last:
         parts.append(
             f"Last sweep: {last['status']} at {last['started_at']} "
-            f"({last['counts']['meetings']} meetings, {last['counts']['fixed']} fixed, "
-            f"{last['counts']['failed']} not fixed)"
+            f"({last['counts']['meetings']} meetings, {last['counts']['webinars']} webinars, "
+            f"{last['counts']['fixed']} fixed, {last['counts']['failed']} not fixed)"
         )
+        if last.get("note"):
+            parts.append(f"Note: {last['note']}")
     else:
         parts.append("No sweep has run yet: run `zoomguard sweep`.")
     parts.append(f"\nOpen findings ({len(rows)})")

@@ -13,7 +13,7 @@ import textwrap
 from typing import Final
 
 from zoomguard.rules.baseline_items import ITEMS
-from zoomguard.rules.meeting_rules import MEETING_RULES
+from zoomguard.rules.meeting_rules import CATALOG_RULES
 from zoomguard.rules.profile import DEFAULT_RECORDINGS_LOOKBACK_DAYS, Profile
 
 _WIDTH: Final = 96
@@ -26,7 +26,7 @@ _HEADER: Final = """\
 # key or a bad value stops zoomguard with a message naming the key.
 #
 # Every rule comes from the CLBC interim guidance on video conferencing.
-# (Generated from zoomguard/rules/meeting_rules.py and baseline_items.py.)
+# (Generated from zoomguard/rules/meeting_rules.py, webinar_rules.py and baseline_items.py.)
 
 # "enforce": fix what can be fixed and report the rest.
 # "report":  find and report everything, change nothing in Zoom.
@@ -84,7 +84,7 @@ def render_default_policy() -> str:
     """The policy file that loads as ``Profile()``, each key explained from its catalog entry."""
     profile = Profile()
     parts = [_HEADER.format(mode=profile.mode)]
-    for rule in MEETING_RULES.values():
+    for rule in CATALOG_RULES.values():
         lines: list[str] = []
         if rule.default:
             lines += _comment(f'"{rule.guidance}"')

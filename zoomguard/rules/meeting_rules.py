@@ -32,6 +32,7 @@ from zoomguard.rules.rule_types import (
     json_type,
     setting_must_be,
 )
+from zoomguard.rules.webinar_rules import WEBINAR_RULES
 
 PASSCODE: Final = "passcode"
 WAITING_ROOM: Final = "waiting_room"
@@ -376,5 +377,11 @@ UNREADABLE_RULE: Final = Rule(
     field="meeting",
 )
 
-# Every rule a finding about a meeting can be filed under: the catalog and "unreadable".
-RULES: Final[Mapping[str, Rule]] = MappingProxyType({**MEETING_RULES, UNREADABLE: UNREADABLE_RULE})
+# Every rule a policy file switches: the meeting rules, then their webinar twins.
+CATALOG_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
+    {**MEETING_RULES, **WEBINAR_RULES}
+)
+
+# Every rule a finding about a meeting or a webinar can be filed under: both catalogs and
+# "unreadable".
+RULES: Final[Mapping[str, Rule]] = MappingProxyType({**CATALOG_RULES, UNREADABLE: UNREADABLE_RULE})

@@ -26,6 +26,7 @@ from zoomguard.masking import PATCH_MASK, masked_patch
 from zoomguard.rules.guidance_quotes import cite
 from zoomguard.rules.identifying import REDACTED, redact
 from zoomguard.rules.meeting_rules import (
+    CATALOG_RULES,
     IDENTIFYING_INFORMATION,
     JOIN_BEFORE_HOST_OFF,
     MEETING_AUTHENTICATION,
@@ -61,8 +62,10 @@ from zoomguard.rules.rule_types import (
     Violation,
     json_type,
 )
+from zoomguard.rules.webinar_rules import WEBINAR_RULES, WEBINAR_TYPES
 
 __all__ = [
+    "CATALOG_RULES",
     "DEFAULT_RULES",
     "IDENTIFYING_INFORMATION",
     "JOIN_BEFORE_HOST_OFF",
@@ -82,6 +85,9 @@ __all__ = [
     "RULE_DEFAULTS",
     "UNREADABLE",
     "WAITING_ROOM",
+    "WEBINAR",
+    "WEBINAR_RULES",
+    "WEBINAR_TYPES",
     "Evaluation",
     "Exemption",
     "Finding",
@@ -93,6 +99,7 @@ __all__ = [
     "Rule",
     "default_profile",
     "evaluate",
+    "evaluate_webinar",
     "generate_passcode",
     "load_profile",
     "redact",
@@ -104,6 +111,23 @@ MASK: Final = PATCH_MASK
 # 1 instant, 2 scheduled, 3 recurring (no fixed time), 4 PMI, 8 recurring (fixed time),
 # 10 screen-share only: every type GET /meetings/{id} may return.
 MEETING_TYPES: Final[frozenset[int]] = frozenset({1, 2, 3, 4, 8, 10})
+
+# What an evaluation is about: a meeting (GET /meetings/{id}) or a webinar (GET /webinars/{id}).
+MEETING: Final = "meeting"
+WEBINAR: Final = "webinar"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    name: str
+    rules: Mapping[str, MeetingRule]
+    types: frozenset[int]
+
+
+_KINDS: Final[Mapping[str, _Kind]] = {
+    MEETING: _Kind(MEETING, MEETING_RULES, MEETING_TYPES),
+    WEBINAR: _Kind(WEBINAR, WEBINAR_RULES, WEBINAR_TYPES),
+}
 
 
 # Values ----------------------------------------------------------------------------------------
@@ -132,6 +156,7 @@ class Evaluation:
     # passcode in clear: send it to Zoom, show ``audit_patch`` anywhere else.
     patch: dict[str, Any] = dataclasses.field(hash=False)
     exemption: Exemption | None = None
+    kind: str = MEETING  # MEETING or WEBINAR: which endpoints fix and re-read it
 
     @property
     def compliant(self) -> bool:
@@ -178,11 +203,14 @@ class _Assessment:
     violations: tuple[_Broken, ...]
     unreadable: tuple[_Unreadable, ...]
     whole_meeting_unreadable: bool
+    kind: str = MEETING
 
     def findings(self) -> tuple[Finding, ...]:
         found = tuple(v.finding for v in self.violations)
         if self.unreadable:
-            found += (_unreadable_finding(self.unreadable, self.whole_meeting_unreadable),)
+            found += (
+                _unreadable_finding(self.unreadable, self.whole_meeting_unreadable, self.kind),
+            )
         return found
 
 
@@ -200,7 +228,39 @@ def evaluate(
     and is empty in report mode, for an exempt meeting and for a compliant one. Recurring
     meetings need nothing special: a PATCH without ``occurrence_id`` updates the whole series.
     """
-    assessment = _assess(meeting, profile)
+    return _evaluate(
+        _KINDS[MEETING], meeting, profile, today, host_email=host_email, make_passcode=make_passcode
+    )
+
+
+def evaluate_webinar(
+    webinar: Mapping[str, Any],
+    profile: Profile,
+    *,
+    today: date,
+    host_email: str | None = None,
+    make_passcode: Callable[[], str] = generate_passcode,
+) -> Evaluation:
+    """Check ``webinar`` (GET /webinars/{id}) against the webinar rules ``profile`` enables.
+
+    As ``evaluate``: one PATCH body for PATCH /webinars/{id}; an exemption by meeting ID matches
+    the webinar's ID, one by host email matches its host.
+    """
+    return _evaluate(
+        _KINDS[WEBINAR], webinar, profile, today, host_email=host_email, make_passcode=make_passcode
+    )
+
+
+def _evaluate(
+    kind: _Kind,
+    meeting: Mapping[str, Any],
+    profile: Profile,
+    today: date,
+    *,
+    host_email: str | None,
+    make_passcode: Callable[[], str],
+) -> Evaluation:
+    assessment = _assess(meeting, profile, kind)
     email = host_email if host_email is not None else assessment.host_email
     exemption = profile.exemption_for(assessment.meeting_id, email, today=today)
     patch: dict[str, Any] = {}
@@ -213,6 +273,7 @@ def evaluate(
         findings=assessment.findings(),
         patch=patch,
         exemption=exemption,
+        kind=kind.name,
     )
 
 
@@ -234,7 +295,7 @@ def verify(
     attempted = [f for f in evaluation.findings if f.fixable] if evaluation.patch else []
     if not attempted:
         return [], []
-    after = _assess(reread_meeting, profile)
+    after = _assess(reread_meeting, profile, _KINDS[evaluation.kind])
     now_failing = {v.finding.rule_id: v.finding for v in after.violations}
     unreadable_rules = {u.rule_id for u in after.unreadable}
     confirmed: list[Finding] = []
@@ -276,27 +337,34 @@ def _patch(violations: tuple[_Broken, ...], make_passcode: Callable[[], str]) ->
     return patch
 
 
-def _assess(meeting: Any, profile: Profile) -> _Assessment:
+def _assess(meeting: Any, profile: Profile, kind: _Kind) -> _Assessment:
     if not isinstance(meeting, Mapping):
-        problem = _Unreadable(None, Unreadable("meeting", "a JSON object", json_type(meeting)))
-        return _Assessment("", None, None, None, (), (problem,), True)
+        problem = _Unreadable(None, Unreadable(kind.name, "a JSON object", json_type(meeting)))
+        return _Assessment("", None, None, None, (), (problem,), True, kind.name)
     meeting_id = _meeting_id(meeting.get("id", MISSING))
     host_id = meeting.get("host_id")
     host_email = meeting.get("host_email")
     topic = meeting.get("topic")
-    structural = _structural_problems(meeting, meeting_id)
+    structural = _structural_problems(meeting, meeting_id, kind)
     readable_id = meeting_id or ""
     readable_host_id = host_id if isinstance(host_id, str) and host_id else None
     readable_email = host_email if isinstance(host_email, str) and host_email else None
     redacted_topic = redact(topic) if isinstance(topic, str) else None
     if structural:
         return _Assessment(
-            readable_id, readable_host_id, readable_email, redacted_topic, (), structural, True
+            readable_id,
+            readable_host_id,
+            readable_email,
+            redacted_topic,
+            (),
+            structural,
+            True,
+            kind.name,
         )
     settings: Mapping[str, Any] = meeting["settings"]
     violations: list[_Broken] = []
     unreadable: list[_Unreadable] = []
-    for rule in MEETING_RULES.values():
+    for rule in kind.rules.values():
         if not profile.enabled(rule.id):
             continue
         outcome = rule.check(meeting, settings)
@@ -312,6 +380,7 @@ def _assess(meeting: Any, profile: Profile) -> _Assessment:
         tuple(violations),
         tuple(unreadable),
         False,
+        kind.name,
     )
 
 
@@ -325,28 +394,29 @@ def _meeting_id(value: Any) -> str | None:
 
 
 def _structural_problems(
-    meeting: Mapping[str, Any], meeting_id: str | None
+    meeting: Mapping[str, Any], meeting_id: str | None, kind: _Kind
 ) -> tuple[_Unreadable, ...]:
-    """What stops zoomguard from treating ``meeting`` as a Zoom meeting at all."""
+    """What stops zoomguard from treating ``meeting`` as a Zoom meeting (or webinar) at all."""
     problems: list[_Unreadable] = []
     if meeting_id is None:
         problems.append(
             _Unreadable(
-                None, Unreadable("id", "a meeting ID", json_type(meeting.get("id", MISSING)))
+                None,
+                Unreadable("id", f"a {kind.name} ID", json_type(meeting.get("id", MISSING))),
             )
         )
     meeting_type = meeting.get("type", MISSING)
     if not (
         isinstance(meeting_type, int)
         and not isinstance(meeting_type, bool)
-        and meeting_type in MEETING_TYPES
+        and meeting_type in kind.types
     ):
         shown = (
             str(meeting_type)
             if isinstance(meeting_type, int) and not isinstance(meeting_type, bool)
             else json_type(meeting_type)
         )
-        expected = "a meeting type: " + ", ".join(str(t) for t in sorted(MEETING_TYPES))
+        expected = f"a {kind.name} type: " + ", ".join(str(t) for t in sorted(kind.types))
         problems.append(_Unreadable(None, Unreadable("type", expected, shown)))
     # Without settings (e.g. an item of the list endpoint, or a null) nothing can be confirmed,
     # and "fixing" every setting blindly could undo what the host set.
@@ -358,7 +428,9 @@ def _structural_problems(
     return tuple(problems)
 
 
-def _unreadable_finding(unreadable: tuple[_Unreadable, ...], whole_meeting: bool) -> Finding:
+def _unreadable_finding(
+    unreadable: tuple[_Unreadable, ...], whole_meeting: bool, noun: str
+) -> Finding:
     # One finding for all of them: the store keeps one open row per meeting and rule.
     problems = [u.problem for u in unreadable]
     fields = ", ".join(p.field for p in problems)
@@ -373,7 +445,7 @@ def _unreadable_finding(unreadable: tuple[_Unreadable, ...], whole_meeting: bool
         field=fields,
         expected="; ".join(f"{p.field}: {p.expected}" for p in problems),
         actual="; ".join(f"{p.field}: {p.actual}" for p in problems),
-        reason=f"zoomguard could not read this meeting ({detail}), {consequence}. "
+        reason=f"zoomguard could not read this {noun} ({detail}), {consequence}. "
         f"A person should look at it. {cite(UNREADABLE_RULE.guidance)}",
         guidance=UNREADABLE_RULE.guidance,
         fixable=False,

@@ -4,7 +4,7 @@ A profile is either the built-in default (``default_profile()``, written out as
 ``zoomguard/policies/default.toml``) or parsed from a TOML policy file by ``load_profile(text)``.
 Pure like the rest of the policy: the caller reads the file, this module only parses text.
 The keys of ``[rules]`` and ``[baseline]`` and their defaults come from the catalogs
-(``meeting_rules.MEETING_RULES``, ``baseline_items.ITEMS``).
+(``meeting_rules.CATALOG_RULES``: meetings and webinars, ``baseline_items.ITEMS``).
 
 The file's shape::
 
@@ -40,7 +40,7 @@ from typing import Any, Final, Literal, cast, get_args
 
 from zoomguard.errors import PolicyError
 from zoomguard.rules.baseline_items import BASELINE_DEFAULTS, DEFAULT_BASELINE_ITEMS
-from zoomguard.rules.meeting_rules import MEETING_RULES
+from zoomguard.rules.meeting_rules import CATALOG_RULES
 
 Mode = Literal["enforce", "report"]
 MODES: Final[tuple[str, ...]] = get_args(Mode)
@@ -48,7 +48,7 @@ MODES: Final[tuple[str, ...]] = get_args(Mode)
 # Every rule a policy file may switch, in the order findings are listed, with its default: read
 # from the catalogs, never written again here.
 RULE_DEFAULTS: Final[Mapping[str, bool]] = MappingProxyType(
-    {rule.id: rule.default for rule in MEETING_RULES.values()}
+    {rule.id: rule.default for rule in CATALOG_RULES.values()}
 )
 DEFAULT_RULES: Final[frozenset[str]] = frozenset(k for k, on in RULE_DEFAULTS.items() if on)
 

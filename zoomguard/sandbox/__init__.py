@@ -53,6 +53,13 @@ Where it differs from Zoom, and why:
 - Waiting room options: validated and kept per meeting; the account's own
   ``waiting_room_settings`` (who goes to the waiting room under ``follow_setting``) is not
   modelled.
+- Webinars (webinars, webinar_state, api_webinars): list, get, PATCH and delete only, never
+  generated (tests add them with ``state.add_webinar``). Zoom's documents give no example
+  payloads for these endpoints; the webhook objects follow the webinar.* examples. A webinar
+  PATCH is validated as a meeting's, but account and group locks and Zoom's forced security are
+  not applied to webinars, and Zoom's own webinar.updated example lacks the ``time_stamp`` its
+  schema requires (the sandbox sends it). ``webinar_plan=False`` answers every webinar endpoint
+  with HTTP 400, code 200, which Zoom's document also uses for "No permission".
 - Data: generated deterministically from ``seed``; only the endpoints and fields zoomguard uses
   exist, shaped as in Zoom's OpenAPI documents (tests check responses against them).
 """

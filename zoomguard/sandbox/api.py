@@ -1,9 +1,9 @@
 """The /v2 route table: which handler answers each path and method, and its rate-limit category.
 
 Handlers turn one call into a ``Reply`` with Zoom's status, body and error codes; they live in
-api_meetings.py, api_recordings.py, api_records.py (summaries, live streams) and api_accounts.py
-(users, groups, account settings), and share replies.py. HTTP plumbing (auth, limits, latency,
-faults, the request log) is in app.py.
+api_meetings.py, api_webinars.py, api_recordings.py, api_records.py (summaries, live
+streams) and api_accounts.py (users, groups, account settings), and share replies.py. HTTP
+plumbing (auth, limits, latency, faults, the request log) is in app.py.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ from zoomguard.sandbox.api_records import (
     get_meeting_summary,
     livestream_status,
 )
+from zoomguard.sandbox.api_webinars import (
+    delete_webinar,
+    get_webinar,
+    list_webinars,
+    patch_webinar,
+)
 from zoomguard.sandbox.config import LIGHT, MEDIUM
 from zoomguard.sandbox.replies import Call, Handler, Reply, error
 
@@ -60,6 +66,7 @@ ROUTES: tuple[tuple[str, dict[str, tuple[Handler, str]]], ...] = (
         {"GET": (list_meetings, MEDIUM), "POST": (create_meeting, LIGHT)},
     ),
     ("/users/<user_id>/recordings", {"GET": (list_user_recordings, MEDIUM)}),
+    ("/users/<user_id>/webinars", {"GET": (list_webinars, MEDIUM)}),
     (
         "/users/<user_id>/settings",
         {"GET": (get_user_settings, MEDIUM), "PATCH": (patch_user_settings, MEDIUM)},
@@ -70,6 +77,14 @@ ROUTES: tuple[tuple[str, dict[str, tuple[Handler, str]]], ...] = (
             "GET": (get_meeting, LIGHT),
             "PATCH": (patch_meeting, LIGHT),
             "DELETE": (delete_meeting, LIGHT),
+        },
+    ),
+    (
+        "/webinars/<webinar_id>",
+        {
+            "GET": (get_webinar, LIGHT),
+            "PATCH": (patch_webinar, LIGHT),
+            "DELETE": (delete_webinar, LIGHT),
         },
     ),
     ("/meetings/<meeting_id>/status", {"PUT": (meeting_status, LIGHT)}),

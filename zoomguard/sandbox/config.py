@@ -25,7 +25,9 @@ DEFAULT_SCOPES = (
     "user:read:settings:admin user:update:settings:admin group:read:list_groups:admin "
     "group:read:settings:admin group:update:settings:admin group:read:lock_settings:admin "
     "group:update:lock_settings:admin account:read:settings:admin account:update:settings:admin "
-    "account:read:lock_settings:master account:update:lock_settings:admin"
+    "account:read:lock_settings:master account:update:lock_settings:admin "
+    "webinar:read:list_webinars:admin webinar:read:webinar:admin webinar:update:webinar:admin "
+    "webinar:delete:webinar:admin"
 )
 
 
@@ -78,6 +80,8 @@ class SandboxConfig:
     enforce_passcode_requirement: bool = True
     # Turning a meeting's waiting room on turns join-before-host off.
     waiting_room_disables_join_before_host: bool = True
+    # False: the account has no webinar plan (every webinar endpoint answers 400, code 200).
+    webinar_plan: bool = True
 
     def __post_init__(self) -> None:
         if self.plan not in PLAN_RATES:

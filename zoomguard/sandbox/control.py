@@ -42,6 +42,7 @@ CONFIG_KNOBS: dict[str, tuple[type, ...]] = {
     "rate_medium": (int, float, type(None)),
     "plan": (str,),
     "daily_update_limit": (int,),
+    "webinar_plan": (bool,),
 }
 
 

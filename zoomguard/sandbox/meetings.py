@@ -142,9 +142,16 @@ def _check_type(path: str, value: Any, expected: type) -> None:
         raise MeetingValidationError(path)
 
 
-def validate_patch(body: Any) -> dict[str, Any]:
+def validate_patch(
+    body: Any,
+    *,
+    types: tuple[int, ...] = MEETING_TYPES,
+    settings_defaults: Mapping[str, Any] = MEETING_SETTINGS_DEFAULTS,
+    password_chars: frozenset[str] = PASSWORD_CHARS,
+) -> dict[str, Any]:
     """The fields of a meeting create/PATCH body the sandbox acts on, checked like Zoom checks
-    them; unknown fields are ignored."""
+    them; unknown fields are ignored. A webinar's body is checked the same way, with its own
+    types, settings and passcode characters."""
     if not isinstance(body, dict):
         raise MeetingValidationError("body", "Request Body should be a valid JSON object.")
     clean: dict[str, Any] = {}
@@ -170,13 +177,13 @@ def validate_patch(body: Any) -> dict[str, Any]:
             raise MeetingValidationError("duration")
         clean["duration"] = body["duration"]
     if "type" in body:
-        if body["type"] not in MEETING_TYPES or isinstance(body["type"], bool):
+        if body["type"] not in types or isinstance(body["type"], bool):
             raise MeetingValidationError("type")
         clean["type"] = body["type"]
     if "password" in body:
         password = body["password"]
         _check_type("password", password, str)
-        if len(password) > 10 or not set(password) <= PASSWORD_CHARS:
+        if len(password) > 10 or not set(password) <= password_chars:
             raise MeetingValidationError("password", "Invalid password.")
         clean["password"] = password
     if "recurrence" in body:
@@ -186,17 +193,17 @@ def validate_patch(body: Any) -> dict[str, Any]:
             raise MeetingValidationError("recurrence.type")
         clean["recurrence"] = copy.deepcopy(recurrence)
     if "settings" in body:
-        clean["settings"] = _validate_settings(body["settings"])
+        clean["settings"] = _validate_settings(body["settings"], settings_defaults)
     return clean
 
 
-def _validate_settings(settings: Any) -> dict[str, Any]:
+def _validate_settings(settings: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
     _check_type("settings", settings, dict)
     clean: dict[str, Any] = {}
     for key, value in settings.items():
         path = f"settings.{key}"
-        if key in MEETING_SETTINGS_DEFAULTS:
-            expected: type = type(MEETING_SETTINGS_DEFAULTS[key])
+        if key in defaults:
+            expected: type = type(defaults[key])
         elif key in EXTRA_SETTINGS_TYPES:
             expected = EXTRA_SETTINGS_TYPES[key]
         else:

@@ -42,9 +42,10 @@ from zoomguard.sandbox.scripting import (
 )
 from zoomguard.sandbox.settings import SettingsTree, enforce_meeting
 from zoomguard.sandbox.webhooks import Delivery
+from zoomguard.sandbox.webinar_state import WebinarScenario
 
 
-class SandboxState(RecordsScenario):
+class SandboxState(RecordsScenario, WebinarScenario):
     def __init__(self, config: SandboxConfig | None = None, *, generate: bool = True) -> None:
         self.config = config if config is not None else SandboxConfig()
         self.lock = threading.RLock()
@@ -53,6 +54,7 @@ class SandboxState(RecordsScenario):
         self.groups: dict[str, dict[str, Any]] = {}
         self.settings = SettingsTree()
         self.meetings: dict[int, dict[str, Any]] = {}
+        self.webinars: dict[int, dict[str, Any]] = {}
         self.live: dict[int, LiveMeeting] = {}
         # (meeting id, occurrence id) -> that occurrence's own values (occurrences.py).
         self.occurrence_settings: dict[tuple[int, str], dict[str, Any]] = {}
@@ -514,6 +516,8 @@ class SandboxState(RecordsScenario):
                 "users": len(self.users),
                 "groups": len(self.groups),
                 "meetings": len(self.meetings),
+                "webinars": len(self.webinars),
+                "webinar_plan": self.config.webinar_plan,
                 "noncompliant_generated": len(self.noncompliance),
                 "live_meetings": sorted(self.live),
                 "recordings": sum(1 for r in self.recordings.values() if not r.trashed),

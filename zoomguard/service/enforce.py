@@ -1,7 +1,10 @@
-"""Enforce the policy on one meeting: evaluate, fix with one PATCH, re-read, record.
+"""Enforce the policy on one meeting or webinar: evaluate, fix with one PATCH, re-read, record.
 
-Used by the sweep (every meeting of an account) and by the webhook worker (one meeting that was
-just created or changed), so both paths make the same decisions and write the same records.
+Used by the sweep (every meeting and webinar of an account) and by the webhook worker (one that
+was just created or changed), so both paths make the same decisions and write the same records.
+A webinar goes through the same steps with its own rules and endpoints (``kind=WEBINAR``); its
+findings are filed under its ID and its audit entries read ``webinar.update`` /
+``webinar:{id}``.
 """
 
 from __future__ import annotations
@@ -107,8 +110,9 @@ class MeetingEnforcer:
         today: date,
         hold_back: str | None = None,
         occurrence_id: str | None = None,
+        kind: str = policy.MEETING,
     ) -> MeetingOutcome | None:
-        """Evaluate one meeting and fix it if allowed; None when it is compliant.
+        """Evaluate one meeting (or webinar) and fix it if allowed; None when it is compliant.
 
         ``hold_back`` names why a fix must not be sent now (it is then reported with that reason).
         With ``occurrence_id``, ``meeting`` is that occurrence as Zoom returns it: only the
@@ -120,7 +124,8 @@ class MeetingEnforcer:
         if occurrence_id is not None:
             profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
             meeting = _occurrence_settings_only(meeting)
-        evaluation = policy.evaluate(
+        evaluate = policy.evaluate_webinar if kind == policy.WEBINAR else policy.evaluate
+        evaluation = evaluate(
             meeting,
             profile,
             today=today,
@@ -163,6 +168,7 @@ class MeetingEnforcer:
     ) -> MeetingOutcome:
         fixable = evaluation.fixable_findings
         host_id = evaluation.host_id or ""
+        noun = evaluation.kind
 
         failures: dict[str, FixFailure] = {}
 
@@ -182,7 +188,9 @@ class MeetingEnforcer:
         meeting_id, occurrence_id = split_occurrence(evaluation.meeting_id)
         refused_passcode: str | None = None
         try:
-            refused_passcode = self._send(meeting_id, evaluation.patch, occurrence_id)
+            refused_passcode = self._send(
+                evaluation.kind, meeting_id, evaluation.patch, occurrence_id
+            )
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
                 return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
@@ -190,13 +198,17 @@ class MeetingEnforcer:
             return fail_all(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
         except ZoomNotFound:
             self.store.budget.release(self.account.id, host_id, today)
-            return fail_all(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
+            return fail_all(FixFailure.MEETING_GONE, f"could not fix: the {noun} was deleted")
         except ZoomAPIError as exc:
             return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
-        reread = self.client.get_meeting(meeting_id, occurrence_id)
+        reread = (
+            self.client.get_webinar(meeting_id)
+            if evaluation.kind == policy.WEBINAR
+            else self.client.get_meeting(meeting_id, occurrence_id)
+        )
         if reread is None:
             return fail_all(
-                FixFailure.MEETING_GONE, "could not confirm: the meeting was deleted after the fix"
+                FixFailure.MEETING_GONE, f"could not confirm: the {noun} was deleted after the fix"
             )
         profile = self.profile
         if occurrence_id is not None:
@@ -236,13 +248,21 @@ class MeetingEnforcer:
         )
 
     def _send(
-        self, meeting_id: str, patch: Mapping[str, Any], occurrence_id: str | None
+        self, kind: str, meeting_id: str, patch: Mapping[str, Any], occurrence_id: str | None
     ) -> str | None:
-        """PATCH the meeting. If Zoom refuses a patch that sets a passcode (the host's passcode
-        requirement), the other fixes are sent again without it; returns Zoom's refusal of the
-        passcode then, else None. Raises what the PATCH without the passcode raises."""
+        """PATCH the meeting (or webinar). If Zoom refuses a patch that sets a passcode (the
+        host's passcode requirement), the other fixes are sent again without it; returns Zoom's
+        refusal of the passcode then, else None. Raises what the PATCH without the passcode
+        raises."""
+
+        def update(body: Mapping[str, Any]) -> None:
+            if kind == policy.WEBINAR:
+                self.client.update_webinar(meeting_id, body)
+            else:
+                self.client.update_meeting(meeting_id, body, occurrence_id)
+
         try:
-            self.client.update_meeting(meeting_id, patch, occurrence_id)
+            update(patch)
         except (ZoomRateLimited, ZoomNotFound):
             raise
         except ZoomAPIError as exc:
@@ -250,7 +270,7 @@ class MeetingEnforcer:
                 raise
             others = {key: value for key, value in patch.items() if key != "password"}
             if others:
-                self.client.update_meeting(meeting_id, others)
+                update(others)
             return str(exc)
         return None
 
@@ -356,8 +376,8 @@ class MeetingEnforcer:
                 self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,
-                    action="meeting.update",
-                    target=f"meeting:{meeting_id}",
+                    action=f"{evaluation.kind}.update",
+                    target=f"{evaluation.kind}:{meeting_id}",
                     before=outcome.before_values,
                     after=outcome.after_values,
                     confirmed=outcome.confirmed,

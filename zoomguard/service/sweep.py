@@ -2,10 +2,12 @@
 
 A sweep lists every active user, every scheduled meeting of each user, reads each meeting's
 settings, evaluates it, and fixes what it may with at most one PATCH per meeting, then re-reads the
-meeting so that only a fix Zoom actually kept is counted. Listing and meeting work run on two
-thread pools so that the sweep is bounded by Zoom's per-second rate limits (enforced inside
-ZoomClient), not by round-trip latency; both pools are bounded so memory stays flat however many
-meetings an account has.
+meeting so that only a fix Zoom actually kept is counted. Each user's webinars (Zoom's separate
+webinar API) are listed and fixed the same way, with the webinar rules; an account without a
+webinar plan is recognised by Zoom's code 200 and skipped with one note on the sweep. Listing and
+meeting work run on two thread pools so that the sweep is bounded by Zoom's per-second rate
+limits (enforced inside ZoomClient), not by round-trip latency; both pools are bounded so memory
+stays flat however many meetings an account has.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from zoomguard.config import Settings
 from zoomguard.errors import (
     Interrupted,
     SweepBusy,
+    WebinarPlanMissing,
     ZoomAPIError,
     ZoomAuthError,
     ZoomGuardError,
@@ -76,6 +79,9 @@ class SweepProgress:
     reported: int = 0
     patches: int = 0
     skipped: int = 0
+    webinars: int = 0
+    # Users whose webinars Zoom would not list because the webinar plan is missing.
+    without_webinar_plan: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: int) -> None:
@@ -95,6 +101,7 @@ class SweepProgress:
                 exempt=self.exempt,
                 reported=self.reported,
                 patches=self.patches,
+                webinars=self.webinars,
             )
 
 
@@ -107,6 +114,7 @@ class SweepResult:
     skipped: int
     seconds: float
     error: str | None = None
+    note: str | None = None
 
 
 class Sweeper:
@@ -171,13 +179,14 @@ class Sweeper:
             except ZoomGuardError as exc:
                 status, error = "failed", str(exc)
             finished = self.clock()
+            note = self._note()
             with self.store.transaction() as session:
                 if status == "completed":
                     self.store.findings.resolve_not_seen(
                         self.account.id, sweep_id, finished, session=session
                     )
             self.store.sweeps.finish(
-                sweep_id, status, self.progress.counts(), finished, error=error
+                sweep_id, status, self.progress.counts(), finished, error=error, note=note
             )
             return SweepResult(
                 sweep_id=sweep_id,
@@ -187,6 +196,7 @@ class Sweeper:
                 skipped=self.progress.skipped,
                 seconds=(finished - started).total_seconds(),
                 error=error,
+                note=note,
             )
         finally:
             self.store.leases.release(lease, holder)
@@ -205,10 +215,12 @@ class Sweeper:
             ThreadPoolExecutor(listers, thread_name_prefix="zg-list") as list_pool,
         ):
 
-            def submit_meeting(item: Mapping[str, Any], host_email: str | None) -> None:
+            def submit_meeting(
+                item: Mapping[str, Any], host_email: str | None, kind: str = policy.MEETING
+            ) -> None:
                 meeting_slots.acquire()
                 future = meeting_pool.submit(
-                    self._guarded, self._process_meeting, sweep_id, item, host_email, today
+                    self._guarded, self._process_meeting, sweep_id, item, host_email, today, kind
                 )
                 future.add_done_callback(lambda _f: meeting_slots.release())
 
@@ -219,6 +231,14 @@ class Sweeper:
                     if self.stop.is_set():
                         return
                     submit_meeting(item, email)
+                try:
+                    for item in self.client.list_webinars(user_id, page_size=300):
+                        if self.stop.is_set():
+                            return
+                        submit_meeting(item, email, policy.WEBINAR)
+                except WebinarPlanMissing:
+                    # Not an error: without a webinar plan (or licence) there are no webinars.
+                    self.progress.add(without_webinar_plan=1)
 
             pending: list[Future[None]] = []
             for user in self.client.list_users(status="active", page_size=300):
@@ -265,19 +285,42 @@ class Sweeper:
 
     # One meeting ------------------------------------------------------------------------------
 
+    def _note(self) -> str | None:
+        """The sweep's one note about webinars it could not list, if any."""
+        counts = self.progress
+        missing = counts.without_webinar_plan
+        if not missing:
+            return None
+        if missing >= counts.users:
+            return (
+                "Webinars not checked: the account has no webinar plan (Zoom answered code 200, "
+                "webinar plan missing)."
+            )
+        return (
+            f"Webinars not checked for {missing} of {counts.users} users: Zoom answered that "
+            "their webinar plan is missing (code 200)."
+        )
+
     def _process_meeting(
-        self, sweep_id: int, item: Mapping[str, Any], host_email: str | None, today: date
+        self,
+        sweep_id: int,
+        item: Mapping[str, Any],
+        host_email: str | None,
+        today: date,
+        kind: str = policy.MEETING,
     ) -> None:
         meeting_id = item.get("id")
         if meeting_id is None:
             return
-        meeting = self.client.get_meeting(meeting_id)
+        webinar = kind == policy.WEBINAR
+        read = self.client.get_webinar if webinar else self.client.get_meeting
+        meeting = read(meeting_id)
         if meeting is None:  # deleted between list and get: not an error
             self.progress.add(skipped=1)
             return
-        self.progress.add(meetings=1)
-        self._enforce(sweep_id, meeting, host_email, today)
-        occurrence_id = next_occurrence_id(meeting)
+        self.progress.add(**{"webinars" if webinar else "meetings": 1})
+        self._enforce(sweep_id, meeting, host_email, today, kind=kind)
+        occurrence_id = None if webinar else next_occurrence_id(meeting)
         if occurrence_id is not None:
             occurrence = self.client.get_meeting(meeting_id, occurrence_id)
             if occurrence is not None:
@@ -292,9 +335,11 @@ class Sweeper:
         host_email: str | None,
         today: date,
         occurrence_id: str | None = None,
+        *,
+        kind: str = policy.MEETING,
     ) -> None:
         outcome = self.enforcer.enforce(
-            meeting, host_email=host_email, today=today, occurrence_id=occurrence_id
+            meeting, host_email=host_email, today=today, occurrence_id=occurrence_id, kind=kind
         )
         if outcome is None:
             if occurrence_id is None:

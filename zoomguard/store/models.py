@@ -86,7 +86,10 @@ class Sweep(Base):
     exempt: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     reported: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     patches: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    webinars: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
+    # Something the sweep skipped on purpose, not an error (e.g. the account has no webinars).
+    note: Mapped[str | None] = mapped_column(Text)
     holder: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index(None, "account_id", "started_at"),)

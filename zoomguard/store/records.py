@@ -62,6 +62,7 @@ class SweepCounts:
     exempt: int = 0
     reported: int = 0
     patches: int = 0
+    webinars: int = 0  # read in the sweep; compliant, fixed and the rest count both kinds
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class SweepRecord:
     counts: SweepCounts
     error: str | None
     holder: str | None
+    note: str | None = None  # what the sweep skipped on purpose (no webinar plan)
 
 
 @dataclass(frozen=True)
@@ -157,9 +159,11 @@ def sweep_record(row: Sweep) -> SweepRecord:
             exempt=row.exempt,
             reported=row.reported,
             patches=row.patches,
+            webinars=row.webinars or 0,
         ),
         error=row.error,
         holder=row.holder,
+        note=row.note,
     )
 
 
@@ -323,6 +327,8 @@ class SweepRow:
     exempt: int
     reported: int
     error: str | None
+    webinars: int = 0
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class Sweeps:
         now: datetime,
         error: str | None = None,
         *,
+        note: str | None = None,
         session: Session | None = None,
     ) -> None:
         if status not in SWEEP_STATUSES or status == SWEEP_RUNNING:
@@ -64,6 +65,7 @@ class Sweeps:
             row.status = status
             row.finished_at = now
             row.error = error
+            row.note = note
             row.users = counts.users
             row.meetings = counts.meetings
             row.compliant = counts.compliant
@@ -73,6 +75,7 @@ class Sweeps:
             row.exempt = counts.exempt
             row.reported = counts.reported
             row.patches = counts.patches
+            row.webinars = counts.webinars
             s.flush()
 
     def mark_stale_running(self, now: datetime, account_pk: int | None = None) -> int:
@@ -123,6 +126,8 @@ class Sweeps:
                 exempt=row.exempt or 0,
                 reported=row.reported or 0,
                 error=row.error,
+                webinars=row.webinars or 0,
+                note=row.note,
             )
 
     def last(

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from zoomguard.config import Settings
-from zoomguard.errors import ConfigError, ZoomAPIError, ZoomNotFound
+from zoomguard.errors import ConfigError, WebinarPlanMissing, ZoomAPIError, ZoomNotFound
 from zoomguard.zoom.tokens import S2STokenProvider
 from zoomguard.zoom.transport import (
     LIGHT,
@@ -36,7 +36,10 @@ MAX_PAGE_SIZE = 300
 # GET /users/{userId}/recordings: "The maximum range can be a month." 28 days always fits.
 RECORDINGS_WINDOW_DAYS = 28
 
-NO_SUCH_MEETING = 3001
+NO_SUCH_MEETING = 3001  # also "Webinar does not exist" on the webinar endpoints
+# The webinar endpoints answer HTTP 400 with this code when the webinar plan is missing (Zoom's
+# OpenAPI document; the same code also stands for "No permission" there).
+WEBINAR_PLAN_MISSING = 200
 NO_RECORDING = 3301
 
 
@@ -144,6 +147,47 @@ class ZoomClient(ZoomTransport):
             params={"occurrence_id": occurrence_id} if occurrence_id else None,
             body=body,
         )
+
+    # --- webinars ----------------------------------------------------------------------------
+
+    def list_webinars(
+        self, user_id: str, type: str = "scheduled", page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """The user's webinars as listed (no settings: use ``get_webinar`` for those).
+
+        Raises ``WebinarPlanMissing`` when Zoom answers that the webinar plan is missing.
+        """
+        pages = self._paginate(
+            MEDIUM,
+            f"/users/{_encode_id(user_id)}/webinars",
+            {"type": type, "page_size": str(min(page_size, MAX_PAGE_SIZE))},
+            "webinars",
+        )
+        try:
+            yield from pages
+        except ZoomAPIError as exc:
+            _raise_if_no_webinar_plan(exc)
+            raise
+
+    def get_webinar(self, webinar_id: int | str) -> dict[str, Any] | None:
+        """The webinar with its settings, or None if it was deleted (404, code 3001)."""
+        try:
+            return self._json(LIGHT, "GET", f"/webinars/{encode_meeting_id(webinar_id)}")
+        except ZoomNotFound as exc:
+            if exc.code == NO_SUCH_MEETING:
+                return None
+            raise
+        except ZoomAPIError as exc:
+            _raise_if_no_webinar_plan(exc)
+            raise
+
+    def update_webinar(self, webinar_id: int | str, body: Mapping[str, Any]) -> None:
+        """PATCH the webinar (Zoom answers 204). ``body`` may hold a passcode: never logged."""
+        try:
+            self._request(LIGHT, "PATCH", f"/webinars/{encode_meeting_id(webinar_id)}", body=body)
+        except ZoomAPIError as exc:
+            _raise_if_no_webinar_plan(exc)
+            raise
 
     def end_meeting(self, meeting_id: int | str) -> None:
         """End a live meeting (PUT /meetings/{id}/status, action end)."""
@@ -327,6 +371,14 @@ class ZoomClient(ZoomTransport):
             params=_option(option),
             body=body,
         )
+
+
+def _raise_if_no_webinar_plan(exc: ZoomAPIError) -> None:
+    """Zoom's "webinar plan is missing" told apart by its code, never by its wording."""
+    if exc.status == 400 and exc.code == WEBINAR_PLAN_MISSING:
+        raise WebinarPlanMissing(
+            exc.message, status=exc.status, code=exc.code, method=exc.method, path=exc.path
+        ) from exc
 
 
 def _option(option: str | None) -> dict[str, str] | None:

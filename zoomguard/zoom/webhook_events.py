@@ -24,6 +24,10 @@ MEETING_SUMMARY_COMPLETED: Final = "meeting.summary_completed"
 MEETING_LIVE_STREAMING_STARTED: Final = "meeting.live_streaming_started"
 MEETING_CHAT_MESSAGE_FILE_SENT: Final = "meeting.chat_message_file_sent"
 
+WEBINAR_CREATED: Final = "webinar.created"
+WEBINAR_UPDATED: Final = "webinar.updated"
+WEBINAR_DELETED: Final = "webinar.deleted"
+
 RECORDING_STARTED: Final = "recording.started"
 RECORDING_RESUMED: Final = "recording.resumed"
 RECORDING_COMPLETED: Final = "recording.completed"

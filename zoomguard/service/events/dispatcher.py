@@ -31,13 +31,19 @@ from zoomguard.service.events.records import listeners as records_listeners
 from zoomguard.service.events.registry import EventRegistry, ZoomEvent
 from zoomguard.service.events.settings import listeners as settings_listeners
 from zoomguard.service.events.stored_body import from_store
+from zoomguard.service.events.webinars import listeners as webinar_listeners
 from zoomguard.store import AccountRecord, InboxItem, Store
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
 
 REGISTRY = EventRegistry(
-    meeting_listeners, recording_listeners, records_listeners, settings_listeners, app_listeners
+    meeting_listeners,
+    webinar_listeners,
+    recording_listeners,
+    records_listeners,
+    settings_listeners,
+    app_listeners,
 )
 # The events the receiver stores for the worker; any other is recorded by name only, as ignored.
 HANDLED_EVENTS: frozenset[str] = REGISTRY.handled_events
