@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zoomguard.config import Settings
+from zoomguard.errors import StoreError
 from zoomguard.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -44,6 +46,9 @@ DeadHandler = Callable[["InboxItem", str], None]
 
 log = logging.getLogger("zoomguard.service")
 
+# How long a stopping worker process waits for its loops before giving their claims back and
+# exiting: under the 10 s grace most supervisors give after SIGTERM.
+STOP_GRACE_SECONDS = 7.0
 # How often a waiting main thread looks at the stop event (signals also wake it).
 _WAIT_SLICE_SECONDS = 0.5
 
@@ -124,6 +129,7 @@ class WorkerPool:
         self._closers: list[Callable[[], None]] = []
         self.handler, self.on_dead = self._make_handler(handler_factory)
         self._threads: list[threading.Thread] = []
+        self._worker_ids: list[str] = []
 
     def _make_handler(self, factory: HandlerFactory | None) -> tuple[Handler, DeadHandler]:
         counted = self._metrics.events_handled
@@ -137,7 +143,9 @@ class WorkerPool:
             dispatcher = events.EventDispatcher(
                 self.settings,
                 self.store,
-                client_factory=observed_client_factory(self.settings, self.store, self._metrics),
+                client_factory=observed_client_factory(
+                    self.settings, self.store, self._metrics, stop=self.stop
+                ),
             )
             self._closers.append(dispatcher.close)
             inner = dispatcher
@@ -200,10 +208,31 @@ class WorkerPool:
             )
             thread.start()
             self._threads.append(thread)
+            self._worker_ids.append(worker_id)
 
-    def join(self) -> None:
+    def join(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Wait for the worker loops after ``stop``, at most ``grace_seconds`` in all.
+
+        A loop still busy then (a handler inside a slow HTTP request, which the stop event cannot
+        cut short) has its claims given back here, so the process can exit before the
+        supervisor's SIGKILL and another worker picks its events up at once.
+        """
+        deadline = time.monotonic() + grace_seconds
         for thread in self._threads:
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for worker_id, thread in zip(self._worker_ids, self._threads, strict=True):
+            if thread.is_alive():
+                try:
+                    released = self.store.inbox.release_held(worker_id)
+                except StoreError as exc:
+                    log.warning("%s: claims left to lapse: %s", worker_id, exc.message)
+                    continue
+                log.warning(
+                    "%s still busy after %.0f s: gave back %d events",
+                    worker_id,
+                    grace_seconds,
+                    released,
+                )
         for close in self._closers:
             close()
 
@@ -238,7 +267,10 @@ def _serving_metrics(port: int | None) -> Iterator[None]:
     "--lease-seconds",
     type=float,
     default=None,
-    help="How long a claim lasts: a killed worker's events are taken over after it [default: 600].",
+    help=(
+        "How long a claim lasts unless renewed: a killed worker's events are taken over after "
+        "it [default: 30]."
+    ),
 )
 @click.option(
     "--max-attempts", default=5, show_default=True, help="Attempts before an event is dead."

@@ -13,7 +13,8 @@ threads of a sweep. Every request:
      seconds the whole category waits that long (so the other threads stop too), without one
      the request backs off with full jitter; a far Retry-After (a daily limit) raises
      ``ZoomRateLimited`` instead of sleeping for hours;
-   - 5xx, connection errors and timeouts: bounded retries with backoff, then ``ZoomUnavailable``;
+   - 5xx, connection errors and timeouts: bounded retries with backoff, then ``ZoomUnavailable``
+     (``Interrupted`` instead of the next retry once the ``stop`` event given is set);
    - any other 4xx: ``ZoomAPIError`` (``ZoomNotFound`` for 404) with Zoom's code and message.
 
 Request bodies (which may carry meeting passcodes) and tokens are never logged.
@@ -38,6 +39,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from zoomguard.errors import (
+    Interrupted,
     ZoomAPIError,
     ZoomAuthError,
     ZoomNotFound,
@@ -177,8 +179,13 @@ class ZoomTransport:
         backoff_cap: float = 30.0,
         rng: _Uniform | None = None,
         on_response: ResponseObserver | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        # Set when the process is stopping (SIGTERM): a retry is not waited for but abandoned
+        # with ``Interrupted``, so a worker can give its event back within the supervisor's
+        # grace period instead of sitting out the whole retry loop against a failing Zoom.
+        self._stop = stop
         self._tokens = token_provider
         self._timeout = timeout
         self._max_retries = max_retries
@@ -402,7 +409,10 @@ class ZoomTransport:
             delay = self._rng.uniform(0.0, ceiling)
         self.stats.record_retry()
         log.info("%s %s: %s, retry %d in %.2f s", method, path, problem, attempt, delay)
-        self._sleep(delay)
+        if self._stop is None:
+            self._sleep(delay)
+        elif self._stop.wait(delay):
+            raise Interrupted(f"{method} {path}: stopping; retry {attempt} abandoned ({problem})")
 
     def _observe(self, category: str, method: str, status: int, seconds: float) -> None:
         self.stats.record_call(category, status)
