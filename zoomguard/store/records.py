@@ -59,6 +59,7 @@ class SweepCounts:
     exempt: int = 0
     reported: int = 0
     patches: int = 0
+    not_checked: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def sweep_record(row: Sweep) -> SweepRecord:
             exempt=row.exempt,
             reported=row.reported,
             patches=row.patches,
+            not_checked=row.not_checked or 0,
         ),
         error=row.error,
         holder=row.holder,

@@ -73,6 +73,7 @@ class Sweeps:
             row.exempt = counts.exempt
             row.reported = counts.reported
             row.patches = counts.patches
+            row.not_checked = counts.not_checked
             s.flush()
 
     def mark_stale_running(self, now: datetime, account_pk: int | None = None) -> int:
