@@ -3,7 +3,8 @@
 ``sweeps.status`` grows to 32 characters ("completed_with_errors") and ``sweeps.not_checked``
 counts the meetings Zoom would not give or change after the retries. ``audit_log.state`` is
 "intent" for an entry written before zoomguard asked Zoom for a change and not yet completed
-(NULL for every completed entry, so the existing rows need no update).
+(NULL for every completed entry, so the existing rows need no update); ``audit_log.event_id``
+names the inbox event whose handler made the change, so a re-run of it finds it.
 
 Revision ID: 0003
 Revises: 0002
@@ -36,12 +37,16 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("audit_log") as batch:
         batch.add_column(sa.Column("state", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("event_id", sa.BigInteger(), nullable=True))
         batch.create_index(batch.f("ix_audit_log_state"), ["state"])
+        batch.create_index(batch.f("ix_audit_log_event_id"), ["event_id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("audit_log") as batch:
+        batch.drop_index(batch.f("ix_audit_log_event_id"))
         batch.drop_index(batch.f("ix_audit_log_state"))
+        batch.drop_column("event_id")
         batch.drop_column("state")
     # A completed_with_errors sweep reads as completed in the older schema's 16 characters.
     op.execute("UPDATE sweeps SET status = 'completed' WHERE status = 'completed_with_errors'")

@@ -127,6 +127,8 @@ class WorkerPool:
         self.max_attempts = max_attempts
         self._metrics = process_metrics()
         self._closers: list[Callable[[], None]] = []
+        # The dispatcher's client factory, which settles audit intents left by killed processes.
+        self._reconcile_with: Callable[[Any], Any] | None = None
         self.handler, self.on_dead = self._make_handler(handler_factory)
         self._threads: list[threading.Thread] = []
         self._worker_ids: list[str] = []
@@ -148,6 +150,7 @@ class WorkerPool:
                 ),
             )
             self._closers.append(dispatcher.close)
+            self._reconcile_with = dispatcher.client
             inner = dispatcher
             dead_hook = events.on_dead(self.settings, self.store)
         urgent_events = _urgent_events()
@@ -186,8 +189,23 @@ class WorkerPool:
         except Exception:
             log.warning("could not send alerts at once; the clock will retry", exc_info=True)
 
+    def _reconcile(self) -> None:
+        """At start-up: settle the audit intents a killed process left (re-reading Zoom)."""
+        from zoomguard.service.clients import utcnow
+        from zoomguard.service.reconcile import reconcile_intents
+
+        if self._reconcile_with is None:
+            return
+        try:
+            reconcile_intents(self.settings, self.store, self._reconcile_with, now=utcnow())
+        except Exception:
+            log.warning("could not reconcile audit intents; the next sweep will", exc_info=True)
+
     def start(self) -> None:
         from zoomguard.runtime import worker
+
+        # Beside the loops, not before them: Zoom may be slow, and events must not wait.
+        threading.Thread(target=self._reconcile, name="zg-reconcile", daemon=True).start()
 
         for number in range(self.threads):
             worker_id = worker.default_worker_id(str(number) if self.threads > 1 else "")

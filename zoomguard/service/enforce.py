@@ -7,6 +7,7 @@ just created or changed), so both paths make the same decisions and write the sa
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -43,6 +44,8 @@ def _patched_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
         else:
             yield path
 
+
+MEETING_UPDATE = "meeting.update"
 
 # A finding that stays reported or exempt sweep after sweep is alerted once, when first seen.
 QUIET_WHEN_UNCHANGED = frozenset({"reported", "exempt"})
@@ -132,21 +135,40 @@ class MeetingEnforcer:
             self.account.id, host_id, today, self.settings.update_budget
         ):
             return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
+        # Audit before effect: should this process die between the PATCH and its record, the
+        # intent tells the next reconciliation what to look for in Zoom.
+        paths = list(_patched_paths(evaluation.patch))
+        intent_id = self.store.audit.begin(
+            account_pk=self.account.id,
+            actor=self.actor,
+            action=MEETING_UPDATE,
+            target=f"meeting:{evaluation.meeting_id}",
+            before={p: passcode_state(p, _field_value(meeting, p)) for p in paths},
+            intended={p: passcode_state(p, _field_value(evaluation.patch, p)) for p in paths},
+            now=self.clock(),
+        )
+
+        def not_made(kind: FixFailure, reason: str) -> MeetingOutcome:
+            self.store.audit.abandon(intent_id, detail=reason)
+            return fail_all(kind, reason)
+
         try:
             self.client.update_meeting(evaluation.meeting_id, evaluation.patch)
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
-                return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
+                return not_made(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
             self.store.budget.release(self.account.id, host_id, today)
-            return fail_all(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
+            return not_made(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
         except ZoomNotFound:
             self.store.budget.release(self.account.id, host_id, today)
-            return fail_all(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
+            return not_made(FixFailure.MEETING_GONE, "could not fix: the meeting was deleted")
         except ZoomAPIError as exc:
-            return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
+            return not_made(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
+        # A failure from here on (Zoom unreachable for the re-read, the process killed) leaves
+        # the intent unsettled: reconciliation re-reads the meeting and settles it, once.
         reread = self.client.get_meeting(evaluation.meeting_id)
         if reread is None:
-            return fail_all(
+            return not_made(
                 FixFailure.MEETING_GONE, "could not confirm: the meeting was deleted after the fix"
             )
         fixed, still = policy.verify(evaluation, reread, self.profile, today=today)
@@ -163,7 +185,7 @@ class MeetingEnforcer:
                     "or Zoom's own security rule, overrides it"
                 )
                 after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
-        return self._outcome(
+        outcome = self._outcome(
             evaluation,
             statuses,
             details,
@@ -173,6 +195,7 @@ class MeetingEnforcer:
             not any(f.fixable for f in still),
             failures,
         )
+        return replace(outcome, intent_id=intent_id)
 
     def _outcome(
         self,
@@ -207,6 +230,17 @@ class MeetingEnforcer:
         now = self.clock()
         meeting_id = evaluation.meeting_id
         with self.store.transaction() as session:
+            if outcome.patched and outcome.intent_id is not None:
+                settled_here = self.store.audit.complete(
+                    outcome.intent_id,
+                    after=outcome.after_values,
+                    confirmed=outcome.confirmed,
+                    session=session,
+                )
+                if not settled_here:
+                    # A reconciliation settled (and alerted) this change meanwhile: the audit
+                    # entry and the alert exist once already.
+                    return
             for f in evaluation.findings:
                 status = outcome.statuses[f.rule_id]
                 previous = self.store.findings.open_status(
@@ -245,11 +279,11 @@ class MeetingEnforcer:
                     now=now,
                     session=session,
                 )
-            if outcome.patched:
+            if outcome.patched and outcome.intent_id is None:
                 self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,
-                    action="meeting.update",
+                    action=MEETING_UPDATE,
                     target=f"meeting:{meeting_id}",
                     before=outcome.before_values,
                     after=outcome.after_values,

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from zoomguard.config import Settings
@@ -30,6 +30,7 @@ from zoomguard.errors import (
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
+from zoomguard.service.reconcile import reconcile_intents
 from zoomguard.store import AccountRecord, Store, SweepCounts
 from zoomguard.store.models import (
     SWEEP_COMPLETED,
@@ -194,6 +195,8 @@ class Sweeper:
                 self.account.id, self.dry_run, started, holder=holder
             )
             status, error = SWEEP_COMPLETED, None
+            if not self.dry_run:
+                self._reconcile(started)
             with _LeaseHeartbeat(self.store, lease, holder, self.clock, self._halt) as heartbeat:
                 try:
                     self._sweep(sweep_id)
@@ -231,6 +234,20 @@ class Sweeper:
             )
         finally:
             self.store.leases.release(lease, holder)
+
+    def _reconcile(self, now: datetime) -> None:
+        """Settle the audit intents a killed sweep (or worker) left for this account."""
+        try:
+            reconcile_intents(
+                self.settings,
+                self.store,
+                lambda _account: self.client,
+                now=now,
+                account=self.account,
+                settled_now_actors=frozenset({"sweep", "cli"}),
+            )
+        except ZoomGuardError as exc:  # the sweep itself will meet the same failure, if any
+            log.warning("sweep: audit intents not reconciled: %s", exc)
 
     # Work distribution ------------------------------------------------------------------------
 

@@ -159,6 +159,9 @@ class AuditEntry(Base):
     confirmed: Mapped[bool | None] = mapped_column(Boolean)
     detail: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The inbox event whose handler made the change (None for a sweep's or a person's): a
+    # re-run of that event finds it and does not make, audit or alert the change again.
+    event_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class UpdateCounter(Base):

@@ -113,6 +113,9 @@ class AuditRecord:
     after: Any
     confirmed: bool | None
     detail: str | None
+    # None for a completed entry; "intent" while zoomguard's call to Zoom has no known outcome.
+    state: str | None = None
+    event_id: int | None = None
 
 
 def account_record(row: Account) -> AccountRecord:
@@ -193,6 +196,8 @@ def audit_record(row: AuditEntry) -> AuditRecord:
         after=row.after,
         confirmed=row.confirmed,
         detail=row.detail,
+        state=row.state,
+        event_id=row.event_id,
     )
 
 
