@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from zoomguard import service
 from zoomguard.cli import main
@@ -28,6 +30,7 @@ from zoomguard.config import Settings
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service import sweep as sweep_module
 from zoomguard.store import Store, upgrade
+from zoomguard.store.models import Alert
 
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 
@@ -149,3 +152,59 @@ def test_the_sweep_lease_is_renewed_while_the_sweep_runs(
     assert refused >= 15
     assert [r.status for r in results] == ["completed"]
     assert store.leases.holder(lease, datetime.now(UTC)) is None  # released at the end
+
+
+def test_with_30_percent_500s_and_10_percent_drops_every_change_is_audited_and_alerted_once(
+    tmp_path: Path,
+) -> None:
+    with SandboxServer(SandboxConfig(error_rate=0.3, drop_rate=0.1, seed=16)) as sandbox:
+        alice = sandbox.state.add_user("alice@agency.example")
+        meetings = [
+            sandbox.state.add_meeting(
+                alice, topic=f"Meeting {n}", settings={**COMPLIANT, "waiting_room": False}
+            )["id"]
+            for n in range(12)
+        ]
+        env = dict(sandbox.env())
+        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'random.db'}"
+        env["ZOOMGUARD_SECRET_KEY"] = "a sweep fault test passphrase"
+        env["ZOOMGUARD_MAX_RETRIES"] = "2"  # some meetings do run out of retries
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        store = Store.open(settings)
+        config = sandbox.config
+        account = store.accounts.save_s2s(
+            config.account_id, config.client_id, config.client_secret, api_url=sandbox.api_url
+        )
+        setup = Setup(sandbox, env, settings, store, account, meetings)
+        try:
+            faulty = [setup.sweep() for _ in range(2)]
+            sandbox.config.error_rate = sandbox.config.drop_rate = 0.0
+            clean = setup.sweep()
+
+            assert all(r.status in ("completed", "completed_with_errors") for r in faulty), [
+                (r.status, r.error) for r in faulty
+            ]
+            assert (clean.status, clean.counts.noncompliant) == ("completed", 0)
+            applied = Counter(
+                r.path.rsplit("/", 1)[1]
+                for r in sandbox.state.request_log()
+                if r.method == "PATCH" and r.status == 204
+            )
+            assert applied == Counter(str(m) for m in meetings)  # each fixed once in Zoom
+            changes = [
+                entry.target
+                for entry in store.audit.recent(100)
+                if entry.action == "meeting.update"
+            ]
+            assert sorted(changes) == sorted(f"meeting:{m}" for m in meetings)
+            assert store.audit.unfinished(before=datetime.now(UTC)) == []
+            with store.transaction() as session:
+                fixed_alerts = sorted(
+                    alert.details["meeting_id"]
+                    for alert in session.scalars(select(Alert))
+                    if alert.category == "meeting.fixed"
+                )
+            assert fixed_alerts == sorted(str(m) for m in meetings)
+        finally:
+            store.close()
