@@ -16,12 +16,13 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import ingest, memory, recording, sweep
+from benchmarks import ingest, memory, pacing, recording, sweep
 from benchmarks.common import DEFAULT_PG_URL, Context, Result, durability, postgres_available
 from benchmarks.report import entry, machine_info, update_doc, write
 
 BENCHMARKS: dict[str, Callable[[Context], Result]] = {
     sweep.NAME: sweep.run,
+    pacing.NAME: pacing.run,
     ingest.NAME: ingest.run,
     recording.NAME: recording.run,
     memory.NAME: memory.run,
@@ -77,6 +78,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--worker-poll", type=float, help="recording: the worker's idle poll interval (seconds)"
     )
+    parser.add_argument(
+        "--child-python",
+        help="pacing: the Python that runs `zoomguard sweep` (another checkout's environment, "
+        "to compare before and after)",
+    )
+    parser.add_argument(
+        "--pacing-case",
+        action="append",
+        help="pacing: run only these cases, LATENCY:MEETINGS:SHARE[:competing] (repeatable)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     return parser.parse_args(argv)
 
@@ -99,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ingest_step_seconds": args.ingest_step_seconds,
         "worker_poll": args.worker_poll,
         "web_threads": args.web_threads,
+        "child_python": args.child_python,
+        "pacing_cases": args.pacing_case,
     }
     ctx = Context(quick=args.quick, workdir=workdir, pg_url=pg_url, options=options)
     ctx.log(

@@ -20,7 +20,7 @@ from zoomguard.store import Store
 from zoomguard.webhooks import health
 from zoomguard.webhooks.context import EXTENSION_KEY, AppContext
 from zoomguard.webhooks.dashboard.setup import install_dashboard
-from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
+from zoomguard.webhooks.launcher import SweepLauncher
 from zoomguard.webhooks.receiver import routes
 
 log = logging.getLogger("zoomguard.webhooks")

@@ -15,8 +15,8 @@ stops cleanly on SIGTERM
 or Ctrl-C: the web server stops accepting, each worker finishes the event in hand and gives the
 rest back, a sweep in progress finishes the meetings in flight.
 
-``zoomguard.cli`` registers these with ``main.add_command``; the imports of ``zoomguard.cli``
-here happen inside the commands, so either module may be imported first.
+``zoomguard.cli`` registers these with ``main.add_command``; what they share with the other
+commands comes from ``zoomguard.cli.common``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from zoomguard.cli.common import open_store, stop_on_signals
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.runtime.logs import configure_logging
@@ -54,8 +55,6 @@ _WAIT_SLICE_SECONDS = 0.5
 
 
 def _settings_and_store(*, auto_upgrade: bool | None = None) -> tuple[Settings, Store]:
-    from zoomguard.cli import open_store
-
     settings = Settings.from_env()
     configure_logging(settings)
     return settings, open_store(settings, auto_upgrade=auto_upgrade)
@@ -310,8 +309,6 @@ def worker(
     handler_spec: str | None,
 ) -> None:
     """Drain the webhook event inbox until SIGTERM (run several on PostgreSQL)."""
-    from zoomguard.cli import stop_on_signals
-
     factory = load_handler_factory(handler_spec) if handler_spec else None
     settings, store = _settings_and_store(auto_upgrade=None)
     with _serving_metrics(metrics_port), stop_on_signals() as stop:
@@ -347,7 +344,6 @@ def worker(
 )
 def clock(metrics_port: int | None, sweep_interval_seconds: float | None) -> None:
     """Run the schedule (sweeps, alert emails, token renewal, retention) until SIGTERM."""
-    from zoomguard.cli import stop_on_signals
     from zoomguard.runtime.jobs import ServiceJobs, start_scheduler, stop_scheduler
 
     settings, store = _settings_and_store(auto_upgrade=None)
@@ -396,7 +392,6 @@ def run(host: str, port: int, workers: int, sweep_interval_seconds: float | None
     """Web, worker and clock in one process (one small machine; SQLite is fine)."""
     from werkzeug.serving import make_server
 
-    from zoomguard.cli import stop_on_signals
     from zoomguard.runtime.jobs import ServiceJobs, start_scheduler, stop_scheduler
     from zoomguard.webhooks import create_app
     from zoomguard.webhooks.health import PROCESS_METRICS

@@ -54,6 +54,8 @@ class SandboxConfig:
     token_ttl_seconds: float = 3600.0
     scopes: str = DEFAULT_SCOPES
     latency_ms: float = 0.0
+    # Each request is delayed by latency_ms plus a uniform 0..latency_jitter_ms.
+    latency_jitter_ms: float = 0.0
     plan: str = "pro"
     rate_light: float | None = None
     rate_medium: float | None = None

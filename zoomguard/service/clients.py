@@ -46,6 +46,11 @@ def load_profile(settings: Settings) -> policy.Profile:
     return policy.load_profile(text)
 
 
+# The worker reacts to webhooks: a few calls per event, in bursts. It paces itself at a quarter
+# of zoomguard's budget, so a burst of events cannot starve a running sweep for long.
+WORKER_RATE_PART = 0.25
+
+
 def _s2s_tokens(settings: Settings, store: Store, account: AccountRecord) -> S2STokenProvider:
     account_id, client_id, client_secret = store.accounts.s2s_credentials(account)
 
@@ -66,22 +71,25 @@ def client_for_account(
     store: Store,
     account: AccountRecord,
     *,
+    rate_part: float = 1.0,
     stop: threading.Event | None = None,
 ) -> ZoomClient:
     """The one ZoomClient factory: a client for a stored account, whichever way it was
-    connected (Server-to-Server or user OAuth), its tokens persisted encrypted. Once ``stop``
-    is set the client abandons its retries (``Interrupted``) rather than waiting them out."""
+    connected (Server-to-Server or user OAuth), its tokens persisted encrypted, paced at
+    ``rate_part`` of zoomguard's share of the rate limits. Once ``stop`` is set the client
+    abandons its retries (``Interrupted``) rather than waiting them out."""
     tokens: S2STokenProvider | OAuthTokenProvider
     if account.auth_type == AUTH_OAUTH:
         # Connected from the browser: user OAuth tokens, refreshed under the account's row lock.
         tokens = OAuthTokenProvider(settings, store, account.id)
     else:
         tokens = _s2s_tokens(settings, store, account)
+    rate_light, rate_medium = settings.api_rates(rate_part)
     return ZoomClient(
         account.api_url or settings.zoom_api_url,
         tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
+        rate_light=rate_light,
+        rate_medium=rate_medium,
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
         pool_size=settings.concurrency * 2,
@@ -100,11 +108,12 @@ def connect_s2s(
 ) -> AccountRecord:
     """Check Server-to-Server credentials (a token and one page of users), then store them."""
     tokens = S2STokenProvider(settings.token_url, account_id, client_id, client_secret)
+    rate_light, rate_medium = settings.api_rates()
     client = ZoomClient(
         settings.zoom_api_url,
         tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
+        rate_light=rate_light,
+        rate_medium=rate_medium,
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
     )
