@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import ingest, memory, pacing, recording, sweep
+from benchmarks import ingest, memory, pacing, recording, signin_flood, sweep
 from benchmarks.common import DEFAULT_PG_URL, Context, Result, durability, postgres_available
 from benchmarks.report import entry, machine_info, update_doc, write
 
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Context], Result]] = {
     sweep.NAME: sweep.run,
     pacing.NAME: pacing.run,
     ingest.NAME: ingest.run,
+    signin_flood.NAME: signin_flood.run,
     recording.NAME: recording.run,
     memory.NAME: memory.run,
 }
@@ -64,16 +65,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="sweep: extrapolate the sequential loop when it would take longer (default 20)",
     )
     parser.add_argument(
-        "--ingest-rates",
-        type=lambda text: [int(x) for x in text.split(",") if x],
-        help="ingest: comma-separated offered rates in events/s (default 100,250,500,1000)",
+        "--ingest-seconds", type=float, help="ingest: seconds of each closed-loop throughput run"
     )
-    parser.add_argument("--ingest-step-seconds", type=float, help="ingest: seconds per rate step")
+    parser.add_argument(
+        "--ingest-runs", type=int, help="ingest: runs per database (default 3, --quick 1)"
+    )
     parser.add_argument(
         "--web-threads",
         type=int,
-        help="ingest: measure only this gunicorn --threads variant (0 = the Procfile as is); "
-        "default: both the Procfile as is and --threads 4",
+        help="ingest: the web process's threads (WEB_THREADS); default: the Procfile's",
     )
     parser.add_argument(
         "--worker-poll", type=float, help="recording: the worker's idle poll interval (seconds)"
@@ -106,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = {
         "skip_loop": args.skip_loop,
         "loop_limit_seconds": args.loop_limit_minutes * 60,
-        "ingest_rates": args.ingest_rates,
-        "ingest_step_seconds": args.ingest_step_seconds,
+        "ingest_seconds": args.ingest_seconds,
+        "ingest_runs": args.ingest_runs,
         "worker_poll": args.worker_poll,
         "web_threads": args.web_threads,
         "child_python": args.child_python,

@@ -19,7 +19,7 @@ from zoomguard.sandbox import SandboxServer
 from zoomguard.store.base import make_engine, normalise_url
 
 DEFAULT_PG_URL = "postgresql+psycopg://zoomguard:zoomguard@127.0.0.1:54329/zoomguard_bench"
-BENCH_SECRET_KEY = "zoomguard benchmark passphrase (not a secret)"
+BENCH_SECRET_KEY = "OnAM2YsQIY8D0cKqMxvDKxCG3cfjKiozMfyDAKKHhFw="  # a Fernet key, not a secret
 # Same data every run: the sweep and the hand-written loop get identical accounts.
 SEED = 20240909
 
@@ -204,7 +204,7 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
     env["ZOOMGUARD_DATABASE_URL"] = database_url
     env["ZOOMGUARD_SECRET_KEY"] = BENCH_SECRET_KEY
     env["ZOOMGUARD_LOG_LEVEL"] = "WARNING"
-    # The venv's scripts (gunicorn, zoomguard) first, whoever started us.
+    # The venv's scripts (waitress-serve, zoomguard) first, whoever started us.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update(extra)
     return env

@@ -53,7 +53,7 @@ def create_app(
     (tests and the local demo).
     """
     if settings is None:
-        # The web process (gunicorn 'zoomguard.webhooks:create_app()'): configure logging here,
+        # The web process (waitress --call zoomguard.webhooks:create_app): configure logging here,
         # since no
         # zoomguard command runs first; the secret filter applies to everything it logs.
         from zoomguard.runtime.logs import configure_logging
@@ -67,7 +67,9 @@ def create_app(
             "signatures and will not start"
         )
     if store is None:
-        store = Store.open(settings)
+        # No liveness ping per request: a webhook that meets a dead connection gets a 503 and
+        # Zoom delivers it again (make_engine).
+        store = Store.open(settings, pre_ping=False)
 
     app = Flask(__name__)
     # Also enforced by werkzeug for declared lengths; routes._read_body handles chunked bodies.
@@ -110,6 +112,10 @@ def _unexpected_error(exc: Exception) -> tuple[Response, int]:
 
 
 def _add_security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    # One pass over the few headers already set (the dashboard sets its own CSP), then one
+    # extend: seven setdefault calls each scanned the list again.
+    present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118
+    response.headers.extend(
+        (name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present
+    )
     return response

@@ -6,16 +6,20 @@ the database is unreachable or something is overdue (a load balancer or uptime m
 only the status code; a person reads the JSON). ``/metrics`` is the Prometheus text format of
 ``zoomguard.runtime.metrics``: database-derived metrics always, and this process's own counters only
 when the app says so (``zoomguard run``, where one process is web, worker and clock); see
-zoomguard/metrics.py for why gunicorn's workers do not add theirs.
+zoomguard/runtime/metrics.py for why the web process does not add its own. With
+ZOOMGUARD_METRICS_TOKEN set, ``/metrics`` answers only ``Authorization: Bearer <token>`` (401
+otherwise); either way both endpoints belong on a private network, not the public internet
+(README, Operations).
 
 Both read the store and settings the app factory put on ``app.extensions`` (``AppContext``).
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from zoomguard.runtime import metrics
 from zoomguard.runtime.health import check_health
@@ -38,9 +42,24 @@ def healthz() -> tuple[Response, int]:
     return jsonify(report.as_dict()), 200 if report.ok else 503
 
 
+def _bearer_token_matches(expected: str) -> bool:
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode("utf-8", "replace"), expected.encode("utf-8")
+    )
+
+
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     context = app_context()
+    token = context.settings.metrics_token
+    if token and not _bearer_token_matches(token):
+        return Response(
+            "a bearer token is required\n",
+            status=401,
+            content_type="text/plain; charset=utf-8",
+            headers={"WWW-Authenticate": 'Bearer realm="zoomguard metrics"'},
+        )
     process = metrics.process_metrics() if current_app.config.get(PROCESS_METRICS) else None
     body = metrics.render_metrics(context.store, process=process)
     return Response(body, status=200, content_type=metrics.CONTENT_TYPE)

@@ -46,6 +46,8 @@ class Settings:
     zoom_webhook_secret_token: str | None = field(default=None, repr=False)
     webhook_window_seconds: int = 300
     webhook_max_body_bytes: int = 1024 * 1024
+    # A bearer token /metrics requires when set (None: /metrics is open, keep it off the internet)
+    metrics_token: str | None = field(default=None, repr=False)
     # Storage and secrets
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str | None = field(default=None, repr=False)
@@ -125,6 +127,7 @@ class Settings:
             webhook_max_body_bytes=reader.int(
                 "ZOOMGUARD_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024
             ),
+            metrics_token=reader.str("ZOOMGUARD_METRICS_TOKEN"),
             database_url=reader.database_url("ZOOMGUARD_DATABASE_URL")
             or _normalise_db_url(reader.database_url("DATABASE_URL"))
             or DEFAULT_DATABASE_URL,

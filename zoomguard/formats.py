@@ -19,6 +19,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice and
+# Google Sheets: "=HYPERLINK(...)" in a meeting topic would run when the export is opened.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """Spreadsheet formula injection: a text cell (a topic from Zoom) never starts a formula;
+    it is prefixed with ``'``, which spreadsheets show as text. Numbers are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: int = 48) -> str:
     """A plain aligned text table; long cells are shortened with an ellipsis."""
     cells = [[_cell(v) for v in row] for row in rows]
@@ -34,11 +47,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: i
 
 
 def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV for spreadsheets: every text cell goes through ``csv_safe`` (the dashboard's export
+    and ``zoomguard report --format csv`` alike)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow([csv_safe(_cell(v)) if isinstance(v, str) else _cell(v) for v in row])
     return out.getvalue()
 
 

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
+from support.store import TEST_SECRET_KEY
 
 from zoomguard import service
 from zoomguard.config import Settings
+from zoomguard.errors import StoreError
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.enforce import MeetingEnforcer
@@ -29,7 +31,7 @@ from zoomguard.service.events import EventDispatcher
 from zoomguard.service.events.recordings import ALREADY_DONE
 from zoomguard.service.reconcile import RECONCILED_NOTE
 from zoomguard.store import Store, upgrade
-from zoomguard.store.models import Alert, AuditEntry, InboxEvent
+from zoomguard.store.models import Alert, AuditEntry
 
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 
@@ -65,15 +67,6 @@ class Rig:
         finally:
             handler.close()
 
-    def requeue(self, event_id: int) -> None:
-        """As if the worker died after the handler ran but before it marked the event done."""
-        with self.store.transaction() as session:
-            session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id == event_id)
-                .values(status="pending", next_attempt_at=service.utcnow(), last_error=None)
-            )
-
     def audit(self) -> list[AuditEntry]:
         with self.store.transaction() as session:
             rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
@@ -92,7 +85,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     with SandboxServer(SandboxConfig()) as sandbox:
         env = dict(sandbox.env())
         env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'intents.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "an audit intent test passphrase"
+        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
         settings = Settings.from_env(env)
         upgrade(settings.database_url)
         store = Store.open(settings)
@@ -121,13 +114,25 @@ def completed_recording(rig: Rig) -> tuple[int, dict[str, Any]]:
     return rig.add_event("recording.completed", obj), {"uuid": recording.uuid, **meeting}
 
 
-def test_an_event_handled_again_after_its_worker_died_is_not_acted_on_twice(rig: Rig) -> None:
+def test_an_event_handled_again_after_its_worker_died_is_not_acted_on_twice(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event_id, meeting = completed_recording(rig)
-    rig.drain()
-    assert rig.sandbox.state.recordings[meeting["uuid"]].trashed
+    real_mark_done = rig.store.inbox.mark_done
+    outages = [StoreError("database error: the worker lost it before marking the event done")]
 
-    rig.requeue(event_id)
-    rig.drain()
+    def fails_once(*args: Any, **kwargs: Any) -> bool:
+        if outages:
+            raise outages.pop()
+        return real_mark_done(*args, **kwargs)
+
+    monkeypatch.setattr(rig.store.inbox, "mark_done", fails_once)
+    with pytest.raises(StoreError):
+        rig.drain()
+    assert rig.sandbox.state.recordings[meeting["uuid"]].trashed
+    assert rig.store.inbox.get_event(event_id).status == "pending"  # type: ignore[union-attr]
+
+    rig.drain()  # the event is handled a second time
 
     entries = [(e.action, e.confirmed, e.state, e.event_id) for e in rig.audit()]
     assert entries == [("recording.trash", True, None, event_id)]

@@ -36,7 +36,7 @@ from zoomguard.store.models import Alert, AuditEntry
 from zoomguard.zoom.client import ZoomClient
 from zoomguard.zoom.tokens import S2STokenProvider
 
-SECRET_KEY = "a baseline test passphrase"
+SECRET_KEY = "KjtfZF6eKOexCv4ToLcEnWX9GBxTuTUDstvNjzzPQek="  # a Fernet key, for tests only
 
 # The account as an unmanaged Zoom account might be: recording and file transfer on, the
 # passcode embedded in the link, join before host on, the waiting room off, nothing locked.

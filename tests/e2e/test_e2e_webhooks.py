@@ -24,10 +24,11 @@ from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store, upgrade
-from zoomguard.store.models import Alert
+from zoomguard.store.models import Alert, InboxEvent
 from zoomguard.webhooks import create_app
 from zoomguard.webhooks.receiver.signature import sign
 
+E2E_SECRET_KEY = "s8J3qH2Jc0gqQzvYd1l9h1a6yWZC0Zb0l0m3Xq3rFzo="  # a Fernet key for these tests only
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 
 
@@ -38,6 +39,7 @@ class Rig:
     settings: Settings
     handler: EventDispatcher
     receiver_url: str
+    database: Path
 
     def post_signed(self, body: dict[str, Any]) -> int:
         """What Zoom sends for events the sandbox does not emit itself (app_deauthorized)."""
@@ -86,8 +88,9 @@ class Rig:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     with SandboxServer(SandboxConfig(webhook_time_scale=0.001)) as sandbox:
         env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'zg.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "an end-to-end test passphrase"
+        database = tmp_path / "zg.db"
+        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{database}"
+        env["ZOOMGUARD_SECRET_KEY"] = E2E_SECRET_KEY
         settings = Settings.from_env(env)
         upgrade(settings.database_url)
         store = Store.open(settings)
@@ -108,7 +111,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         sandbox.set_webhook_url(url)
         handler = EventDispatcher(settings, store)
         try:
-            yield Rig(sandbox, store, settings, handler, url)
+            yield Rig(sandbox, store, settings, handler, url, database)
         finally:
             handler.close()
             server.shutdown()
@@ -277,3 +280,85 @@ def test_a_meeting_over_the_daily_update_budget_is_alerted_as_the_update_cap(rig
     assert rig.patches_of(meeting["id"]) == 0
     assert state.meetings[meeting["id"]]["settings"]["waiting_room"] is False
     assert rig.alert_categories() == ["meeting.update_cap"]
+
+
+# What an event may carry that must never reach the database in clear (issue #16, item 1).
+PASSCODE = "Zq8pW3xkT"
+SIN = "046 454 286"
+DOWNLOAD_TOKEN = "dlTOKEN-eyJhbGciOiJIUzUxMiJ9.download-secret"
+
+
+def _database_bytes(database: Path) -> bytes:
+    """The SQLite file and its WAL as they are on disk (a copy of the files would leak too)."""
+    files = [database, database.with_name(database.name + "-wal")]
+    return b"".join(path.read_bytes() for path in files if path.exists())
+
+
+def _assert_nothing_sensitive(database: Path, *, topic: str | None = None) -> None:
+    stored = _database_bytes(database)
+    for secret in (PASSCODE, SIN, SIN.replace(" ", ""), DOWNLOAD_TOKEN):
+        assert secret.encode() not in stored, secret
+    # The inbox holds no topic text in clear; an alert may hold the topic later, redacted.
+    assert topic is None or topic.encode() not in stored
+
+
+def test_no_passcode_sin_or_download_token_reaches_the_database_files(rig: Rig) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    topic = f"Intake for SIN {SIN}"
+    meeting = state.add_meeting(host, topic="Plain", settings=COMPLIANT, password=PASSCODE)
+    meeting_object = {
+        "id": meeting["id"],
+        "uuid": meeting["uuid"],
+        "topic": topic,
+        "password": PASSCODE,
+        "pstn_password": PASSCODE,
+        "h323_password": PASSCODE,
+        "encrypted_password": PASSCODE,
+        "join_url": f"https://zoom.us/j/{meeting['id']}?pwd={PASSCODE}",
+        "settings": {"waiting_room": False},
+    }
+    updated = {
+        "event": "meeting.updated",
+        "event_ts": int(time.time() * 1000),
+        "payload": {
+            "account_id": rig.settings.zoom_account_id,
+            "operator": "host@agency.example",
+            "object": meeting_object,
+            "old_object": {"id": meeting["id"], "topic": topic, "password": PASSCODE},
+        },
+    }
+    completed = {
+        "event": "recording.completed",
+        "event_ts": int(time.time() * 1000),
+        "download_token": DOWNLOAD_TOKEN,
+        "payload": {
+            "account_id": rig.settings.zoom_account_id,
+            "object": {
+                "id": meeting["id"],
+                "uuid": "no-such-recording==",
+                "topic": topic,
+                "host_email": "host@agency.example",
+                "password": PASSCODE,
+                "recording_play_passcode": PASSCODE,
+                "share_url": f"https://zoom.us/rec/share/x?pwd={PASSCODE}",
+                "recording_files": [
+                    {"id": "f1", "download_url": "https://zoom.us/rec/download/f1"}
+                ],
+            },
+        },
+    }
+    assert rig.post_signed(updated) == 200
+    assert rig.post_signed(completed) == 200
+    assert rig.store.inbox.count_by_status()["pending"] == 2
+    _assert_nothing_sensitive(rig.database, topic="Intake for")
+
+    assert rig.drain() == 2
+    counts = rig.store.inbox.count_by_status()
+    assert (counts["done"], counts["pending"], counts["dead"]) == (2, 0, 0)
+    with rig.store.transaction() as session:
+        assert [row.body for row in session.scalars(select(InboxEvent))] == ["", ""]
+    # The events were acted on: the meeting was fixed and the recording alert written.
+    assert state.meetings[meeting["id"]]["settings"]["waiting_room"] is True
+    assert "recording.completed" in rig.alert_categories()
+    _assert_nothing_sensitive(rig.database)

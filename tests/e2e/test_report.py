@@ -17,11 +17,16 @@ from click.testing import CliRunner
 
 from zoomguard import service
 from zoomguard.cli import main
+from zoomguard.cli.report import render_report
 from zoomguard.config import Settings
+from zoomguard.formats import to_csv
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.store import Store, upgrade
 
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
+
+
+REPORT_SECRET_KEY = "cTeCmuv3pZ8PHRHKvtYWd7b5tcyvbh0tlPzO2glAnNw="  # a Fernet key, for tests only
 
 
 @dataclass
@@ -66,7 +71,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         }
         env = dict(sandbox.env())
         env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'report.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "a report test passphrase"
+        env["ZOOMGUARD_SECRET_KEY"] = REPORT_SECRET_KEY
         settings = Settings.from_env(env)
         upgrade(settings.database_url)
         store = Store.open(settings)
@@ -134,3 +139,23 @@ def test_a_list_cut_at_the_limit_says_how_to_see_all_of_it(setup: Setup) -> None
     data = json.loads(setup.report("--format", "json", "--limit", "1"))
     assert len(data["recent_changes"]) == 1
     assert data["totals"]["recent_changes"] == 2
+
+
+def test_report_csv_writes_a_formula_topic_as_text_like_the_dashboard_export() -> None:
+    finding = {
+        "meeting_id": "85746065432",
+        "host_email": "host@agency.example",
+        "topic": '=HYPERLINK("https://evil.example","Open")',
+        "rule_id": "identifying_information",
+        "status": "reported",
+        "actual": "-1",
+        "after": None,
+        "detail": "@SUM(A1)",
+    }
+    rows = render_report({"open_findings": [finding]}, "csv").strip().splitlines()
+    assert rows[1].startswith("85746065432,host@agency.example,")
+    assert '"\'=HYPERLINK(""https://evil.example"",""Open"")"' in rows[1]
+    assert ",'@SUM(A1)" in rows[1]
+    assert ",'-1," in rows[1]
+    # Numbers stay numbers: only text can carry a formula.
+    assert to_csv(["n"], [[-5]]) == "n\n-5\n"

@@ -56,7 +56,7 @@ def pg_url(migrated_databases: MigratedDatabases) -> str:
 
 @pytest.fixture
 def pg_store(pg_url: str) -> Iterator[Store]:
-    store = Store(make_engine(pg_url), Vault("a service-process test passphrase"))
+    store = Store(make_engine(pg_url), Vault("nkBVt-5Rhg2ZYi5xXt3xdQSooQnnIw7CJnEhpqb8dL4="))
     yield store
     store.close()
 
@@ -316,7 +316,7 @@ def test_honcho_starts_the_procfile_and_a_webhook_is_processed(
         settings = {
             **sandbox.env(),
             "ZOOMGUARD_DATABASE_URL": pg_url,
-            "ZOOMGUARD_SECRET_KEY": "a service-process test passphrase",
+            "ZOOMGUARD_SECRET_KEY": "nkBVt-5Rhg2ZYi5xXt3xdQSooQnnIw7CJnEhpqb8dL4=",
             "WEB_CONCURRENCY": "1",
         }
         dotenv.write_text("".join(f"{k}='{v}'\n" for k, v in settings.items()))

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
+from support.store import TEST_SECRET_KEY
 
 from zoomguard import service
 from zoomguard.cli import main
@@ -64,7 +65,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         ]
         env = dict(sandbox.env())
         env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'faults.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "a sweep fault test passphrase"
+        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
         # One retry: the failing meeting is given up on in about a second, not a minute.
         env["ZOOMGUARD_MAX_RETRIES"] = "1"
         settings = Settings.from_env(env)
@@ -167,7 +168,7 @@ def test_with_30_percent_500s_and_10_percent_drops_every_change_is_audited_and_a
         ]
         env = dict(sandbox.env())
         env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'random.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "a sweep fault test passphrase"
+        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
         env["ZOOMGUARD_MAX_RETRIES"] = "2"  # some meetings do run out of retries
         settings = Settings.from_env(env)
         upgrade(settings.database_url)

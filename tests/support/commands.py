@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from support.openapi import validate_request
 from zoomguard.sandbox import SandboxServer
 
-TEST_SECRET_KEY = "an end-to-end test passphrase"
+TEST_SECRET_KEY = "Mstm-mqjizV7fzDYGhKeeXPV-jgVz-wiBTGEIvPXnvM="  # a Fernet key, for tests only
 
 
 @dataclass

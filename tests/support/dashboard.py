@@ -16,7 +16,7 @@ from zoomguard.sandbox import SandboxServer
 from zoomguard.store import Store
 from zoomguard.webhooks import create_app
 
-SECRET_KEY = "a dashboard test passphrase (not for production)"
+SECRET_KEY = "0mnGa3MwWXkYbZhvImxGXojK4XkICpDR8ye9Oxr7xXE="  # a Fernet key, for tests only
 WEBHOOK_SECRET = "dashboard-test-webhook-secret"
 ADMIN = ("alice", "alice's long passphrase")
 OFFICER = ("priya", "priya's long passphrase")

@@ -26,7 +26,7 @@ from zoomguard.store import InboxItem, Store
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO_DIR = TESTS_DIR.parent
-TEST_SECRET_KEY = "a service-process test passphrase"
+TEST_SECRET_KEY = "nkBVt-5Rhg2ZYi5xXt3xdQSooQnnIw7CJnEhpqb8dL4="  # a Fernet key, for tests only
 
 
 # --- the test handler (runs inside the worker processes) ----------------------------------------

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from zoomguard.store import Base, make_engine, upgrade
 
-TEST_SECRET_KEY = "a test passphrase, never used in production"
+TEST_SECRET_KEY = "wk4tOvHVrPW_QS--NR96rLzAJ9b1Cs0zm-uonY1xVrU="  # a Fernet key, for tests only
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),

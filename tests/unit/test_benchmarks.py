@@ -3,7 +3,6 @@ and run with `python -m benchmarks`, not here)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import threading
@@ -17,7 +16,7 @@ import pytest
 
 # benchmarks/ is a top-level package of the repository (not installed); pytest's pythonpath
 # setting in pyproject.toml puts the repository root on sys.path.
-from benchmarks import memory, report, sweep
+from benchmarks import ingest, memory, report, sweep
 from benchmarks.common import (
     Result,
     Row,
@@ -26,7 +25,6 @@ from benchmarks.common import (
     sqlite_url,
     zoomguard_env,
 )
-from benchmarks.loadgen import run_step
 from benchmarks.naive_loop import HandWrittenSweep
 from benchmarks.receiver import procfile_command
 from zoomguard.config import Settings
@@ -34,6 +32,7 @@ from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.sandbox.scripting import RequestRecord
 from zoomguard.service import Sweeper, client_for_account, env_account, load_profile
 from zoomguard.store import Store, upgrade
+from zoomguard.webhooks.receiver.signature import verify
 
 # --- percentiles and the lower bound -----------------------------------------------------------
 
@@ -118,19 +117,28 @@ def test_hand_written_loop_can_be_cut_short() -> None:
     assert (outcome.users_done, outcome.users_total) == (1, 4)
 
 
-# --- the open-loop generator ---------------------------------------------------------------
+# --- the wrk driver --------------------------------------------------------------------------
 
 
 @pytest.fixture
-def slow_server() -> Iterator[tuple[int, list[float]]]:
-    """A loopback HTTP server that answers every POST with 200 after 50 ms."""
-    arrivals: list[float] = []
+def slow_server() -> Iterator[tuple[int, list[tuple[str, str, bytes]]]]:
+    """A loopback HTTP/1.1 server that answers every POST with 200 after 20 ms and records
+    (timestamp header, signature header, body) of each."""
+    received: list[tuple[str, str, bytes]] = []
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            arrivals.append(time.monotonic())
-            time.sleep(0.05)
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append(
+                (
+                    self.headers.get("x-zm-request-timestamp", ""),
+                    self.headers.get("x-zm-signature", ""),
+                    body,
+                )
+            )
+            time.sleep(0.02)
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -143,30 +151,45 @@ def slow_server() -> Iterator[tuple[int, list[float]]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.server_address[1], arrivals
+        yield server.server_address[1], received
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
 
 
-def test_generator_keeps_its_schedule_while_the_server_is_slow(
-    slow_server: tuple[int, list[float]],
+@pytest.mark.skipif(not Path(ingest.WRK).exists(), reason="wrk is not installed")
+def test_wrk_sends_each_pre_signed_delivery_once_and_paces_when_asked(
+    slow_server: tuple[int, list[tuple[str, str, bytes]]], tmp_path: Path
 ) -> None:
-    port, arrivals = slow_server
-
-    def make(index: int) -> tuple[str, dict[str, str], bytes]:
-        return "/hook", {"Content-Type": "application/json"}, json.dumps({"n": index}).encode()
-
-    stats = asyncio.run(run_step("127.0.0.1", port, 100.0, 0.5, make))
-    assert stats.sent == stats.ok == len(arrivals) == 50
-    # Open loop: 50 ms per answer would cap a closed loop of one connection at 20/s.
-    assert stats.send_rate == pytest.approx(100.0, rel=0.15)
-    assert stats.max_in_flight > 1
-    assert min(stats.latencies) >= 0.05
-    summary = stats.summary()
-    assert summary["latency_ms"]["p50"] >= 50.0
-    assert summary["errors"] == {}
+    port, received = slow_server
+    maker = ingest.EventMaker("bench secret", "benchAccount")
+    maker.write(tmp_path / "requests.tsv", 0, 2000)
+    result = ingest.run_wrk(
+        f"http://127.0.0.1:{port}/hook",
+        tmp_path / "requests.tsv",
+        seconds=2,
+        connections=4,
+        pace_delay_ms=100.0,
+    )
+    # Paced: each of 4 connections waits 100 ms + 20 ms per request, about 33/s, not 200/s.
+    assert 20 <= result.rate <= 45
+    assert result.non_2xx == 0
+    assert len(received) >= result.requests
+    bodies = [body for _, _, body in received]
+    assert len(set(bodies)) == len(bodies)  # no delivery twice
+    for stamp, signature, body in received:
+        assert (
+            verify(
+                body,
+                secret="bench secret",
+                timestamp=stamp,
+                signature=signature,
+                now=time.time(),
+                window_seconds=300,
+            )
+            is None
+        )
 
 
 # --- result files --------------------------------------------------------------------------
@@ -208,10 +231,11 @@ def test_results_merge_by_name_and_render_a_table(tmp_path: Path) -> None:
 # --- small parsers ---------------------------------------------------------------------------
 
 
-def test_procfile_web_command_is_gunicorn_serving_the_receiver() -> None:
+def test_procfile_web_command_is_waitress_serving_the_receiver() -> None:
     command = procfile_command("web")
-    assert command.startswith("gunicorn ")
-    assert "zoomguard.webhooks:create_app()" in command
+    assert command.startswith("waitress-serve ")
+    assert "--call zoomguard.webhooks:create_app" in command
+    assert "--channel-timeout=" in command
     with pytest.raises(LookupError):
         procfile_command("no-such-process")
 

@@ -326,3 +326,21 @@ def test_database_metrics_say_down_when_the_database_is_unreachable() -> None:
     assert [f.name for f in families] == ["zoomguard_database_up"]
     assert families[0].samples[0].value == 0
     assert "zoomguard_database_up 0.0" in text
+
+
+def test_metrics_need_the_bearer_token_when_one_is_set(store: Store) -> None:
+    token = "metrics-token-for-tests-0123456789"
+    app = create_app(Settings(zoom_webhook_secret_token="s", metrics_token=token), store)
+    client = app.test_client()
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "zoomguard_" not in refused.get_data(as_text=True)
+    for wrong in ("Bearer nope", f"Basic {token}", token, f"Bearer {token}x"):
+        assert client.get("/metrics", headers={"Authorization": wrong}).status_code == 401
+    allowed = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert allowed.status_code == 200
+    assert "zoomguard_" in allowed.get_data(as_text=True)
+    # Without a token configured, /metrics stays open (for a scraper on a private network).
+    assert client_for(store).get("/metrics").status_code == 200
+    assert Settings.from_env({"ZOOMGUARD_METRICS_TOKEN": token}).metrics_token == token

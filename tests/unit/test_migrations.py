@@ -28,6 +28,7 @@ SCHEMA_TABLES = {
     "emails",
     "dashboard_users",
     "oauth_states",
+    "dashboard_sessions",
 }
 
 

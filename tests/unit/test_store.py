@@ -90,7 +90,7 @@ def test_client_secret_is_encrypted_at_rest_and_never_in_the_record(
 
     [(stored,)] = raw(db_engine, "SELECT client_secret_enc FROM accounts")
     assert SECRET not in stored
-    assert Vault("a test passphrase, never used in production").decrypt(stored) == SECRET
+    assert Vault("wk4tOvHVrPW_QS--NR96rLzAJ9b1Cs0zm-uonY1xVrU=").decrypt(stored) == SECRET
     assert SECRET not in repr(record)
     assert record.has_client_secret
     assert (record.zoom_account_id, record.client_id, record.name) == ("acct-1", "client-1", "Org")
@@ -142,7 +142,7 @@ def test_without_a_secret_key_credentials_are_neither_saved_nor_read(
 
 def test_a_different_key_cannot_read_the_stored_secret(store: Store, db_engine: Engine) -> None:
     account = store.accounts.save_s2s("acct-1", "client-1", SECRET)
-    other = Store(db_engine, Vault("another passphrase of enough length"))
+    other = Store(db_engine, Vault("28EOIFuOwzTNogU9YQX0I1SDgFWQFF0e2bRuMG2GWl8="))
     with pytest.raises(SecretKeyError):
         other.accounts.s2s_credentials(account)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -18,6 +19,7 @@ from werkzeug.serving import make_server
 from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.runtime import worker
+from zoomguard.service.events.stored_body import from_store
 from zoomguard.store import InboxItem, Store, inbox
 from zoomguard.webhooks import create_app
 
@@ -85,7 +87,8 @@ def test_events_posted_while_no_worker_runs_are_all_processed_by_drain_once(
     processed = worker.drain_once(store, handler, worker_id="w1", batch=2)
 
     assert processed == 5
-    assert sorted(item.body for item in handler.seen) == sorted(b.decode() for b in bodies[:5])
+    seen = [from_store(item.body, store.db.vault) for item in handler.seen]
+    assert sorted(seen, key=str) == sorted((json.loads(b) for b in bodies[:5]), key=str)
     assert store.inbox.count_by_status() == {
         "pending": 0,
         "processing": 0,

@@ -284,13 +284,3 @@ def filter_findings(
         and (not rule_id or f.rule_id == rule_id)
         and (not statuses or f.status in statuses)
     ]
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: object) -> object:
-    """Spreadsheet formula injection: a cell from Zoom (a topic) must not start a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value

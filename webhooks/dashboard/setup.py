@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response
 
 from zoomguard.config import Settings
+from zoomguard.crypto import Vault
 from zoomguard.notify.render import format_value
 from zoomguard.store.users import ROLE_ADMIN
 from zoomguard.webhooks.dashboard import auth, connect
@@ -39,7 +40,9 @@ def install_dashboard(
         app.add_url_rule("/", "dashboard_disabled", _disabled)
         return
     auth.configure_sessions(
-        app, settings.secret_key, insecure_loopback_cookies=insecure_loopback_cookies
+        app,
+        Vault(settings.secret_key).signing_key(),
+        insecure_loopback_cookies=insecure_loopback_cookies,
     )
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["value"] = format_value

@@ -171,7 +171,8 @@ def _when(moment: datetime | None) -> str:
 
 def _csv_row(f: FindingRecord, names: dict[int, str]) -> tuple[Any, ...]:
     rule = policy.RULES.get(f.rule_id)
-    values: tuple[Any, ...] = (
+    # reporting.to_csv defuses formula cells (csv_safe), as for `zoomguard report --format csv`.
+    return (
         names.get(f.account_id or 0, ""),
         f.meeting_id,
         f.topic or "",
@@ -187,7 +188,6 @@ def _csv_row(f: FindingRecord, names: dict[int, str]) -> tuple[Any, ...]:
         _when(f.last_seen),
         _when(f.resolved_at),
     )
-    return tuple(compliance.csv_safe(v) for v in values)
 
 
 @bp.post("/sweeps")

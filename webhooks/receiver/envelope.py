@@ -23,6 +23,7 @@ _BIGINT_MAX = 2**63 - 1
 @dataclass(frozen=True)
 class Envelope:
     text: str  # the raw body, decoded as UTF-8
+    document: dict[str, Any]  # the whole parsed body
     event: str
     zoom_account_id: str | None
     event_ts: int | None
@@ -45,6 +46,7 @@ def parse_envelope(body: bytes) -> Envelope:
         payload = {}
     return Envelope(
         text=text,
+        document=document,
         event=event,
         zoom_account_id=_account_id(payload.get("account_id")),
         event_ts=_event_ts(document.get("event_ts")),

@@ -7,6 +7,7 @@ can: a bounded read, an HMAC, a JSON parse and one INSERT. The worker does the r
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from zoomguard.errors import MalformedEnvelope
 from zoomguard.service.events import HANDLED_EVENTS
+from zoomguard.service.events.stored_body import to_store
 from zoomguard.store import inbox
 from zoomguard.webhooks.context import app_context
 from zoomguard.webhooks.receiver.envelope import EVENT_MAX_CHARS, parse_envelope
@@ -33,6 +35,17 @@ _READ_CHUNK = 64 * 1024
 
 def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify(error=message), status
+
+
+# The three answers to a stored delivery, serialised once rather than by jsonify per request.
+_STORED_ANSWERS = {
+    outcome: json.dumps({"status": outcome}, separators=(",", ":")).encode() + b"\n"
+    for outcome in (inbox.PENDING, inbox.IGNORED, "duplicate")
+}
+
+
+def _stored(outcome: str) -> tuple[Response, int]:
+    return Response(_STORED_ANSWERS[outcome], mimetype="application/json"), 200
 
 
 def _read_body(max_bytes: int) -> bytes:
@@ -103,11 +116,12 @@ def zoom_webhook() -> tuple[Response, int]:
         zoom_account_id=envelope.zoom_account_id,
         event_ts=envelope.event_ts,
         # Data minimisation: an event zoomguard ignores (participant joins and the like) is
-        # recorded by name only; its body, often names and emails, is not kept.
-        body=envelope.text if handled else "",
+        # recorded by name only; its body, often names and emails, is not kept. A handled
+        # event's body is kept without its secrets and sealed (stored_body).
+        body=to_store(envelope.document, context.store.db.vault) if handled else "",
         status=status,
         now=datetime.fromtimestamp(context.clock(), UTC),
     )
     outcome = status if created else "duplicate"
     log.info("webhook %r stored: %s (inbox id %d)", event_name, outcome, event_id)
-    return jsonify(status=outcome), 200
+    return _stored(outcome)

@@ -84,6 +84,26 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@main.group("secrets")
+def secrets_group() -> None:
+    """Stored secrets (ZOOMGUARD_SECRET_KEY)."""
+
+
+@secrets_group.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret under the first key of ZOOMGUARD_SECRET_KEY.
+
+    Put the new Fernet key first and the old key (or old passphrase) after it, comma-separated,
+    run this, then remove the old key.
+    """
+    store = open_store(load_settings())
+    try:
+        count = store.reencrypt_secrets()
+    finally:
+        store.close()
+    click.echo(f"{count} stored secrets re-encrypted under the first key; older keys may go")
+
+
 # --- connect -------------------------------------------------------------------------------
 
 

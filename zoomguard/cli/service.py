@@ -1,10 +1,10 @@
 """The long-running service commands: ``zoomguard worker``, ``zoomguard clock``, ``zoomguard run``.
 
-The Procfile runs them as separate processes (web is gunicorn serving
-``zoomguard.webhooks:create_app()``):
+The Procfile runs them as separate processes (web is waitress serving
+``zoomguard.webhooks:create_app``):
 
     release: zoomguard db upgrade
-    web:     gunicorn ... 'zoomguard.webhooks:create_app()'
+    web:     waitress-serve ... --call zoomguard.webhooks:create_app
     worker:  zoomguard worker        (drains the event inbox; run as many as you like)
     clock:   zoomguard clock         (the schedule of zoomguard.runtime.jobs; one is enough)
 
@@ -394,13 +394,14 @@ def run(host: str, port: int, workers: int, sweep_interval_seconds: float | None
 
     from zoomguard.runtime.jobs import ServiceJobs, start_scheduler, stop_scheduler
     from zoomguard.webhooks import create_app
+    from zoomguard.webhooks.access_log import ScrubbingRequestHandler
     from zoomguard.webhooks.health import PROCESS_METRICS
 
     settings, store = _settings_and_store()
     intervals = _intervals(settings, sweep_interval_seconds)
     app = create_app(settings, store)
     app.config[PROCESS_METRICS] = True
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=ScrubbingRequestHandler)
     web = threading.Thread(target=server.serve_forever, name="zg-web", daemon=True)
     with stop_on_signals() as stop:
         pool = WorkerPool(settings, store, stop, threads=workers)

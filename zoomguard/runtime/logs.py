@@ -48,6 +48,7 @@ def secrets_of(settings: Settings) -> tuple[str, ...]:
         settings.zoom_client_secret,
         settings.zoom_oauth_client_secret,
         settings.zoom_webhook_secret_token,
+        settings.metrics_token,
     ):
         if value:
             found.add(value)

@@ -65,6 +65,11 @@ class Database:
             with self.transaction() as own:
                 yield own
 
+    @property
+    def vault(self) -> Vault | None:
+        """The vault, or None when no secret key is configured."""
+        return self._vault
+
     def require_vault(self) -> Vault:
         if self._vault is None:
             raise SecretKeyError(

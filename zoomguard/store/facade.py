@@ -1,9 +1,9 @@
 """``Store``: one connected database and its repositories, one per kind of data.
 
 ``store.accounts``, ``store.sweeps``, ``store.findings``, ``store.audit``, ``store.budget``,
-``store.leases``, ``store.inbox``, ``store.outbox``, ``store.users``, ``store.retention`` and
-``store.stats`` share the store's ``Database``; ``store.transaction()`` opens a transaction that
-any of them joins when given its ``session``.
+``store.leases``, ``store.inbox``, ``store.outbox``, ``store.users``, ``store.sessions``,
+``store.retention`` and ``store.stats`` share the store's ``Database``; ``store.transaction()``
+opens a transaction that any of them joins when given its ``session``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from zoomguard.store.leases import Leases
 from zoomguard.store.migrate import ensure_current
 from zoomguard.store.oauth_states import OAuthStates
 from zoomguard.store.outbox import Outbox
+from zoomguard.store.rekey import reencrypt_secrets
 from zoomguard.store.retention import Retention
+from zoomguard.store.sessions import DashboardSessions
 from zoomguard.store.stats import Stats
 from zoomguard.store.sweeps import Sweeps
 from zoomguard.store.users import DashboardUsers
@@ -47,14 +49,16 @@ class Store:
         self.inbox = Inbox(self.db)
         self.outbox = Outbox(self.db)
         self.users = DashboardUsers(self.db)
+        self.sessions = DashboardSessions(self.db)
         self.oauth_states = OAuthStates(self.db)
         self.retention = Retention(self.db)
         self.stats = Stats(self.db)
 
     @classmethod
-    def open(cls, settings: Settings) -> Store:
-        """Connect to ``settings.database_url``; StoreError if it is not migrated to head."""
-        engine = make_engine(settings.database_url)
+    def open(cls, settings: Settings, *, pre_ping: bool = True) -> Store:
+        """Connect to ``settings.database_url``; StoreError if it is not migrated to head.
+        ``pre_ping``: see ``make_engine``."""
+        engine = make_engine(settings.database_url, pre_ping=pre_ping)
         try:
             ensure_current(engine)
             vault = Vault(settings.secret_key) if settings.secret_key else None
@@ -62,6 +66,10 @@ class Store:
             engine.dispose()
             raise
         return cls(engine, vault)
+
+    def reencrypt_secrets(self) -> int:
+        """Every stored secret re-encrypted under the first key (see ``store.rekey``)."""
+        return reencrypt_secrets(self.db)
 
     def close(self) -> None:
         self.engine.dispose()

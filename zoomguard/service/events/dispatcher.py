@@ -9,14 +9,12 @@ privacy officer.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from zoomguard.config import Settings
-from zoomguard.errors import UnusableEvent
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.clients import (
@@ -31,6 +29,7 @@ from zoomguard.service.events.meetings import listeners as meeting_listeners
 from zoomguard.service.events.recordings import listeners as recording_listeners
 from zoomguard.service.events.registry import EventRegistry, ZoomEvent
 from zoomguard.service.events.settings import listeners as settings_listeners
+from zoomguard.service.events.stored_body import from_store
 from zoomguard.store import AccountRecord, InboxItem, Store
 from zoomguard.zoom.client import ZoomClient
 
@@ -94,12 +93,7 @@ class EventDispatcher:
             client.close()
 
     def __call__(self, item: InboxItem) -> None:
-        try:
-            body = json.loads(item.body)
-        except ValueError:
-            raise UnusableEvent("stored body is not JSON") from None
-        if not isinstance(body, Mapping):
-            raise UnusableEvent("stored body is not a JSON object")
+        body = from_store(item.body, self.store.db.vault)
         listener = self.registry.listener_for(item.event)
         if listener is None:
             log.info("event %s has no handler: nothing to do", item.event)

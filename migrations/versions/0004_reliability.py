@@ -6,8 +6,8 @@ counts the meetings Zoom would not give or change after the retries. ``audit_log
 (NULL for every completed entry, so the existing rows need no update); ``audit_log.event_id``
 names the inbox event whose handler made the change, so a re-run of it finds it.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
