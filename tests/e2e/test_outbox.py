@@ -700,6 +700,34 @@ def test_server_down_then_started_loses_nothing(store: Store) -> None:
     assert notify.outbox_status(store, T0 + timedelta(hours=2), 3600).pending == 0
 
 
+def test_a_421_ends_the_flush_and_the_queue_waits_out_the_back_off(store: Store) -> None:
+    sweep_with_violations(store)
+    now = T0 + timedelta(minutes=5)
+    handler = ScriptedHandler(refuse_data=100, refuse_code="421 4.3.2 Service shutting down")
+    with SmtpTestServer(handler) as server:
+        notify.compose_pending(store, settings(smtp_url=server.url), now)
+        sender = sender_for(server)
+        first = notify.flush_outbox(store, sender, now)
+        # One connection, not one per email: the server said it is going away.
+        assert first == notify.FlushResult(sent=0, failed=1, pending=3)
+        assert server.handler.refused == ["DATA"]
+        waiting = emails(store)
+        assert sorted(e.attempts for e in waiting) == [0, 0, 1]
+        assert {e.next_attempt_at for e in waiting} == {now + timedelta(seconds=60)}
+        # Nothing is tried before the back-off has passed ...
+        assert notify.flush_outbox(store, sender, now + timedelta(seconds=59)).failed == 0
+        assert server.handler.refused == ["DATA"]
+        # ... then one more connection, and the back-off doubles.
+        later = now + timedelta(seconds=60)
+        assert notify.flush_outbox(store, sender, later).failed == 1
+        assert server.handler.refused == ["DATA", "DATA"]
+        assert {e.next_attempt_at for e in emails(store)} == {later + timedelta(seconds=120)}
+        handler.refuse_data = 0
+        back = notify.flush_outbox(store, sender, later + timedelta(seconds=120))
+        assert back == notify.FlushResult(sent=3, failed=0, pending=0)
+        assert_delivered_exactly_once(store, server)
+
+
 def test_partly_refused_recipients_are_not_sent_twice(store: Store) -> None:
     account = add_account(store)
     record(store, account=account, sweep=None, category=cat.EVENT_DEAD, details={"event": "e"})

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -33,6 +34,7 @@ import click
 
 from zoomguard.cli.common import open_store, stop_on_signals
 from zoomguard.config import Settings
+from zoomguard.errors import StoreError
 from zoomguard.runtime.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -45,6 +47,9 @@ DeadHandler = Callable[["InboxItem", str], None]
 
 log = logging.getLogger("zoomguard.service")
 
+# How long a stopping worker process waits for its loops before giving their claims back and
+# exiting: under the 10 s grace most supervisors give after SIGTERM.
+STOP_GRACE_SECONDS = 7.0
 # How often a waiting main thread looks at the stop event (signals also wake it).
 _WAIT_SLICE_SECONDS = 0.5
 
@@ -121,8 +126,11 @@ class WorkerPool:
         self.max_attempts = max_attempts
         self._metrics = process_metrics()
         self._closers: list[Callable[[], None]] = []
+        # The dispatcher's client factory, which settles audit intents left by killed processes.
+        self._reconcile_with: Callable[[Any], Any] | None = None
         self.handler, self.on_dead = self._make_handler(handler_factory)
         self._threads: list[threading.Thread] = []
+        self._worker_ids: list[str] = []
 
     def _make_handler(self, factory: HandlerFactory | None) -> tuple[Handler, DeadHandler]:
         counted = self._metrics.events_handled
@@ -136,9 +144,12 @@ class WorkerPool:
             dispatcher = events.EventDispatcher(
                 self.settings,
                 self.store,
-                client_factory=observed_client_factory(self.settings, self.store, self._metrics),
+                client_factory=observed_client_factory(
+                    self.settings, self.store, self._metrics, stop=self.stop
+                ),
             )
             self._closers.append(dispatcher.close)
+            self._reconcile_with = dispatcher.client
             inner = dispatcher
             dead_hook = events.on_dead(self.settings, self.store)
         urgent_events = _urgent_events()
@@ -177,8 +188,23 @@ class WorkerPool:
         except Exception:
             log.warning("could not send alerts at once; the clock will retry", exc_info=True)
 
+    def _reconcile(self) -> None:
+        """At start-up: settle the audit intents a killed process left (re-reading Zoom)."""
+        from zoomguard.service.clients import utcnow
+        from zoomguard.service.reconcile import reconcile_intents
+
+        if self._reconcile_with is None:
+            return
+        try:
+            reconcile_intents(self.settings, self.store, self._reconcile_with, now=utcnow())
+        except Exception:
+            log.warning("could not reconcile audit intents; the next sweep will", exc_info=True)
+
     def start(self) -> None:
         from zoomguard.runtime import worker
+
+        # Beside the loops, not before them: Zoom may be slow, and events must not wait.
+        threading.Thread(target=self._reconcile, name="zg-reconcile", daemon=True).start()
 
         for number in range(self.threads):
             worker_id = worker.default_worker_id(str(number) if self.threads > 1 else "")
@@ -199,10 +225,31 @@ class WorkerPool:
             )
             thread.start()
             self._threads.append(thread)
+            self._worker_ids.append(worker_id)
 
-    def join(self) -> None:
+    def join(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Wait for the worker loops after ``stop``, at most ``grace_seconds`` in all.
+
+        A loop still busy then (a handler inside a slow HTTP request, which the stop event cannot
+        cut short) has its claims given back here, so the process can exit before the
+        supervisor's SIGKILL and another worker picks its events up at once.
+        """
+        deadline = time.monotonic() + grace_seconds
         for thread in self._threads:
-            thread.join()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for worker_id, thread in zip(self._worker_ids, self._threads, strict=True):
+            if thread.is_alive():
+                try:
+                    released = self.store.inbox.release_held(worker_id)
+                except StoreError as exc:
+                    log.warning("%s: claims left to lapse: %s", worker_id, exc.message)
+                    continue
+                log.warning(
+                    "%s still busy after %.0f s: gave back %d events",
+                    worker_id,
+                    grace_seconds,
+                    released,
+                )
         for close in self._closers:
             close()
 
@@ -237,7 +284,10 @@ def _serving_metrics(port: int | None) -> Iterator[None]:
     "--lease-seconds",
     type=float,
     default=None,
-    help="How long a claim lasts: a killed worker's events are taken over after it [default: 600].",
+    help=(
+        "How long a claim lasts unless renewed: a killed worker's events are taken over after "
+        "it [default: 30]."
+    ),
 )
 @click.option(
     "--max-attempts", default=5, show_default=True, help="Attempts before an event is dead."

@@ -367,6 +367,11 @@ def build_message(email: EmailRecord, from_addr: str) -> EmailMessage:
     return message
 
 
+# "421 Service not available, closing transmission channel" (RFC 5321), at any stage of the
+# session: the server, not the message, is the problem.
+SERVER_UNAVAILABLE_CODES = frozenset({421})
+
+
 def backoff_delay(attempts: int, *, base: float, cap: float) -> timedelta:
     """base, 2 * base, 4 * base, ... after the 1st, 2nd, 3rd failure, never more than ``cap``."""
     exponent = max(0, attempts - 1)
@@ -399,8 +404,9 @@ def flush_outbox(
     """Sends the due emails, at most ``max_attempts`` of them in this call.
 
     ``sender`` None means no SMTP is configured: nothing is sent and the pending emails are
-    marked with ``NO_SMTP_NOTE``. When the server cannot be reached at all, the rest of this
-    flush is skipped (they stay due for the next one) rather than timing out once per email.
+    marked with ``NO_SMTP_NOTE``. When the server cannot be reached at all or answers 421, the
+    rest of this flush is skipped and the due emails wait out the failed one's back-off, rather
+    than one connection (or time-out) per email.
     """
     if sender is None:
         with store.transaction() as session:
@@ -443,7 +449,12 @@ def flush_outbox(
                 int(delay.total_seconds()),
                 error.message,
             )
-            if error.connection:
+            if error.connection or error.code in SERVER_UNAVAILABLE_CODES:
+                # The server is away or shedding load (421): every other email would meet the
+                # same answer. End this flush, and keep the rest back until this one's back-off
+                # has passed, so an outage costs one connection per back-off, not one per email.
+                with store.transaction() as session:
+                    store.outbox.postpone_due(now, until=now + delay, session=session)
                 break
             continue
         note = None

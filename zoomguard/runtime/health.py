@@ -6,8 +6,9 @@ Checks (each says ok or not, with the numbers behind it):
 - ``sweeps``: every active account had a completed sweep within ``2 * sweep interval + grace``
   (one missed run is tolerated: a long sweep or a restarted clock). An account connected more
   recently than that is not overdue yet, so a fresh deployment is healthy before its first sweep.
-- ``inbox``: the oldest pending event has not been due for longer than ``inbox_overdue``: no
-  worker is running, or they cannot keep up.
+- ``inbox``: the oldest pending event has not been due for longer than ``inbox_overdue``, and
+  no event is stuck in ``processing`` (its claim ran out over ``STUCK_CLAIM_GRACE`` ago and no
+  worker took it over): otherwise no worker is running, or they cannot keep up.
 - ``outbox``: no alert email has waited longer than ``alert_unsent_warn_seconds`` for an SMTP
   server that is configured (without one, emails stay in the local outbox by design).
 - ``dead_events``: how many events were given up on. Informational, never failing: the privacy
@@ -38,6 +39,9 @@ Clock = Callable[[], datetime]
 SWEEP_GRACE = timedelta(minutes=15)
 # A pending event due for longer than this means the workers are not draining the inbox.
 DEFAULT_INBOX_OVERDUE = timedelta(minutes=15)
+# A live worker takes a lapsed claim over at its next poll (a tenth of a second); one still
+# lapsed after this long means its worker died and no other worker is running.
+STUCK_CLAIM_GRACE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -166,14 +170,19 @@ def _inbox(store: Store, now: datetime, overdue: timedelta) -> tuple[Check, Chec
     counts = store.inbox.count_by_status()
     oldest_due = _aware(store.inbox.oldest_due_at())
     waited = 0.0 if oldest_due is None else max(0.0, (now - oldest_due).total_seconds())
+    stuck = store.inbox.stuck_processing(now - STUCK_CLAIM_GRACE)
     values: dict[str, Any] = {
         "pending": counts.get(inbox.PENDING, 0),
         "processing": counts.get(inbox.PROCESSING, 0),
+        "stuck_processing": stuck,
         "oldest_due_seconds": round(waited, 1),
         "overdue_after_seconds": int(overdue.total_seconds()),
     }
     if waited > overdue.total_seconds():
         draining = Check("inbox", False, f"events waiting for over {_human(overdue)}", values)
+    elif stuck:
+        detail = f"{stuck} event(s) stuck in processing: their worker stopped and none took over"
+        draining = Check("inbox", False, detail, values)
     else:
         draining = Check("inbox", True, "draining", values)
     dead = counts.get(inbox.DEAD, 0)

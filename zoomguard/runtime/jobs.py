@@ -85,12 +85,17 @@ T = TypeVar("T")
 
 
 def observed_client_factory(
-    settings: Settings, store: Store, metrics: ProcessMetrics
+    settings: Settings,
+    store: Store,
+    metrics: ProcessMetrics,
+    *,
+    stop: threading.Event | None = None,
 ) -> ClientFactory:
-    """Zoom clients for any connected account whose API calls are counted in ``metrics``."""
+    """Zoom clients for any connected account whose API calls are counted in ``metrics``; they
+    stop retrying once ``stop`` is set."""
 
     def make(account: AccountRecord) -> ZoomClient:
-        client = client_for_account(settings, store, account)
+        client = client_for_account(settings, store, account, stop=stop)
         # The client reports each request to ``stats``; this one also counts it for /metrics.
         client.stats = metrics.client_stats(client.limiters)
         return client

@@ -6,12 +6,15 @@ failed with its message; it is retried after an exponential backoff, and once ``
 are used it is dead and ``on_dead`` is called so the privacy officer hears about it. Dead events
 stay listed by ``zoomguard.store.inbox.dead_events`` for reports and health checks.
 
-Several workers (threads, processes, machines) may share one database: claims are leases, so a
-worker killed mid-event has its events taken over when the lease runs out. Stopping is
-cooperative: the caller sets ``stop`` (the CLI does on SIGTERM/SIGINT); the event in hand is
-finished and the rest of the batch is given back. Delivery to the handler is at least once (a
-worker that dies after the handler succeeded but before recording it leaves the event to be
-taken over), so handlers must be idempotent: re-read the meeting, compare, then act.
+Several workers (threads, processes, machines) may share one database: claims are short leases
+(``DEFAULT_LEASE_SECONDS``), renewed by a heartbeat thread while the event is in hand, so a
+worker killed mid-event has its events taken over within one lease. Every way out of a batch
+(done, a handler error, a database outage, stopping) gives the unstarted claims back. Stopping
+is cooperative: the caller sets ``stop`` (the CLI does on SIGTERM/SIGINT); a Zoom client made
+with the same ``stop`` abandons its retries (``Interrupted``), the event in hand is given back
+unsettled (its attempt not counted) and so is the rest of the batch. Delivery to the handler is
+at least once (a worker that dies after the handler succeeded but before recording it leaves the
+event to be taken over), so handlers must be idempotent: re-read the meeting, compare, then act.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from zoomguard.errors import StoreError
+from zoomguard.errors import Interrupted, StoreError
 from zoomguard.store import InboxItem, Store, inbox
 from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff
 
@@ -33,15 +36,16 @@ Handler = Callable[[InboxItem], None]
 DeadHandler = Callable[[InboxItem, str], None]
 Clock = Callable[[], datetime]
 
-# Long enough for a handler that waits out Zoom's rate limits and retries; a crashed worker's
-# events wait at most this long before another worker takes them.
-DEFAULT_LEASE_SECONDS = 600.0
-# How long a worker waits after the database failed before trying again (doubles up to the cap).
+# A crashed worker's events wait at most this long before another worker takes them over. A
+# live worker renews the claim of the event in hand every third of it (``_ClaimHeartbeat``), so
+# a handler that waits out Zoom's retries and rate limits keeps its claim however long it takes.
+DEFAULT_LEASE_SECONDS = 30.0
 # How long an idle worker waits before looking at the inbox again. It bounds how long a new event
 # (a recording that must be stopped) waits before anyone looks at it: at 0.5 s the poll was most
 # of the reaction time (benchmarks: p50 240 ms, p95 505 ms from recording.started to the stop
 # request; at 0.1 s p50 80 ms, p95 140 ms). An idle poll is one short indexed query.
 DEFAULT_POLL_SECONDS = 0.1
+# How long a worker waits after the database failed before trying again (doubles up to the cap).
 STORE_RETRY_SECONDS = 1.0
 STORE_RETRY_CAP_SECONDS = 60.0
 
@@ -60,6 +64,72 @@ def _describe(error: BaseException) -> str:
     message = str(error).strip()
     name = type(error).__name__
     return f"{name}: {message}" if message else name
+
+
+class _ClaimHeartbeat:
+    """Renews one event's claim every third of the lease while its handler runs.
+
+    A failed renewal (the database is briefly away) is logged and tried again at the next beat:
+    the lease still has two thirds to run. A claim found taken over is not renewed again.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        event_id: int,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._event_id = event_id
+        self._worker_id = worker_id
+        self._lease_seconds = lease_seconds
+        self._clock = clock
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"zg-claim-{event_id}", daemon=True)
+
+    def __enter__(self) -> _ClaimHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self._lease_seconds / 3):
+            try:
+                still_ours = self._store.inbox.renew_claim(
+                    self._event_id,
+                    worker_id=self._worker_id,
+                    now=self._clock(),
+                    lease_seconds=self._lease_seconds,
+                )
+            except StoreError as exc:
+                log.warning("inbox event %d: claim not renewed: %s", self._event_id, exc.message)
+                continue
+            if not still_ours:
+                log.warning("inbox event %d: claim was taken over", self._event_id)
+                return
+
+
+def _give_back(store: Store, event_ids: list[int], worker_id: str) -> None:
+    """Release claims we will not finish; a database that is away leaves them to lapse."""
+    if not event_ids:
+        return
+    try:
+        released = store.inbox.release_claims(event_ids, worker_id=worker_id)
+    except StoreError as exc:
+        log.warning(
+            "worker %s: could not give back %d events (%s); their claims lapse within the lease",
+            worker_id,
+            len(event_ids),
+            exc.message,
+        )
+        return
+    log.info("worker %s: gave back %d events", worker_id, released)
 
 
 def _process(
@@ -88,7 +158,16 @@ def _process(
         error = f"abandoned: {item.attempts - 1} workers stopped while processing it"
     else:
         try:
-            handler(item)
+            with _ClaimHeartbeat(
+                store, item.id, worker_id=worker_id, lease_seconds=lease_seconds, clock=clock
+            ):
+                handler(item)
+        except Interrupted as exc:
+            # Stopping (SIGTERM): the handler abandoned its retries. Not the event's fault: give
+            # it back with its attempt unused, for another worker to pick up at once.
+            log.info("inbox event %d (%s) given back: %s", item.id, item.event, exc)
+            _give_back(store, [item.id], worker_id)
+            return
         except Exception as exc:
             error = _describe(exc)
         else:
@@ -151,7 +230,8 @@ def drain_once(
     """Process every event due now, batch by batch; returns how many were handed to the handler.
 
     Events that fail are rescheduled into the future, so this ends once nothing is due. When
-    ``stop`` is set the event in hand is finished and the rest of its batch is given back.
+    ``stop`` is set the rest of the batch is given back (and the event in hand too, if its
+    handler's Zoom client gave up its retries with ``Interrupted``).
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
@@ -160,24 +240,30 @@ def drain_once(
         items = store.inbox.claim_events(worker_id, batch, clock(), lease_seconds)
         if not items:
             break
-        for position, item in enumerate(items):
-            if stop is not None and stop.is_set():
-                unstarted = [later.id for later in items[position:]]
-                store.inbox.release_claims(unstarted, worker_id=worker_id)
-                log.info("worker %s stopping: gave back %d events", worker_id, len(unstarted))
-                return processed
-            _process(
-                store,
-                item,
-                handler,
-                worker_id=worker_id,
-                max_attempts=max_attempts,
-                lease_seconds=lease_seconds,
-                backoff=backoff,
-                on_dead=on_dead,
-                clock=clock,
-            )
-            processed += 1
+        unstarted = [item.id for item in items]
+        try:
+            for item in items:
+                if stop is not None and stop.is_set():
+                    log.info("worker %s stopping", worker_id)
+                    return processed
+                _process(
+                    store,
+                    item,
+                    handler,
+                    worker_id=worker_id,
+                    max_attempts=max_attempts,
+                    lease_seconds=lease_seconds,
+                    backoff=backoff,
+                    on_dead=on_dead,
+                    clock=clock,
+                )
+                unstarted.remove(item.id)
+                processed += 1
+        finally:
+            # Stopping, a database outage (StoreError) or a bug: whatever was claimed and not
+            # settled (the event in hand included, if settling it failed) goes back now rather
+            # than when its lease lapses; handlers are idempotent, so a second run is harmless.
+            _give_back(store, unstarted, worker_id)
     return processed
 
 

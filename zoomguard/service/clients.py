@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -66,11 +67,17 @@ def _s2s_tokens(settings: Settings, store: Store, account: AccountRecord) -> S2S
 
 
 def client_for_account(
-    settings: Settings, store: Store, account: AccountRecord, *, rate_part: float = 1.0
+    settings: Settings,
+    store: Store,
+    account: AccountRecord,
+    *,
+    rate_part: float = 1.0,
+    stop: threading.Event | None = None,
 ) -> ZoomClient:
     """The one ZoomClient factory: a client for a stored account, whichever way it was
     connected (Server-to-Server or user OAuth), its tokens persisted encrypted, paced at
-    ``rate_part`` of zoomguard's share of the rate limits."""
+    ``rate_part`` of zoomguard's share of the rate limits. Once ``stop`` is set the client
+    abandons its retries (``Interrupted``) rather than waiting them out."""
     tokens: S2STokenProvider | OAuthTokenProvider
     if account.auth_type == AUTH_OAUTH:
         # Connected from the browser: user OAuth tokens, refreshed under the account's row lock.
@@ -86,6 +93,7 @@ def client_for_account(
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
         pool_size=settings.concurrency * 2,
+        stop=stop,
     )
 
 

@@ -70,6 +70,10 @@ def _occurrence_settings_only(meeting: Mapping[str, Any]) -> dict[str, Any]:
     return {**meeting, "settings": own}
 
 
+# The audit actions of a fix, and so of its intent (``zoomguard.service.reconcile`` settles them).
+MEETING_UPDATE = "meeting.update"
+WEBINAR_UPDATE = "webinar.update"
+
 # A finding that stays reported or exempt sweep after sweep is alerted once, when first seen.
 QUIET_WHEN_UNCHANGED = frozenset({"reported", "exempt"})
 
@@ -186,6 +190,23 @@ class MeetingEnforcer:
         ):
             return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
         meeting_id, occurrence_id = split_occurrence(evaluation.meeting_id)
+        # Audit before effect: should this process die between the PATCH and its record, the
+        # intent tells the next reconciliation what to look for in Zoom.
+        paths = list(_patched_paths(evaluation.patch))
+        intent_id = self.store.audit.begin(
+            account_pk=self.account.id,
+            actor=self.actor,
+            action=f"{evaluation.kind}.update",
+            target=f"{evaluation.kind}:{evaluation.meeting_id}",
+            before={p: passcode_state(p, _field_value(meeting, p)) for p in paths},
+            intended={p: passcode_state(p, _field_value(evaluation.patch, p)) for p in paths},
+            now=self.clock(),
+        )
+
+        def not_made(kind: FixFailure, reason: str) -> MeetingOutcome:
+            self.store.audit.abandon(intent_id, detail=reason)
+            return fail_all(kind, reason)
+
         refused_passcode: str | None = None
         try:
             refused_passcode = self._send(
@@ -193,21 +214,23 @@ class MeetingEnforcer:
             )
         except ZoomRateLimited as exc:
             if exc.reason == "daily_update_limit":
-                return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
+                return not_made(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
             self.store.budget.release(self.account.id, host_id, today)
-            return fail_all(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
+            return not_made(FixFailure.RATE_LIMITED, f"could not fix: {exc}")
         except ZoomNotFound:
             self.store.budget.release(self.account.id, host_id, today)
-            return fail_all(FixFailure.MEETING_GONE, f"could not fix: the {noun} was deleted")
+            return not_made(FixFailure.MEETING_GONE, f"could not fix: the {noun} was deleted")
         except ZoomAPIError as exc:
-            return fail_all(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
+            return not_made(FixFailure.REFUSED, f"could not fix: Zoom refused the change ({exc})")
+        # A failure from here on (Zoom unreachable for the re-read, the process killed) leaves
+        # the intent unsettled: reconciliation re-reads the meeting and settles it, once.
         reread = (
             self.client.get_webinar(meeting_id)
             if evaluation.kind == policy.WEBINAR
             else self.client.get_meeting(meeting_id, occurrence_id)
         )
         if reread is None:
-            return fail_all(
+            return not_made(
                 FixFailure.MEETING_GONE, f"could not confirm: the {noun} was deleted after the fix"
             )
         profile = self.profile
@@ -236,7 +259,7 @@ class MeetingEnforcer:
                     "or Zoom's own security rule, overrides it"
                 )
                 after[f.rule_id] = passcode_state(f.field, _field_value(reread, f.field))
-        return self._outcome(
+        outcome = self._outcome(
             evaluation,
             statuses,
             details,
@@ -246,6 +269,7 @@ class MeetingEnforcer:
             not any(f.fixable for f in still),
             failures,
         )
+        return dataclasses.replace(outcome, intent_id=intent_id)
 
     def _send(
         self, kind: str, meeting_id: str, patch: Mapping[str, Any], occurrence_id: str | None
@@ -334,6 +358,17 @@ class MeetingEnforcer:
         now = self.clock()
         meeting_id = evaluation.meeting_id
         with self.store.transaction() as session:
+            if outcome.patched and outcome.intent_id is not None:
+                settled_here = self.store.audit.complete(
+                    outcome.intent_id,
+                    after=outcome.after_values,
+                    confirmed=outcome.confirmed,
+                    session=session,
+                )
+                if not settled_here:
+                    # A reconciliation settled (and alerted) this change meanwhile: the audit
+                    # entry and the alert exist once already.
+                    return
             for f in evaluation.findings:
                 status = outcome.statuses[f.rule_id]
                 previous = self.store.findings.open_status(
@@ -372,7 +407,7 @@ class MeetingEnforcer:
                     now=now,
                     session=session,
                 )
-            if outcome.patched:
+            if outcome.patched and outcome.intent_id is None:
                 self.store.audit.append(
                     account_pk=self.account.id,
                     actor=self.actor,

@@ -28,3 +28,5 @@ class MeetingOutcome:
     start_time: str | None
     # rule_id -> why it failed, for every rule whose status is "failed".
     failures: dict[str, FixFailure] = field(default_factory=dict)
+    # The audit intent written before the PATCH, completed when this outcome is recorded.
+    intent_id: int | None = None

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from zoomguard.config import Settings
@@ -28,11 +28,19 @@ from zoomguard.errors import (
     ZoomAPIError,
     ZoomAuthError,
     ZoomGuardError,
+    ZoomUnavailable,
 )
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
+from zoomguard.service.reconcile import reconcile_intents
 from zoomguard.store import AccountRecord, Store, SweepCounts
+from zoomguard.store.models import (
+    SWEEP_COMPLETED,
+    SWEEP_COMPLETED_WITH_ERRORS,
+    SWEEP_FAILED,
+    SWEEP_INTERRUPTED,
+)
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -62,7 +70,50 @@ def next_occurrence_id(meeting: Mapping[str, Any]) -> str | None:
     return None
 
 
-SWEEP_LEASE_SECONDS = 15 * 60
+# The sweep lease is renewed every third of this while the sweep runs (``_LeaseHeartbeat``), so
+# a sweep may take as long as it needs while a second one of the same account is refused; a
+# sweep whose process died frees the account within this long.
+SWEEP_LEASE_SECONDS = 120.0
+
+
+class _LeaseHeartbeat:
+    """Renews the sweep's lease while it runs; if the lease is lost (taken over after the
+    database was away longer than the lease), stops the sweep rather than run beside another."""
+
+    def __init__(
+        self, store: Store, name: str, holder: str, clock: Clock, stop: threading.Event
+    ) -> None:
+        self._store = store
+        self._name = name
+        self._holder = holder
+        self._clock = clock
+        self._stop = stop
+        self._done = threading.Event()
+        self.lost = False
+        self._thread = threading.Thread(target=self._beat, name="zg-sweep-lease", daemon=True)
+
+    def __enter__(self) -> _LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(SWEEP_LEASE_SECONDS / 3):
+            try:
+                renewed = self._store.leases.renew(
+                    self._name, self._holder, SWEEP_LEASE_SECONDS, self._clock()
+                )
+            except ZoomGuardError as exc:  # the database is away: the lease has time left
+                log.warning("sweep lease %s not renewed: %s", self._name, exc)
+                continue
+            if not renewed:
+                log.error("sweep lease %s was lost: stopping this sweep", self._name)
+                self.lost = True
+                self._stop.set()
+                return
 
 
 @dataclass
@@ -82,6 +133,7 @@ class SweepProgress:
     webinars: int = 0
     # Users whose webinars Zoom would not list because the webinar plan is missing.
     without_webinar_plan: int = 0
+    not_checked: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: int) -> None:
@@ -102,6 +154,7 @@ class SweepProgress:
                 reported=self.reported,
                 patches=self.patches,
                 webinars=self.webinars,
+                not_checked=self.not_checked,
             )
 
 
@@ -142,6 +195,9 @@ class Sweeper:
         self.dry_run = dry_run
         self.actor = actor
         self.stop = stop or threading.Event()
+        # Set by this sweep alone (a fatal error, a lost lease): ``stop`` belongs to the caller
+        # (the clock's or the CLI's shutdown), which a failing sweep must not set.
+        self._halt = threading.Event()
         self.on_progress = on_progress
         self.clock = clock
         self.progress = SweepProgress()
@@ -171,17 +227,30 @@ class Sweeper:
             sweep_id = self.store.sweeps.start(
                 self.account.id, self.dry_run, started, holder=holder
             )
-            status, error = "completed", None
-            try:
-                self._sweep(sweep_id)
-            except Interrupted:
-                status, error = "interrupted", "stopped by a signal before it finished"
-            except ZoomGuardError as exc:
-                status, error = "failed", str(exc)
+            status, error = SWEEP_COMPLETED, None
+            if not self.dry_run:
+                self._reconcile(started)
+            with _LeaseHeartbeat(self.store, lease, holder, self.clock, self._halt) as heartbeat:
+                try:
+                    self._sweep(sweep_id)
+                except Interrupted:
+                    status, error = SWEEP_INTERRUPTED, "stopped by a signal before it finished"
+                    if heartbeat.lost:
+                        error = "stopped: its lease was lost, so another sweep may have begun"
+                except ZoomGuardError as exc:
+                    status, error = SWEEP_FAILED, str(exc)
+            not_checked = self.progress.not_checked
+            if status == SWEEP_COMPLETED and not_checked:
+                status = SWEEP_COMPLETED_WITH_ERRORS
+                error = (
+                    f"{not_checked} meeting(s) or meeting list(s) not checked: Zoom kept failing "
+                    "after the retries; the next sweep looks at them again"
+                )
             finished = self.clock()
             note = self._note()
             with self.store.transaction() as session:
-                if status == "completed":
+                # Only a sweep that saw every meeting may close the findings it did not see.
+                if status == SWEEP_COMPLETED:
                     self.store.findings.resolve_not_seen(
                         self.account.id, sweep_id, finished, session=session
                     )
@@ -200,6 +269,20 @@ class Sweeper:
             )
         finally:
             self.store.leases.release(lease, holder)
+
+    def _reconcile(self, now: datetime) -> None:
+        """Settle the audit intents a killed sweep (or worker) left for this account."""
+        try:
+            reconcile_intents(
+                self.settings,
+                self.store,
+                lambda _account: self.client,
+                now=now,
+                account=self.account,
+                settled_now_actors=frozenset({"sweep", "cli"}),
+            )
+        except ZoomGuardError as exc:  # the sweep itself will meet the same failure, if any
+            log.warning("sweep: audit intents not reconciled: %s", exc)
 
     # Work distribution ------------------------------------------------------------------------
 
@@ -228,12 +311,12 @@ class Sweeper:
                 user_id = str(user.get("id", ""))
                 email = user.get("email") if isinstance(user.get("email"), str) else None
                 for item in self.client.list_meetings(user_id, type="scheduled", page_size=300):
-                    if self.stop.is_set():
+                    if self._stopping():
                         return
                     submit_meeting(item, email)
                 try:
                     for item in self.client.list_webinars(user_id, page_size=300):
-                        if self.stop.is_set():
+                        if self._stopping():
                             return
                         submit_meeting(item, email, policy.WEBINAR)
                 except WebinarPlanMissing:
@@ -242,7 +325,7 @@ class Sweeper:
 
             pending: list[Future[None]] = []
             for user in self.client.list_users(status="active", page_size=300):
-                if self.stop.is_set() or self._failed():
+                if self._stopping() or self._failed():
                     break
                 self.progress.add(users=1)
                 user_slots.acquire()
@@ -255,12 +338,12 @@ class Sweeper:
         # Both pools have drained here: every meeting started was written or abandoned whole.
         if self._errors:
             raise self._errors[0]
-        if self.stop.is_set():
+        if self._stopping():
             raise Interrupted("sweep interrupted")
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         """Runs work on a pool thread; the first fatal error stops the sweep."""
-        if self.stop.is_set() or self._failed():
+        if self._stopping() or self._failed():
             return
         try:
             fn(*args)
@@ -270,14 +353,23 @@ class Sweeper:
                 log.warning("sweep: %s", exc)
                 self.progress.add(skipped=1)
                 return
+            if isinstance(exc, ZoomUnavailable):
+                # 5xx or connection errors after the retries, for one meeting or one user's
+                # list: Zoom is answering the others, so the sweep goes on without it.
+                log.warning("sweep: not checked: %s", exc)
+                self.progress.add(not_checked=1)
+                return
             with self._errors_lock:
                 self._errors.append(exc)
-            self.stop.set()
+            self._halt.set()
         except Exception as exc:  # a bug must not take the sweep down silently
             log.exception("sweep: unexpected error")
             with self._errors_lock:
                 self._errors.append(ZoomGuardError(f"unexpected error: {exc!r}"))
-            self.stop.set()
+            self._halt.set()
+
+    def _stopping(self) -> bool:
+        return self.stop.is_set() or self._halt.is_set()
 
     def _failed(self) -> bool:
         with self._errors_lock:

@@ -268,6 +268,32 @@ class Inbox:
         with self._db.transaction() as session:
             return rowcount(session.execute(stmt))
 
+    def release_held(self, worker_id: str) -> int:
+        """Give back every claim ``worker_id`` holds (a process stopping with an event still in
+        hand): pending again, the attempt not counted; it can no longer settle them."""
+        stmt = (
+            update(InboxEvent)
+            .where(InboxEvent.status == PROCESSING, InboxEvent.claimed_by == worker_id)
+            .values(
+                status=PENDING,
+                claimed_by=None,
+                claimed_until=None,
+                attempts=InboxEvent.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        with self._db.transaction() as session:
+            return rowcount(session.execute(stmt))
+
+    def stuck_processing(self, lapsed_before: datetime) -> int:
+        """Events still ``processing`` under a claim that ran out before ``lapsed_before``: their
+        worker died or hung, and no other worker has taken them over since."""
+        query = select(func.count()).where(
+            InboxEvent.status == PROCESSING, InboxEvent.claimed_until < lapsed_before
+        )
+        with self._db.transaction() as session:
+            return int(session.scalar(query) or 0)
+
     def mark_done(self, event_id: int, now: datetime, *, worker_id: str | None = None) -> bool:
         """The handler succeeded. False if the row was not (or no longer) ours to settle."""
         stmt = (

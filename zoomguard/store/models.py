@@ -31,7 +31,20 @@ SWEEP_RUNNING = "running"
 SWEEP_COMPLETED = "completed"
 SWEEP_FAILED = "failed"
 SWEEP_INTERRUPTED = "interrupted"
-SWEEP_STATUSES = (SWEEP_RUNNING, SWEEP_COMPLETED, SWEEP_FAILED, SWEEP_INTERRUPTED)
+# Every meeting was looked at, but some could not be read or fixed (Zoom kept failing after the
+# retries): those are counted in ``not_checked`` and looked at again by the next sweep.
+SWEEP_COMPLETED_WITH_ERRORS = "completed_with_errors"
+SWEEP_STATUSES = (
+    SWEEP_RUNNING,
+    SWEEP_COMPLETED,
+    SWEEP_COMPLETED_WITH_ERRORS,
+    SWEEP_FAILED,
+    SWEEP_INTERRUPTED,
+)
+
+# An audit entry written before zoomguard asks Zoom for a change ("about to PATCH"), completed
+# (state NULL, like every entry written after the fact) once the outcome is known.
+AUDIT_INTENT = "intent"
 
 FINDING_STATUSES = ("fixed", "failed", "exempt", "reported")
 AUDIT_ACTORS = ("sweep", "webhook", "baseline", "cli", "dashboard")
@@ -75,7 +88,7 @@ class Sweep(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     dry_run: Mapped[bool] = mapped_column(Boolean)
     users: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     meetings: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -87,6 +100,8 @@ class Sweep(Base):
     reported: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     patches: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     webinars: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Meetings (or users' meeting lists) Zoom would not give or change after the retries.
+    not_checked: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
     # Something the sweep skipped on purpose, not an error (e.g. the account has no webinars).
     note: Mapped[str | None] = mapped_column(Text)
@@ -134,7 +149,9 @@ class Finding(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: no code path updates or deletes rows (retention purge excepted)."""
+    """Append-only but for one step: an intent row (``state`` "intent", written before the Zoom
+    call) is completed once, in place. Nothing else updates or deletes rows (retention purge
+    excepted)."""
 
     __tablename__ = "audit_log"
 
@@ -148,6 +165,10 @@ class AuditEntry(Base):
     after: Mapped[Any] = mapped_column(JSON)
     confirmed: Mapped[bool | None] = mapped_column(Boolean)
     detail: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The inbox event whose handler made the change (None for a sweep's or a person's): a
+    # re-run of that event finds it and does not make, audit or alert the change again.
+    event_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class UpdateCounter(Base):

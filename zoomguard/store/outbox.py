@@ -383,6 +383,20 @@ class Outbox:
                 .execution_options(synchronize_session=False)
             )
 
+    def postpone_due(
+        self, now: datetime, *, until: datetime, session: Session | None = None
+    ) -> int:
+        """Moves every email due at ``now`` to ``until`` without counting an attempt: the SMTP
+        server is away, so none of them is tried before the back-off of the one that failed."""
+        with self._db.joined(session) as session:
+            result = session.execute(
+                update(Email)
+                .where(Email.status == EMAIL_PENDING, Email.next_attempt_at <= now)
+                .values(next_attempt_at=until)
+                .execution_options(synchronize_session=False)
+            )
+            return rowcount(result)
+
     def note_pending(self, note: str, *, session: Session | None = None) -> int:
         """Sets ``last_error`` of every pending email to ``note`` (e.g. "no SMTP configured")."""
         with self._db.joined(session) as session:

@@ -63,6 +63,7 @@ class SweepCounts:
     reported: int = 0
     patches: int = 0
     webinars: int = 0  # read in the sweep; compliant, fixed and the rest count both kinds
+    not_checked: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class AuditRecord:
     after: Any
     confirmed: bool | None
     detail: str | None
+    # None for a completed entry; "intent" while zoomguard's call to Zoom has no known outcome.
+    state: str | None = None
+    event_id: int | None = None
 
 
 def account_record(row: Account) -> AccountRecord:
@@ -160,6 +164,7 @@ def sweep_record(row: Sweep) -> SweepRecord:
             reported=row.reported,
             patches=row.patches,
             webinars=row.webinars or 0,
+            not_checked=row.not_checked or 0,
         ),
         error=row.error,
         holder=row.holder,
@@ -202,6 +207,8 @@ def audit_record(row: AuditEntry) -> AuditRecord:
         after=row.after,
         confirmed=row.confirmed,
         detail=row.detail,
+        state=row.state,
+        event_id=row.event_id,
     )
 
 

@@ -76,6 +76,7 @@ class Sweeps:
             row.reported = counts.reported
             row.patches = counts.patches
             row.webinars = counts.webinars
+            row.not_checked = counts.not_checked
             s.flush()
 
     def mark_stale_running(self, now: datetime, account_pk: int | None = None) -> int:

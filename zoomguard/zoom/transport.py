@@ -15,7 +15,8 @@ threads of a sweep. Every request:
      the request is retried after its Retry-After (within ``max_retry_after`` seconds) or,
      without one, after a backoff with full jitter. The other threads keep going at the lower
      rate: no 429 stalls the whole category;
-   - 5xx, connection errors and timeouts: bounded retries with backoff, then ``ZoomUnavailable``;
+   - 5xx, connection errors and timeouts: bounded retries with backoff, then ``ZoomUnavailable``
+     (``Interrupted`` instead of the next retry once the ``stop`` event given is set);
    - any other 4xx: ``ZoomAPIError`` (``ZoomNotFound`` for 404) with Zoom's code and message.
 
 Request bodies (which may carry meeting passcodes) and tokens are never logged.
@@ -40,6 +41,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from zoomguard.errors import (
+    Interrupted,
     ZoomAPIError,
     ZoomAuthError,
     ZoomNotFound,
@@ -181,8 +183,13 @@ class ZoomTransport:
         backoff_cap: float = 30.0,
         rng: _Uniform | None = None,
         on_response: ResponseObserver | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        # Set when the process is stopping (SIGTERM): a retry is not waited for but abandoned
+        # with ``Interrupted``, so a worker can give its event back within the supervisor's
+        # grace period instead of sitting out the whole retry loop against a failing Zoom.
+        self._stop = stop
         self._tokens = token_provider
         self._timeout = timeout
         self._max_retries = max_retries
@@ -413,7 +420,10 @@ class ZoomTransport:
             delay = self._rng.uniform(0.0, ceiling)
         self.stats.record_retry()
         log.info("%s %s: %s, retry %d in %.2f s", method, path, problem, attempt, delay)
-        self._sleep(delay)
+        if self._stop is None:
+            self._sleep(delay)
+        elif self._stop.wait(delay):
+            raise Interrupted(f"{method} {path}: stopping; retry {attempt} abandoned ({problem})")
 
     def _observe(self, category: str, method: str, status: int, seconds: float) -> None:
         self.stats.record_call(category, status)

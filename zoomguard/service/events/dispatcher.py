@@ -117,6 +117,7 @@ class EventDispatcher:
             zoom_account_id=item.zoom_account_id,
             account=account,
             category=listener.category,
+            inbox_id=item.id,
         )
         listener.handler(self, event)
 

@@ -15,19 +15,23 @@ refusal is recorded as a failure the privacy officer must act on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from zoomguard.errors import UnusableEvent, ZoomAPIError, ZoomNotFound
 from zoomguard.notify import categories
 from zoomguard.rules import guidance_quotes as quotes
+from zoomguard.service.alerts import delivery
 from zoomguard.service.events.reactions import (
     audit_and_alert,
     reaction_details,
     worth_retrying,
 )
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
+from zoomguard.store.models import AUDIT_INTENT
 from zoomguard.zoom import webhook_events as zoom
 
 # Zoom requires this scope to subscribe to recording.* events.
@@ -42,7 +46,52 @@ WHAT_HAPPENED = {
     zoom.RECORDING_TRANSCRIPT_COMPLETED: "transcript completed",
 }
 
+log = logging.getLogger(__name__)
+
 listeners = EventRegistry()
+
+
+# What a re-run of an event records when its earlier run already asked Zoom for the change
+# (and died before recording it): Zoom has nothing left to do because zoomguard did it.
+ALREADY_DONE = "already done by zoomguard (an earlier attempt made the change before it stopped)"
+
+
+@dataclass(frozen=True)
+class _Intent:
+    entry_id: int
+    # True when an earlier run of this event wrote it: that run may have reached Zoom.
+    inherited: bool
+
+
+def _intent(
+    context: EventContext,
+    event: ZoomEvent,
+    *,
+    action: str,
+    target: str,
+    before: Mapping[str, Any],
+    intended: Mapping[str, Any],
+) -> _Intent | None:
+    """The audit intent to settle after the call, written now (before the call) or inherited
+    from an earlier run of the same event; None when an earlier run settled it already (the
+    change was made, audited and alerted: nothing is done again)."""
+    if event.inbox_id is not None:
+        earlier = context.store.audit.for_event(event.inbox_id, action)
+        if earlier is not None:
+            if earlier.state != AUDIT_INTENT:
+                return None
+            return _Intent(earlier.id, inherited=True)
+    entry_id = context.store.audit.begin(
+        account_pk=event.enforced_account.id,
+        actor="webhook",
+        action=action,
+        target=target,
+        before=dict(before),
+        intended=dict(intended),
+        now=context.clock(),
+        event_id=event.inbox_id,
+    )
+    return _Intent(entry_id, inherited=False)
 
 
 @listeners.on(
@@ -57,54 +106,72 @@ def recording_started(context: EventContext, event: ZoomEvent) -> None:
     refuses, escalate as the policy's ``[live]`` table says."""
     account = event.enforced_account
     meeting_id = event.object_id()
-    try:
-        context.client(account).stop_recording(meeting_id)
-    except ZoomNotFound:
-        failure = "the meeting had already ended, so there was no recording to stop"
-        _record_stop(context, event, failure=failure)
-        return
-    except ZoomAPIError as exc:
-        if worth_retrying(exc):
-            raise
-        # Zoom lets only the host or an alternative host stop a live recording, and says so
-        # with a 4xx whose code varies (200 or 300, "No permission."): any 4xx is a refusal.
-        _escalate(context, event, refusal=exc)
-        return
-    _record_stop(context, event, failure=None)
-
-
-def _record_stop(context: EventContext, event: ZoomEvent, *, failure: str | None) -> None:
-    audit_and_alert(
+    intent = _intent(
         context,
         event,
         action="recording.stop",
-        target=f"meeting:{event.object_id()}",
+        target=f"meeting:{meeting_id}",
         before={"recording": WHAT_HAPPENED[event.name]},
+        intended={"recording": "stopped"},
+    )
+    if intent is None:
+        log.info("%s for meeting %s: %s", event.name, meeting_id, ALREADY_DONE)
+        return
+    try:
+        context.client(account).stop_recording(meeting_id)
+    except ZoomNotFound:
+        if intent.inherited:
+            _record_stop(context, event, intent, failure=None, note=ALREADY_DONE)
+        else:
+            failure = "the meeting had already ended, so there was no recording to stop"
+            _record_stop(context, event, intent, failure=failure)
+        return
+    except ZoomAPIError as exc:
+        if worth_retrying(exc):
+            raise  # the intent stays unsettled: the retry of this event inherits it
+        # Zoom lets only the host or an alternative host stop a live recording, and says so
+        # with a 4xx whose code varies (200 or 300, "No permission."): any 4xx is a refusal.
+        _escalate(context, event, intent, refusal=exc)
+        return
+    _record_stop(context, event, intent, failure=None)
+
+
+def _record_stop(
+    context: EventContext,
+    event: ZoomEvent,
+    intent: _Intent,
+    *,
+    failure: str | None,
+    note: str | None = None,
+) -> None:
+    _settle_and_alert(
+        context,
+        event,
+        intent.entry_id,
         after={"recording": "stopped" if failure is None else "unknown"},
         confirmed=failure is None,
+        detail=note,
         details=_recording_details(
             event.object(), failure=failure, action="stopped", confirmed=failure is None
         ),
     )
 
 
-def _escalate(context: EventContext, event: ZoomEvent, *, refusal: ZoomAPIError) -> None:
+def _escalate(
+    context: EventContext, event: ZoomEvent, intent: _Intent, *, refusal: ZoomAPIError
+) -> None:
     """Zoom refused the stop: audit the refusal, then end the meeting or not, then alert."""
-    account = event.enforced_account
     obj = event.object()
     meeting_id = event.object_id()
     target = f"meeting:{meeting_id}"
     host_email = _host_email(context, event)
     refused = f"Zoom refused to stop the recording ({refusal})"
-    context.store.audit.append(
-        account_pk=account.id,
-        actor="webhook",
-        action="recording.stop",
-        target=target,
-        before={"recording": "started"},
+    # The stop's intent is settled as refused; the escalation is an audit entry of its own.
+    context.store.audit.complete(
+        intent.entry_id,
         after={"recording": "refused", "zoom_code": refusal.code},
         confirmed=False,
-        now=context.clock(),
+        detail=refused,
     )
     details = _recording_details(
         {**obj, "host_email": host_email},
@@ -217,27 +284,42 @@ def recording_completed(context: EventContext, event: ZoomEvent) -> None:
     action = context.settings.recording_action
     if action == "report" and _stop_was_refused(context, event):
         action = "trash"  # the escalation promised the officer it would be removed
+    done = {"trash": "moved to trash", "delete": "deleted", "report": "reported only"}[action]
+    intent = _intent(
+        context,
+        event,
+        action=f"recording.{action}",
+        target=f"meeting:{obj.get('id', '')}",
+        before={"recording": WHAT_HAPPENED[event.name], "files": obj.get("recording_count")},
+        intended={"recording": done},
+    )
+    if intent is None:
+        log.info("%s %s: %s", event.name, obj.get("id", ""), ALREADY_DONE)
+        return
     failure: str | None = None
+    note: str | None = None
     removed = False
     if action in ("trash", "delete"):
         try:
             removed = context.client(account).delete_recordings(uuid, action=action)
         except ZoomAPIError as exc:
             if worth_retrying(exc):
-                raise
+                raise  # the intent stays unsettled: the retry of this event inherits it
             failure = f"Zoom refused to remove the recording ({exc})"
         if not removed and failure is None:
-            failure = "Zoom had no recording to remove (already removed?)"
-    done = {"trash": "moved to trash", "delete": "deleted", "report": "reported only"}[action]
+            if intent.inherited:
+                # zoomguard's own earlier attempt removed it, then stopped before recording it.
+                removed, note = True, ALREADY_DONE
+            else:
+                failure = "Zoom had no recording to remove (already removed?)"
     confirmed = removed if action != "report" else None
-    audit_and_alert(
+    _settle_and_alert(
         context,
         event,
-        action=f"recording.{action}",
-        target=f"meeting:{obj.get('id', '')}",
-        before={"recording": WHAT_HAPPENED[event.name], "files": obj.get("recording_count")},
+        intent.entry_id,
         after={"recording": done if failure is None else "unchanged"},
         confirmed=confirmed,
+        detail=note,
         details=_recording_details(obj, failure=failure, action=done, confirmed=confirmed),
     )
 
@@ -271,3 +353,34 @@ def _recording_details(
         if failure is None
         else "Check the meeting in the Zoom web portal and remove the recording by hand.",
     )
+
+
+def _settle_and_alert(
+    context: EventContext,
+    event: ZoomEvent,
+    entry_id: int,
+    *,
+    after: Mapping[str, Any],
+    confirmed: bool | None,
+    detail: str | None,
+    details: dict[str, Any],
+) -> None:
+    """Complete the audit intent and write the officer's alert, in one transaction: both or
+    neither, and only by the one caller that settles the intent (so the alert exists once)."""
+    account = event.enforced_account
+    category = event.alert_category
+    with context.store.transaction() as session:
+        if not context.store.audit.complete(
+            entry_id, after=dict(after), confirmed=confirmed, detail=detail, session=session
+        ):
+            log.info("audit entry %d was settled meanwhile: no second alert", entry_id)
+            return
+        context.store.outbox.record_alert(
+            account_pk=account.id,
+            sweep_id=None,
+            delivery=delivery(context.settings, category),
+            category=category,
+            details=details,
+            now=context.clock(),
+            session=session,
+        )

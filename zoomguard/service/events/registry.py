@@ -59,6 +59,9 @@ class ZoomEvent:
     account: AccountRecord | None
     # The alert category its listener declared (None: it writes no alert of its own).
     category: str | None
+    # The inbox row it came from (None when handled outside the worker): what the handler did
+    # is audited under it, so a re-run after a crash does not do it twice.
+    inbox_id: int | None = None
 
     @property
     def enforced_account(self) -> AccountRecord:

@@ -1,0 +1,162 @@
+"""Settle the audit intents a killed process left: re-read Zoom, then audit and alert once.
+
+Before zoomguard PATCHes a meeting it writes an intent (``zoomguard.store.audit``: the values
+before and the values it is about to set) in a transaction of its own; the outcome completes it
+together with the findings and alerts. A process killed in between leaves the intent open. Here
+the meeting is read again: if Zoom holds the values zoomguard meant to set, the change was made,
+and the intent is completed (confirmed) with one "Meeting corrected" alert; if not (or the meeting
+is gone), it is closed as not made, which lists it nowhere as a change. Completing is conditional
+on the intent still being open, so a late original and a reconciliation never both alert.
+
+Recording intents (``recording.stop``, ``recording.trash|delete``) are not re-read here: the
+webhook event that wrote them is retried by the worker, and its re-run inherits and settles them
+(``zoomguard.service.events.recordings``).
+
+Runs in the sweep (for its account, holding the account's lease) and when a worker process
+starts (every account); only intents older than ``RECONCILE_AFTER`` are touched, so a change
+another live process is making right now is left to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from zoomguard.config import Settings
+from zoomguard.errors import ZoomGuardError
+from zoomguard.masking import passcode_state
+from zoomguard.notify import categories
+from zoomguard.service.alerts import delivery
+from zoomguard.service.enforce import MEETING_UPDATE, WEBINAR_UPDATE, split_occurrence
+from zoomguard.store import AccountRecord, AuditRecord, Store
+from zoomguard.zoom.client import ZoomClient
+
+log = logging.getLogger(__name__)
+
+# Longer than one meeting's fix can take in a live process (a PATCH and a re-read, each with
+# Zoom's retries and back-off, about two minutes at worst).
+RECONCILE_AFTER = timedelta(minutes=5)
+
+RECONCILED_NOTE = "confirmed by re-reading Zoom after zoomguard stopped before recording it"
+NOT_MADE_NOTE = "not in Zoom when re-read after zoomguard stopped: the change was not made"
+GONE_NOTE = "the meeting was deleted before zoomguard could confirm the change"
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    completed: int = 0
+    not_made: int = 0
+    left: int = 0  # could not be read now (Zoom failing); the next run tries again
+
+
+def _value(node: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def reconcile_intents(
+    settings: Settings,
+    store: Store,
+    client_for: Callable[[AccountRecord], ZoomClient],
+    *,
+    now: datetime,
+    account: AccountRecord | None = None,
+    older_than: timedelta = RECONCILE_AFTER,
+    settled_now_actors: frozenset[str] = frozenset(),
+) -> ReconcileResult:
+    """Settle the open meeting-update intents written before ``now - older_than``, and those of
+    ``settled_now_actors`` whatever their age (a sweep holding the account's lease knows no
+    other sweep of it is alive, so the intents of sweeps are all left by dead ones)."""
+    completed = not_made = left = 0
+    intents = store.audit.unfinished(
+        before=now, account_pk=account.id if account is not None else None
+    )
+    for intent in intents:
+        if intent.action not in (MEETING_UPDATE, WEBINAR_UPDATE) or intent.account_id is None:
+            continue
+        if intent.actor not in settled_now_actors and intent.at > now - older_than:
+            continue  # possibly in the hands of a live process
+        owner = account if account is not None else store.accounts.get(intent.account_id)
+        if owner is None or owner.status != "active":
+            store.audit.abandon(intent.id, detail="the account is no longer enforced")
+            not_made += 1
+            continue
+        try:
+            outcome = _settle_meeting_update(settings, store, client_for(owner), owner, intent, now)
+        except ZoomGuardError as exc:
+            log.warning("audit intent %d left open: Zoom could not be read (%s)", intent.id, exc)
+            left += 1
+            continue
+        if outcome:
+            completed += 1
+        else:
+            not_made += 1
+    if completed or not_made:
+        log.info("reconciled audit intents: %d made, %d not made", completed, not_made)
+    return ReconcileResult(completed=completed, not_made=not_made, left=left)
+
+
+def _settle_meeting_update(
+    settings: Settings,
+    store: Store,
+    client: ZoomClient,
+    account: AccountRecord,
+    intent: AuditRecord,
+    now: datetime,
+) -> bool:
+    """True when Zoom holds what zoomguard meant to set (completed and alerted once)."""
+    if intent.action == WEBINAR_UPDATE:
+        meeting_id = intent.target.removeprefix("webinar:")
+        meeting = client.get_webinar(meeting_id)
+    else:
+        # A fix of one occurrence is filed as "<meeting id> occurrence <occurrence id>".
+        meeting_id, occurrence_id = split_occurrence(intent.target.removeprefix("meeting:"))
+        meeting = client.get_meeting(meeting_id, occurrence_id)
+    if meeting is None:
+        store.audit.abandon(intent.id, detail=GONE_NOTE)
+        return False
+    intended: Mapping[str, Any] = intent.after if isinstance(intent.after, Mapping) else {}
+    current = {path: passcode_state(path, _value(meeting, path)) for path in intended}
+    if not intended or current != dict(intended):
+        store.audit.abandon(intent.id, detail=NOT_MADE_NOTE)
+        return False
+    before: Mapping[str, Any] = intent.before if isinstance(intent.before, Mapping) else {}
+    host_email = meeting.get("host_email")
+    with store.transaction() as session:
+        if not store.audit.complete(
+            intent.id, after=current, confirmed=True, detail=RECONCILED_NOTE, session=session
+        ):
+            return True  # its own process settled it meanwhile, with its alert
+        store.outbox.record_alert(
+            account_pk=account.id,
+            sweep_id=None,
+            delivery=delivery(settings, categories.MEETING_FIXED),
+            category=categories.MEETING_FIXED,
+            details={
+                "meeting_id": meeting_id,
+                "topic": None,  # the topic may hold identifying text; the meeting id names it
+                "host_email": host_email if isinstance(host_email, str) else None,
+                "start_time": meeting.get("start_time"),
+                "rule_id": None,
+                "rule": "Meeting settings corrected",
+                "reason": None,
+                "guidance": None,
+                "status": "fixed",
+                "changes": [
+                    {"field": path, "before": before.get(path), "after": value}
+                    for path, value in current.items()
+                ],
+                "confirmed": True,
+                "failure": None,
+                "officer_action": None,
+            },
+            now=now,
+            session=session,
+        )
+    return True
