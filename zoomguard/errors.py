@@ -89,6 +89,12 @@ class ZoomNotFound(ZoomAPIError):
     reason = "zoom_not_found"
 
 
+class ZoomScopeMissing(ZoomAPIError):
+    """Zoom refused the call because the app lacks its scope (HTTP 400, code 4711)."""
+
+    reason = "missing_scope"
+
+
 class ZoomRateLimited(ZoomAPIError):
     reason = "zoom_rate_limited"
 

@@ -15,6 +15,7 @@ from zoomguard.rules import policy
 from zoomguard.service.connect import OAuthTokenProvider
 from zoomguard.store import AccountRecord, Store
 from zoomguard.store.models import AUTH_OAUTH
+from zoomguard.zoom import scopes
 from zoomguard.zoom.client import ZoomClient
 from zoomguard.zoom.tokens import S2STokenProvider
 
@@ -80,6 +81,19 @@ def client_for_account(settings: Settings, store: Store, account: AccountRecord)
     )
 
 
+def enabled_features(settings: Settings, profile: policy.Profile) -> list[str]:
+    """The features of ``zoomguard/zoom/scopes.py`` this deployment uses: the sweep, recordings
+    and live controls always, the baseline when the policy keeps any of its items, webhooks when
+    their secret token is set."""
+    features = [scopes.SWEEP]
+    if profile.baseline.items:
+        features.append(scopes.BASELINE)
+    features += [scopes.RECORDINGS, scopes.LIVE_CONTROLS]
+    if settings.zoom_webhook_secret_token:
+        features.append(scopes.WEBHOOKS)
+    return features
+
+
 def connect_s2s(
     settings: Settings,
     store: Store,
@@ -88,8 +102,10 @@ def connect_s2s(
     client_id: str,
     client_secret: str,
     name: str | None = None,
+    profile: policy.Profile | None = None,
 ) -> AccountRecord:
-    """Check Server-to-Server credentials (a token and one page of users), then store them."""
+    """Check Server-to-Server credentials (a token that carries every scope the enabled
+    features need, and one page of users), then store them."""
     tokens = S2STokenProvider(settings.token_url, account_id, client_id, client_secret)
     client = ZoomClient(
         settings.zoom_api_url,
@@ -101,6 +117,18 @@ def connect_s2s(
     )
     try:
         tokens.token()
+        if tokens.granted_scopes is None:
+            log.warning("Zoom's token response lists no scopes; they are not checked")
+        else:
+            features = enabled_features(settings, profile or load_profile(settings))
+            missing = scopes.missing_scopes(tokens.granted_scopes, features)
+            if missing:
+                raise ZoomGuardError(
+                    "the Zoom app lacks scopes the enabled features need: "
+                    + scopes.describe_missing(missing)
+                    + "; add them in the Marketplace, then connect again",
+                    reason="missing_scopes",
+                )
         next(iter(client.list_users(page_size=1)), None)
     finally:
         client.close()

@@ -31,12 +31,21 @@ SWEEP_RUNNING = "running"
 SWEEP_COMPLETED = "completed"
 SWEEP_FAILED = "failed"
 SWEEP_INTERRUPTED = "interrupted"
-SWEEP_STATUSES = (SWEEP_RUNNING, SWEEP_COMPLETED, SWEEP_FAILED, SWEEP_INTERRUPTED)
+# Finished, but it could not list users or meetings, or read most meetings: not a clean bill.
+SWEEP_INCOMPLETE = "incomplete"
+SWEEP_STATUSES = (
+    SWEEP_RUNNING,
+    SWEEP_COMPLETED,
+    SWEEP_INCOMPLETE,
+    SWEEP_FAILED,
+    SWEEP_INTERRUPTED,
+)
 
 FINDING_STATUSES = ("fixed", "failed", "exempt", "reported")
 AUDIT_ACTORS = ("sweep", "webhook", "baseline", "cli", "dashboard")
 
-INBOX_STATUSES = ("pending", "processing", "done", "ignored", "dead")
+# unknown_account: for a Zoom account zoomguard does not know (kept for the officer to see).
+INBOX_STATUSES = ("pending", "processing", "done", "ignored", "unknown_account", "dead")
 ALERT_DELIVERIES = ("immediate", "digest")
 EMAIL_KINDS = ("immediate", "digest", "host_notice")
 EMAIL_STATUSES = ("pending", "sent")

@@ -15,10 +15,11 @@ from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
+from zoomguard.zoom import scopes
 from zoomguard.zoom import webhook_events as zoom
 
 # Zoom requires this scope to subscribe to recording.* events.
-RECORDING_READ_SCOPE = "cloud_recording:read:recording:admin"
+RECORDING_READ_SCOPE = scopes.READ_RECORDING
 
 listeners = EventRegistry()
 
