@@ -506,7 +506,7 @@ def test_a_missing_scope_is_told_by_its_code(
 def test_an_expired_page_token_lists_again_from_the_start(
     zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient]
 ) -> None:
-    users = [{"id": f"u{n}", "email": f"u{n}@example.org"} for n in range(3)]
+    users = [user(f"u{n}") for n in range(3)]
     zoom.get(f"{API}/users", json={"users": users[:2], "next_page_token": "t1"})
     zoom.get(f"{API}/users", status=400, json=zoom_error(300, "Le jeton a expiré."))
     zoom.get(f"{API}/users", json={"users": users[:2], "next_page_token": "t2"})
