@@ -39,6 +39,10 @@ RECORDING_STARTED: Final = webhook_events.RECORDING_STARTED
 RECORDING_COMPLETED: Final = webhook_events.RECORDING_COMPLETED
 # A webhook event failed every retry and was set aside: something may have been missed.
 EVENT_DEAD: Final = "event.dead"
+# A sweep ended without checking what it should (a scope missing, listings refused).
+SWEEP_INCOMPLETE: Final = "sweep.incomplete"
+# The account removed zoomguard's app (Zoom's app_deauthorized): nothing is enforced any more.
+ACCOUNT_DEAUTHORIZED: Final = "account.deauthorized"
 # zoomguard changed (or could not change) an account-level setting to the baseline.
 SETTINGS_BASELINE: Final = "settings.baseline"
 # zoomguard could not set or lock an account-level setting: new meetings may break the rule.
@@ -55,6 +59,8 @@ ALL_CATEGORIES: Final[frozenset[str]] = frozenset(
         RECORDING_STARTED,
         RECORDING_COMPLETED,
         EVENT_DEAD,
+        SWEEP_INCOMPLETE,
+        ACCOUNT_DEAUTHORIZED,
         SETTINGS_BASELINE,
         SETTINGS_BASELINE_FAILED,
     }
@@ -67,6 +73,8 @@ DEFAULT_IMMEDIATE: Final[frozenset[str]] = frozenset(
         MEETING_FIX_FAILED,
         MEETING_UPDATE_CAP,
         EVENT_DEAD,
+        SWEEP_INCOMPLETE,
+        ACCOUNT_DEAUTHORIZED,
         SETTINGS_BASELINE_FAILED,
     }
 )
@@ -82,6 +90,8 @@ CATEGORY_TITLES: Final[dict[str, str]] = {
     RECORDING_STARTED: "A meeting is being recorded",
     RECORDING_COMPLETED: "A meeting was recorded",
     EVENT_DEAD: "A Zoom event could not be processed",
+    SWEEP_INCOMPLETE: "A sweep could not check the account",
+    ACCOUNT_DEAUTHORIZED: "zoomguard's Zoom app was removed from the account",
     SETTINGS_BASELINE: "Account setting changed",
     SETTINGS_BASELINE_FAILED: "Account setting could not be set or locked",
 }
