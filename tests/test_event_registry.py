@@ -94,7 +94,12 @@ def _readme_zoom_app_setup() -> str:
 def test_readme_subscriptions_are_the_registry_s_events() -> None:
     section = _readme_zoom_app_setup()
     paragraph = section[section.index("subscribe to:") :].split("\n\n")[0]
-    assert set(re.findall(r"`([a-z_.]+)`", paragraph)) == set(REGISTRY.subscriptions())
+    # app_deauthorized is no subscription: Zoom sends it to the deauthorization endpoint.
+    subscribed = set(REGISTRY.subscriptions()) - {"app_deauthorized"}
+    assert set(re.findall(r"`([a-z_.]+)`", paragraph)) == subscribed
+    deauthorization = section[section.index("`app_deauthorized` is not") :].split("\n\n")[0]
+    assert "deauthorization" in deauthorization
+    assert "/webhooks/zoom" in deauthorization
 
 
 def test_readme_webhook_scopes_are_the_registry_s_scopes() -> None:

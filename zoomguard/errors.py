@@ -161,3 +161,10 @@ class MalformedEnvelope(ValueError):
 
 class UnusableEvent(ValueError):
     """The stored body cannot be acted on (it passed the receiver's checks, but not ours)."""
+
+
+class UnknownAccount(ZoomGuardError):
+    """An event for a Zoom account zoomguard does not know: kept as ``unknown_account`` for the
+    officer to see, not marked done."""
+
+    reason = "unknown_account"

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from zoomguard.errors import StoreError
+from zoomguard.errors import StoreError, UnknownAccount
 from zoomguard.store import InboxItem, Store, inbox
 from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff
 
@@ -89,6 +89,13 @@ def _process(
     else:
         try:
             handler(item)
+        except UnknownAccount as exc:
+            # Not a failure to retry: kept as unknown_account for the officer to see.
+            if store.inbox.mark_done(
+                item.id, clock(), worker_id=worker_id, status=inbox.UNKNOWN_ACCOUNT, note=str(exc)
+            ):
+                log.warning("inbox event %d (%s): %s", item.id, item.event, exc)
+            return
         except Exception as exc:
             error = _describe(exc)
         else:

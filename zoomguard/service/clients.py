@@ -14,7 +14,7 @@ from zoomguard.errors import PolicyError, ZoomGuardError
 from zoomguard.rules import policy
 from zoomguard.service.connect import OAuthTokenProvider
 from zoomguard.store import AccountRecord, Store
-from zoomguard.store.models import AUTH_OAUTH
+from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH
 from zoomguard.zoom import scopes
 from zoomguard.zoom.client import ZoomClient
 from zoomguard.zoom.tokens import S2STokenProvider
@@ -154,6 +154,32 @@ def env_account(settings: Settings, store: Store) -> AccountRecord:
         settings.zoom_client_secret,
         api_url=settings.zoom_api_url,
     )
+
+
+def register_env_account(settings: Settings, store: Store) -> AccountRecord | None:
+    """At the start of the web, worker and clock processes: register the account the
+    environment names (ZOOM_ACCOUNT_ID/ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET), so its events are
+    enforced from the first second rather than after the first sweep. An account whose app was
+    removed (deauthorized) stays so until someone runs ``zoomguard connect``. Never raises: a
+    process must start even when the account cannot be stored (it logs why)."""
+    if not settings.has_s2s_credentials:
+        return None
+    assert settings.zoom_account_id
+    try:
+        known = store.accounts.by_zoom_id(settings.zoom_account_id)
+        if known is not None and known.status != ACCOUNT_ACTIVE:
+            log.warning(
+                "the account named by ZOOM_ACCOUNT_ID is %s: run `zoomguard connect` to "
+                "enforce it again",
+                known.status,
+            )
+            return known
+        account = env_account(settings, store)
+    except ZoomGuardError as exc:
+        log.error("cannot register the account named by ZOOM_ACCOUNT_ID: %s", exc)
+        return None
+    log.info("enforcing the Zoom account named by ZOOM_ACCOUNT_ID")
+    return account
 
 
 def accounts_to_sweep(
