@@ -106,7 +106,14 @@ def connect_s2s(
 ) -> AccountRecord:
     """Check Server-to-Server credentials (a token that carries every scope the enabled
     features need, and one page of users), then store them."""
-    tokens = S2STokenProvider(settings.token_url, account_id, client_id, client_secret)
+    fetched: list[tuple[str, float]] = []
+    tokens = S2STokenProvider(
+        settings.token_url,
+        account_id,
+        client_id,
+        client_secret,
+        on_token=lambda token, expires_at: fetched.append((token, expires_at)),
+    )
     client = ZoomClient(
         settings.zoom_api_url,
         tokens,
@@ -132,9 +139,15 @@ def connect_s2s(
         next(iter(client.list_users(page_size=1)), None)
     finally:
         client.close()
-    return store.accounts.save_s2s(
+    account = store.accounts.save_s2s(
         account_id, client_id, client_secret, name=name, api_url=settings.zoom_api_url
     )
+    if fetched:
+        # The token just checked carries the scopes granted now; a cached older one may not
+        # (scopes added in the Marketplace reach only tokens issued afterwards).
+        token, expires_at = fetched[-1]
+        store.accounts.save_token(account.id, token, datetime.fromtimestamp(expires_at, UTC))
+    return account
 
 
 def env_account(settings: Settings, store: Store) -> AccountRecord:

@@ -260,7 +260,8 @@ class Sweeper:
     def _note_gap(self, kind: str, cause: str) -> None:
         with self._errors_lock:
             if kind not in self._gaps:
-                log.warning("sweep incomplete: %s", cause)
+                # info: the sweep's result carries the cause, and the CLI prints it once.
+                log.info("sweep incomplete: %s", cause)
             self._gaps.setdefault(kind, cause)
 
     def _has_gap(self, kind: str) -> bool:
@@ -344,7 +345,7 @@ class Sweeper:
             with self._errors_lock:
                 self._unreadable += 1
                 self._gaps.setdefault("read", _cause("read meetings", scopes.READ_MEETING, exc))
-            log.warning("sweep: meeting %s unreadable: %s", meeting_id, exc)
+            log.info("sweep: meeting %s unreadable: %s", meeting_id, exc)
             self.progress.add(skipped=1)
             return
         if meeting is None:  # deleted between list and get: not an error
