@@ -192,3 +192,22 @@ def test_the_web_process_registers_the_environment_s_account(
     assert store.accounts.list_all() == []
     create_app()  # what gunicorn 'zoomguard.webhooks:create_app()' runs
     assert [a.zoom_account_id for a in store.accounts.list_all()] == [sandbox.config.account_id]
+
+
+def test_a_sweep_lists_every_user_first_in_the_largest_pages(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig(users=4, meetings=12, seed=3)) as sandbox:
+        env = zoomguard_env(sandbox, tmp_path / "zoomguard.db")
+        sweep = run_zoomguard(["sweep", "--dry-run"], env)
+        assert sweep.returncode == 0, sweep.stderr
+        listings = [
+            (r.path, r.query)
+            for r in sandbox.state.request_log()
+            if r.method == "GET" and (r.path == "/v2/users" or r.path.endswith("/meetings"))
+        ]
+    user_pages = [i for i, (path, _query) in enumerate(listings) if path == "/v2/users"]
+    meeting_pages = [i for i, (path, _query) in enumerate(listings) if path != "/v2/users"]
+    assert user_pages
+    assert meeting_pages
+    assert max(user_pages) < min(meeting_pages)  # no users' page token held meanwhile
+    assert all("page_size=2000" in listings[i][1] for i in user_pages)
+    assert all("page_size=300" in listings[i][1] for i in meeting_pages)
