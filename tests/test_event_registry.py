@@ -79,7 +79,8 @@ def test_the_handled_and_urgent_sets_are_the_ones_zoomguard_always_had() -> None
         "group.lock_settings_updated",
         "user.settings_updated",
     } == HANDLED_EVENTS
-    assert {"recording.started", "recording.completed"} == URGENT_EVENTS
+    # app_deauthorized too since issue #14: the officer hears at once that nothing is enforced.
+    assert {"recording.started", "recording.completed", "app_deauthorized"} == URGENT_EVENTS
     recording = REGISTRY.listener_for("recording.started")
     assert recording is not None
     assert recording.category == categories.RECORDING_STARTED
