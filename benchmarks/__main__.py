@@ -16,13 +16,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import ingest, memory, recording, sweep
+from benchmarks import ingest, memory, pacing, recording, signin_flood, sweep
 from benchmarks.common import DEFAULT_PG_URL, Context, Result, durability, postgres_available
 from benchmarks.report import entry, machine_info, update_doc, write
 
 BENCHMARKS: dict[str, Callable[[Context], Result]] = {
     sweep.NAME: sweep.run,
+    pacing.NAME: pacing.run,
     ingest.NAME: ingest.run,
+    signin_flood.NAME: signin_flood.run,
     recording.NAME: recording.run,
     memory.NAME: memory.run,
 }
@@ -63,19 +65,28 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="sweep: extrapolate the sequential loop when it would take longer (default 20)",
     )
     parser.add_argument(
-        "--ingest-rates",
-        type=lambda text: [int(x) for x in text.split(",") if x],
-        help="ingest: comma-separated offered rates in events/s (default 100,250,500,1000)",
+        "--ingest-seconds", type=float, help="ingest: seconds of each closed-loop throughput run"
     )
-    parser.add_argument("--ingest-step-seconds", type=float, help="ingest: seconds per rate step")
+    parser.add_argument(
+        "--ingest-runs", type=int, help="ingest: runs per database (default 3, --quick 1)"
+    )
     parser.add_argument(
         "--web-threads",
         type=int,
-        help="ingest: measure only this gunicorn --threads variant (0 = the Procfile as is); "
-        "default: both the Procfile as is and --threads 4",
+        help="ingest: the web process's threads (WEB_THREADS); default: the Procfile's",
     )
     parser.add_argument(
         "--worker-poll", type=float, help="recording: the worker's idle poll interval (seconds)"
+    )
+    parser.add_argument(
+        "--child-python",
+        help="pacing: the Python that runs `zoomguard sweep` (another checkout's environment, "
+        "to compare before and after)",
+    )
+    parser.add_argument(
+        "--pacing-case",
+        action="append",
+        help="pacing: run only these cases, LATENCY:MEETINGS:SHARE[:competing] (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     return parser.parse_args(argv)
@@ -95,10 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = {
         "skip_loop": args.skip_loop,
         "loop_limit_seconds": args.loop_limit_minutes * 60,
-        "ingest_rates": args.ingest_rates,
-        "ingest_step_seconds": args.ingest_step_seconds,
+        "ingest_seconds": args.ingest_seconds,
+        "ingest_runs": args.ingest_runs,
         "worker_poll": args.worker_poll,
         "web_threads": args.web_threads,
+        "child_python": args.child_python,
+        "pacing_cases": args.pacing_case,
     }
     ctx = Context(quick=args.quick, workdir=workdir, pg_url=pg_url, options=options)
     ctx.log(

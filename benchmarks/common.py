@@ -204,7 +204,7 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
     env["ZOOMGUARD_DATABASE_URL"] = database_url
     env["ZOOMGUARD_SECRET_KEY"] = BENCH_SECRET_KEY
     env["ZOOMGUARD_LOG_LEVEL"] = "WARNING"
-    # The venv's scripts (gunicorn, zoomguard) first, whoever started us.
+    # The venv's scripts (waitress-serve, zoomguard) first, whoever started us.
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update(extra)
     return env

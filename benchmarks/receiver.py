@@ -1,8 +1,9 @@
-"""The Procfile's web process (gunicorn serving zoomguard.webhooks:create_app()) on a loopback port.
+"""The Procfile's web process (waitress serving zoomguard.webhooks:create_app) on a loopback port.
 
 The command line is read from the Procfile and run by bash as a process manager would (honcho,
-Heroku), so the benchmark measures exactly what is deployed; only PORT (and, when asked,
-WEB_CONCURRENCY) are set here. Its access log goes to a file in the scratch directory.
+Heroku), so the benchmark measures exactly what is deployed; only PORT and WEB_HOST (and, when
+asked, WEB_CONCURRENCY or WEB_THREADS) are set here. Its output goes to a file in the scratch
+directory.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from zoomguard.webhooks.receiver.signature import sign
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = REPO_ROOT / "Procfile"
+RECEIVER_APP = "zoomguard.webhooks:create_app"
+# The ingest benchmark's reference: same command line, a Flask hello-world in place of the app.
+HELLO_APP = "benchmarks.hello:create_app"
 
 
 def procfile_command(process: str = "web", procfile: Path = PROCFILE) -> str:
@@ -59,12 +63,20 @@ def answers(url: str, secret: str) -> bool:
 
 @contextlib.contextmanager
 def procfile_process(
-    process: str, env: Mapping[str, str], log_dir: Path, *, extra_args: str = ""
+    process: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    extra_args: str = "",
+    app: str = RECEIVER_APP,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run one Procfile process (bash runs the line, as honcho would); stopped with SIGTERM."""
+    """Run one Procfile process (bash runs the line, as honcho would); stopped with SIGTERM.
+
+    ``app`` replaces the receiver's application name in the command line (the hello-world
+    reference runs under exactly the receiver's server options)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     out = (log_dir / f"{process}-{time.monotonic_ns()}.log").open("wb")
-    command = procfile_command(process)
+    command = procfile_command(process).replace(RECEIVER_APP, app)
     child = subprocess.Popen(
         ["bash", "-c", f"exec {command} {extra_args}".rstrip()],
         cwd=REPO_ROOT,
@@ -88,9 +100,16 @@ def procfile_process(
 
 @contextlib.contextmanager
 def web_process(
-    env: Mapping[str, str], log_dir: Path, *, workers: int | None = None, timeout: float = 30.0
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    workers: int | None = None,
+    timeout: float = 30.0,
+    app: str = RECEIVER_APP,
+    started: list[subprocess.Popen[bytes]] | None = None,
 ) -> Iterator[str]:
-    """Run the Procfile's web process; yields the webhook URL once it answers."""
+    """Run the Procfile's web process; yields the webhook URL once it answers. The process is
+    appended to ``started`` when given (for reading its CPU time)."""
     port = free_port()
     run_env = dict(env)
     run_env["PORT"] = str(port)
@@ -99,7 +118,9 @@ def web_process(
         run_env["WEB_CONCURRENCY"] = str(workers)
     url = f"http://127.0.0.1:{port}/webhooks/zoom"
     secret = run_env["ZOOM_WEBHOOK_SECRET_TOKEN"]
-    with procfile_process("web", run_env, log_dir) as child:
+    with procfile_process("web", run_env, log_dir, app=app) as child:
+        if started is not None:
+            started.append(child)
         deadline = time.monotonic() + timeout
         while not answers(url, secret):
             if child.poll() is not None:

@@ -1,7 +1,7 @@
 """Recording stop: from the sandbox sending recording.started to its receiving the stop request.
 
 The real path: the sandbox's webhook dispatcher POSTs the signed event to the Procfile's web
-process (gunicorn), which commits it to the inbox; `zoomguard.runtime.worker.run_worker`
+process (waitress), which commits it to the inbox; `zoomguard.runtime.worker.run_worker`
 (a thread here,
 with the service's EventDispatcher) claims it and sends PATCH /live_meetings/{id}/events
 {"method": "recording.stop"} to the sandbox. Recordings start at random intervals (mean
@@ -165,7 +165,7 @@ def run(ctx: Context) -> Result:
     notes.insert(
         0,
         f"sandbox latency {LATENCY_MS:.0f} ms (the stop counts when it reaches the sandbox); "
-        "receiver = Procfile web process (gunicorn), worker = Procfile worker process "
+        "receiver = Procfile web process (waitress), worker = Procfile worker process "
         f"(zoomguard worker); {events} recordings started at random intervals (mean {SPACING} s) "
         "after one unmeasured warm-up",
     )

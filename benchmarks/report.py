@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks.common import Result
 
-PACKAGES = ("zoomguard", "flask", "werkzeug", "gunicorn", "sqlalchemy", "psycopg", "requests")
+PACKAGES = ("zoomguard", "flask", "werkzeug", "waitress", "sqlalchemy", "psycopg", "requests")
 
 
 def machine_info(pg_version: str | None = None) -> dict[str, Any]:

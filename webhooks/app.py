@@ -21,7 +21,7 @@ from zoomguard.store import Store
 from zoomguard.webhooks import health
 from zoomguard.webhooks.context import EXTENSION_KEY, AppContext
 from zoomguard.webhooks.dashboard.setup import install_dashboard
-from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
+from zoomguard.webhooks.launcher import SweepLauncher
 from zoomguard.webhooks.receiver import routes
 
 log = logging.getLogger("zoomguard.webhooks")
@@ -55,7 +55,7 @@ def create_app(
     """
     standalone = settings is None
     if settings is None:
-        # The web process (gunicorn 'zoomguard.webhooks:create_app()'): configure logging here,
+        # The web process (waitress --call zoomguard.webhooks:create_app): configure logging here,
         # since no
         # zoomguard command runs first; the secret filter applies to everything it logs.
         from zoomguard.runtime.logs import configure_logging
@@ -69,7 +69,9 @@ def create_app(
             "signatures and will not start"
         )
     if store is None:
-        store = Store.open(settings)
+        # No liveness ping per request: a webhook that meets a dead connection gets a 503 and
+        # Zoom delivers it again (make_engine).
+        store = Store.open(settings, pre_ping=False)
     if standalone:
         # The web process: register the account the environment names, so its events are
         # enforced from the first second (the worker and clock do the same when they start).
@@ -116,6 +118,10 @@ def _unexpected_error(exc: Exception) -> tuple[Response, int]:
 
 
 def _add_security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    # One pass over the few headers already set (the dashboard sets its own CSP), then one
+    # extend: seven setdefault calls each scanned the list again.
+    present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118
+    response.headers.extend(
+        (name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present
+    )
     return response

@@ -10,7 +10,7 @@ from flask import current_app
 
 from zoomguard.config import Settings
 from zoomguard.store import Store
-from zoomguard.webhooks.dashboard.sweeps import SweepLauncher
+from zoomguard.webhooks.launcher import SweepLauncher
 
 EXTENSION_KEY = "zoomguard"
 

@@ -6,7 +6,7 @@ the database is unreachable or something is overdue (a load balancer or uptime m
 only the status code; a person reads the JSON). ``/metrics`` is the Prometheus text format of
 ``zoomguard.runtime.metrics``: database-derived metrics always, and this process's own counters only
 when the app says so (``zoomguard run``, where one process is web, worker and clock); see
-zoomguard/metrics.py for why gunicorn's workers do not add theirs.
+zoomguard/runtime/metrics.py for why the web process does not add its own.
 
 Both read the store and settings the app factory put on ``app.extensions`` (``AppContext``).
 """

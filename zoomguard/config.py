@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,6 +21,13 @@ DEFAULT_DATABASE_URL = "sqlite:///zoomguard.db"
 
 RECORDING_ACTIONS = ("trash", "delete", "report")
 LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# zoomguard.notify.smtp maps each to its transport security; a test keeps the two lists equal.
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps", "smtp+ssl")
+DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
+
+# backend[+driver]://... as SQLAlchemy spells a database URL.
+_DATABASE_URL_SHAPE = re.compile(r"(?P<backend>[A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?://")
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,8 @@ class Settings:
     # Zoom rate limits (requests per second per category; Pro plan defaults)
     rate_light: float = 30.0
     rate_medium: float = 20.0
+    # The part of those limits zoomguard's processes use (the rest is left to other apps)
+    rate_share: float = 0.8
     concurrency: int = 16
     http_timeout_seconds: float = 30.0
     max_retries: int = 5
@@ -83,6 +93,13 @@ class Settings:
         """PATCHes zoomguard may send per host per UTC day."""
         return max(0, self.daily_update_limit - self.daily_update_reserve)
 
+    def api_rates(self, part: float = 1.0) -> tuple[float, float]:
+        """(light, medium) requests per second for one process's client: ``part`` of the
+        ``rate_share`` of the plan's limits (a sweep takes all of it, the worker a quarter;
+        see the README's "Rate limits")."""
+        budget = self.rate_share * part
+        return self.rate_light * budget, self.rate_medium * budget
+
     @property
     def has_s2s_credentials(self) -> bool:
         return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
@@ -108,13 +125,14 @@ class Settings:
             webhook_max_body_bytes=reader.int(
                 "ZOOMGUARD_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024
             ),
-            database_url=reader.str("ZOOMGUARD_DATABASE_URL")
-            or _normalise_db_url(reader.str("DATABASE_URL"))
+            database_url=reader.database_url("ZOOMGUARD_DATABASE_URL")
+            or _normalise_db_url(reader.database_url("DATABASE_URL"))
             or DEFAULT_DATABASE_URL,
             secret_key=reader.str("ZOOMGUARD_SECRET_KEY"),
             policy_path=reader.str("ZOOMGUARD_POLICY"),
             rate_light=reader.float("ZOOMGUARD_RATE_LIGHT", 30.0),
             rate_medium=reader.float("ZOOMGUARD_RATE_MEDIUM", 20.0),
+            rate_share=reader.share("ZOOMGUARD_RATE_SHARE", 0.8),
             concurrency=reader.int("ZOOMGUARD_CONCURRENCY", 16, minimum=1),
             http_timeout_seconds=reader.float("ZOOMGUARD_HTTP_TIMEOUT", 30.0),
             max_retries=reader.int("ZOOMGUARD_MAX_RETRIES", 5, minimum=0),
@@ -123,7 +141,7 @@ class Settings:
             recording_action=reader.choice(
                 "ZOOMGUARD_RECORDING_ACTION", RECORDING_ACTIONS, "trash"
             ),
-            smtp_url=reader.str("ZOOMGUARD_SMTP_URL"),
+            smtp_url=reader.smtp_url("ZOOMGUARD_SMTP_URL"),
             alert_to=reader.list("ZOOMGUARD_ALERT_TO"),
             alert_from=reader.str("ZOOMGUARD_ALERT_FROM") or "zoomguard@localhost",
             notify_hosts=reader.bool("ZOOMGUARD_NOTIFY_HOSTS", False),
@@ -135,7 +153,7 @@ class Settings:
             retention_days=reader.int("ZOOMGUARD_RETENTION_DAYS", 90, minimum=1),
             audit_retention_years=reader.int("ZOOMGUARD_AUDIT_RETENTION_YEARS", 7, minimum=1),
             log_format=reader.choice("ZOOMGUARD_LOG_FORMAT", LOG_FORMATS, "text"),
-            log_level=reader.str("ZOOMGUARD_LOG_LEVEL"),
+            log_level=reader.log_level("ZOOMGUARD_LOG_LEVEL"),
         )
         return settings
 
@@ -169,6 +187,46 @@ class _Reader:
             raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
         return value.rstrip("/")
 
+    def database_url(self, name: builtins.str) -> builtins.str | None:
+        # The value is never repeated in the message: it may hold the database password.
+        value = self.str(name)
+        if value is None:
+            return None
+        shape = _DATABASE_URL_SHAPE.match(value)
+        if shape is None:
+            raise ConfigError(
+                f"{name} is not a database URL "
+                "(expected sqlite:///path/to/zoomguard.db or postgresql+psycopg://user:pw@host/db)"
+            )
+        backend = shape.group("backend").lower()
+        if backend not in DATABASE_BACKENDS:
+            raise ConfigError(
+                f"{name} names an unsupported database {backend!r} (use sqlite or postgresql)"
+            )
+        return value
+
+    def smtp_url(self, name: builtins.str) -> builtins.str | None:
+        # Only the scheme is checked here, so that a command fails before it starts work rather
+        # than when the first alert is sent; zoomguard.notify.smtp parses the rest.
+        value = self.str(name)
+        if value is None:
+            return None
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in SMTP_SCHEMES:
+            raise ConfigError(
+                f"{name} must start with one of {', '.join(s + '://' for s in SMTP_SCHEMES)}; "
+                f"got scheme {scheme or '(none)'!r}"
+            )
+        return value
+
+    def log_level(self, name: builtins.str) -> builtins.str | None:
+        value = self.str(name)
+        if value is None:
+            return None
+        if value.upper() not in LOG_LEVELS:
+            raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return value.upper()
+
     def int(
         self, name: builtins.str, default: builtins.int, *, minimum: builtins.int = 0
     ) -> builtins.int:
@@ -193,6 +251,12 @@ class _Reader:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
         if value <= 0:
             raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+        return value
+
+    def share(self, name: builtins.str, default: builtins.float) -> builtins.float:
+        value = self.float(name, default)
+        if value > 1:
+            raise ConfigError(f"{name} must be at most 1, got {value}")
         return value
 
     def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:

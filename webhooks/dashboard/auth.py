@@ -9,8 +9,10 @@
   the local demo); anything else still gets Secure cookies.
 - Every POST of the dashboard carries the session's synchronizer token (``csrf_token``),
   compared in constant time. The webhook endpoint is a different blueprint and is not touched.
-- Sign-ins are checked by ``store.users.authenticate``: slow hashes, and a lockout
-  after repeated failures that holds across processes because it lives in the database.
+- Sign-ins are checked by ``store.users.authenticate`` (slow hashes) under the bounds
+  of ``signin_guard``: one hash at a time, attempt limits per address and overall (429 with
+  Retry-After beyond them), and a lockout per (username, client address). Every refused sign-in
+  gets the same answer, whether the name is unknown, locked or the password wrong.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import (
     Blueprint,
     Flask,
+    Request,
     abort,
+    current_app,
     flash,
     g,
     has_request_context,
@@ -40,13 +44,14 @@ from flask import (
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from zoomguard.service import utcnow
 from zoomguard.store.users import UserRecord
 from zoomguard.webhooks.context import app_context
+from zoomguard.webhooks.dashboard.signin_guard import HASH_BUSY_RETRY_AFTER_SECONDS, SignInGuard
 
 log = logging.getLogger("zoomguard.dashboard")
 
@@ -56,6 +61,13 @@ CSRF_FIELD = "csrf_token"
 CSRF_FAILURE = "The form expired or did not come from this site. Reload the page and try again."
 _HKDF_INFO = b"zoomguard dashboard session signing v1"
 INSECURE_LOOPBACK_COOKIES = "ZOOMGUARD_INSECURE_LOOPBACK_COOKIES"
+SIGNIN_GUARD_KEY = "zoomguard_signin_guard"
+# One answer for every refused sign-in: it must not tell an unknown name from a locked one.
+SIGNIN_REFUSED = (
+    "The username or password is not right. After five failed attempts a username is locked "
+    "for 15 minutes from this address."
+)
+SIGNIN_BUSY = "Too many sign-in attempts just now. Wait a moment and try again."
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,8 +97,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Paths no browser session has any business on: Zoom's deliveries and the probes. Opening the
+# signed cookie there was a tenth of the receiver's CPU per webhook.
+SESSIONLESS_PATHS = ("/webhooks/", "/healthz", "/metrics")
+
+
 class DashboardSessionInterface(SecureCookieSessionInterface):
-    """Secure cookies, except plain http on loopback when the app allows it (tests, demo)."""
+    """Secure cookies, except plain http on loopback when the app allows it (tests, demo); no
+    session at all on ``SESSIONLESS_PATHS``."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(SESSIONLESS_PATHS):
+            return None  # Flask uses a null session: nothing read, nothing written
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         relaxed = (
@@ -109,6 +132,14 @@ def configure_sessions(app: Flask, secret_key: str, *, insecure_loopback_cookies
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.config[INSECURE_LOOPBACK_COOKIES] = insecure_loopback_cookies
+    # Sign-in limits live with the app: one web process, one set of counts (signin_guard).
+    app.extensions[SIGNIN_GUARD_KEY] = SignInGuard()
+
+
+def signin_guard() -> SignInGuard:
+    guard = current_app.extensions[SIGNIN_GUARD_KEY]
+    assert isinstance(guard, SignInGuard)
+    return guard
 
 
 # --- CSRF ----------------------------------------------------------------------------------------
@@ -259,21 +290,34 @@ def login() -> str | WerkzeugResponse | tuple[str, int]:
         if load_user() is not None:
             return redirect(_safe_next(request.args.get("next")))
         return render_template("login.html", next=request.args.get("next", ""))
-    check_csrf()
-    username = request.form.get("username", "")[:150]
-    password = request.form.get("password", "")
-    result = app_context().store.users.authenticate(username, password, now=utcnow())
-    if result.user is None:
-        if result.locked_until is not None:
-            log.warning("dashboard sign-in refused: account locked")
-            message = (
-                "Too many failed sign-ins: this account is locked for a while. "
-                "Try again later or ask an administrator."
-            )
-        else:
-            log.info("dashboard sign-in failed")
-            message = "The username or password is not right."
-        return render_template("login.html", error=message, next=request.form.get("next", "")), 401
+    guard = signin_guard()
+    address = request.remote_addr or "unknown"
+    with guard.hash_slot() as holding:
+        # The slot first: a sign-in turned away because another is being hashed costs next to
+        # nothing and does not use up anyone's attempts.
+        if not holding:
+            log.warning("dashboard sign-in refused: another sign-in is being checked")
+            return _signin_busy(HASH_BUSY_RETRY_AFTER_SECONDS)
+        retry_after = guard.admit(address)
+        if retry_after is not None:
+            log.warning("dashboard sign-in refused: attempt limit reached")
+            return _signin_busy(retry_after)
+        check_csrf()
+        username = request.form.get("username", "")[:150]
+        password = request.form.get("password", "")
+        lockout_name = username.strip().lower()
+        # Hashed even when the name is locked here, so that a locked name answers in the time
+        # an unknown one does.
+        result = app_context().store.users.authenticate(username, password, now=utcnow())
+    if result.user is None or guard.is_locked(lockout_name, address):
+        if result.user is None:
+            guard.record_failure(lockout_name, address)
+        log.info("dashboard sign-in failed")
+        page = render_template(
+            "login.html", error=SIGNIN_REFUSED, next=request.form.get("next", "")
+        )
+        return page, 401
+    guard.record_success(lockout_name, address)
     # A fresh session: whatever an attacker may have planted before sign-in does not survive.
     session.clear()
     session.permanent = True
@@ -282,6 +326,13 @@ def login() -> str | WerkzeugResponse | tuple[str, int]:
     csrf_token()
     log.info("dashboard sign-in: user %d (%s)", result.user.id, result.user.role)
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _signin_busy(retry_after: int) -> WerkzeugResponse:
+    page = render_template("login.html", error=SIGNIN_BUSY, next=request.form.get("next", ""))
+    response = current_app.make_response((page, 429))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.post("/logout")

@@ -21,7 +21,7 @@ from zoomguard.store.users import ROLE_ADMIN, ROLE_PRIVACY_OFFICER
 from zoomguard.webhooks.context import app_context
 from zoomguard.webhooks.dashboard import compliance
 from zoomguard.webhooks.dashboard.auth import current_user, guard_blueprint, require_role
-from zoomguard.webhooks.dashboard.sweeps import Launch
+from zoomguard.webhooks.launcher import Launch
 
 log = logging.getLogger("zoomguard.dashboard")
 

@@ -1,76 +1,26 @@
-"""The `zoomguard` command.
+"""The `zoomguard` command: the click group and its database, connect, sweep and report commands.
 
 Every command reads Settings once, turns any ZoomGuardError into one line on stderr and exit
 status 1 (no traceback), and treats Ctrl-C / SIGTERM as "finish what is in flight, then stop".
+click's own outcomes stay click's: ``--help`` exits 0, a usage mistake prints the usage line and
+exits 2. The other command modules (baseline, demo, service, users) share zoomguard.cli.common
+and are registered here; none of them imports this module.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from zoomguard import formats as reporting
-from zoomguard.config import Settings
+from zoomguard.cli.common import deliver_alerts, fail, load_settings, open_store, stop_on_signals
 from zoomguard.errors import ZoomGuardError
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"zoomguard: {message}", err=True)
-    sys.exit(1)
-
-
-def _settings() -> Settings:
-    from zoomguard.runtime.logs import configure_logging
-
-    settings = Settings.from_env()
-    # One-shot commands print their own results; the log carries only warnings by default.
-    configure_logging(settings, default_level="WARNING")
-    return settings
-
-
-def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Any:
-    """Open the store; a local SQLite database is created/upgraded on first use."""
-    from zoomguard.store import Store
-    from zoomguard.store.migrate import upgrade
-
-    if auto_upgrade is None:
-        auto_upgrade = settings.database_url.startswith("sqlite")
-    if auto_upgrade:
-        upgrade(settings.database_url)
-    return Store.open(settings)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """SIGINT/SIGTERM set an event the work checks; a second Ctrl-C stops at once."""
-    stop = threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-        click.echo(
-            "\nzoomguard: stopping after the meetings in flight (Ctrl-C again to abort)", err=True
-        )
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handle)
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 class ZoomGuardGroup(click.Group):
@@ -79,21 +29,34 @@ class ZoomGuardGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            # click's own outcomes, which click's main() reports the way every click program
+            # does: --help and --version (Exit 0), usage mistakes (usage line, exit 2), a
+            # declined prompt (Abort). They are not zoomguard bugs.
+            raise
         except ZoomGuardError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         except KeyboardInterrupt:
-            _fail("interrupted")
+            fail("interrupted")
         except Exception as exc:
             from sqlalchemy.exc import OperationalError, ProgrammingError
 
+            from zoomguard.store.base import SQLITE_BUSY_TIMEOUT_SECONDS
+
             if isinstance(exc, OperationalError | ProgrammingError):
                 reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-                _fail(f"database error: {reason}")
+                if reason == "database is locked":
+                    fail(
+                        "database error: the SQLite database is locked; another process held "
+                        f"its write lock for more than {SQLITE_BUSY_TIMEOUT_SECONDS} s "
+                        "(is another zoomguard command stuck?)"
+                    )
+                fail(f"database error: {reason}")
             # A bug, not bad input: still one line for the user; the traceback goes to the log
             # at DEBUG level (ZOOMGUARD_LOG_LEVEL=DEBUG) for whoever reports it.
             logging.getLogger("zoomguard.cli").debug("unexpected error", exc_info=True)
             first = str(exc).splitlines()[0] if str(exc) else ""
-            _fail(f"unexpected error ({type(exc).__name__}: {first}); please report it")
+            fail(f"unexpected error ({type(exc).__name__}: {first}); please report it")
 
 
 @click.group(cls=ZoomGuardGroup)
@@ -116,7 +79,7 @@ def db_upgrade(revision: str) -> None:
     """Create or upgrade the database schema (Alembic)."""
     from zoomguard.store.migrate import upgrade
 
-    settings = _settings()
+    settings = load_settings()
     upgrade(settings.database_url, revision)
     click.echo(f"database at {revision}")
 
@@ -138,7 +101,7 @@ def connect(
     """Register a Server-to-Server OAuth app: checks it, then stores it encrypted."""
     from zoomguard import service
 
-    settings = _settings()
+    settings = load_settings()
     account_id = account_id or settings.zoom_account_id
     client_id = client_id or settings.zoom_client_id
     client_secret = client_secret or settings.zoom_client_secret
@@ -152,7 +115,7 @@ def connect(
         if not v
     ]
     if missing:
-        _fail(f"missing {', '.join(missing)} (set them or pass --account-id/--client-id/...)")
+        fail(f"missing {', '.join(missing)} (set them or pass --account-id/--client-id/...)")
     assert account_id
     assert client_id
     assert client_secret
@@ -200,7 +163,7 @@ def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
     """Inspect every scheduled meeting of every user and fix what the policy allows."""
     from zoomguard import service
 
-    settings = _settings()
+    settings = load_settings()
     profile = service.load_profile(settings)
     store = open_store(settings)
     accounts = service.accounts_to_sweep(settings, store, zoom_account_id)
@@ -230,9 +193,9 @@ def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
                 )
             if stop.is_set():
                 break
-    _deliver_alerts(settings, store)
+    deliver_alerts(settings, store)
     if failures:
-        _fail("; ".join(failures))
+        fail("; ".join(failures))
 
 
 def _summary(result: Any, dry_run: bool) -> str:
@@ -253,17 +216,6 @@ def _summary(result: Any, dry_run: bool) -> str:
         ("seconds", f"{result.seconds:.1f}"),
     ]
     return reporting.table(("sweep", "value"), rows)
-
-
-def _deliver_alerts(settings: Settings, store: Any) -> None:
-    """Compose the sweep's emails and try to send them now; failures wait in the outbox."""
-    from zoomguard import notify
-    from zoomguard.service import utcnow
-
-    notify.compose_pending(store, settings, utcnow())
-    if settings.smtp_url:
-        result = notify.flush_outbox(store, notify.sender_from_settings(settings), utcnow())
-        click.echo(f"alerts: {result.sent} sent, {result.pending} waiting in the outbox")
 
 
 # --- report --------------------------------------------------------------------------------
@@ -287,7 +239,7 @@ def report(fmt: str, limit: int) -> None:
     """Open findings, recent changes, dead events and unsent alerts."""
     from zoomguard.cli.report import build_report, render_report
 
-    settings = _settings()
+    settings = load_settings()
     store = open_store(settings)
     click.echo(render_report(build_report(store, settings, limit=limit), fmt))
 

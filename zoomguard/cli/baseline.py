@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from zoomguard.cli.common import deliver_alerts, open_store, stop_on_signals
 from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
 
@@ -41,7 +42,6 @@ def baseline_command(
 ) -> None:
     """Set the account's settings to the privacy baseline and lock them; remove recordings."""
     from zoomguard import service
-    from zoomguard.cli import open_store
 
     settings = Settings.from_env()
     profile = service.load_profile(settings)
@@ -66,8 +66,7 @@ def _run(
     zoom_account_id: str | None,
 ) -> list[str]:
     """Every account in turn; the problems to report (empty when all is well)."""
-    from zoomguard import notify, service
-    from zoomguard.cli import stop_on_signals
+    from zoomguard import service
     from zoomguard.rules import baseline as bl
     from zoomguard.service.baseline import BaselineRunner
 
@@ -100,8 +99,5 @@ def _run(
                 )
             if stop.is_set():
                 break
-    notify.compose_pending(store, settings, service.utcnow())
-    if settings.smtp_url:
-        sent = notify.flush_outbox(store, notify.sender_from_settings(settings), service.utcnow())
-        click.echo(f"alerts: {sent.sent} sent, {sent.pending} waiting in the outbox")
+    deliver_alerts(settings, store)
     return problems

@@ -27,6 +27,7 @@ from zoomguard.sandbox import SandboxServer
 from zoomguard.service.events import EventDispatcher, on_dead
 from zoomguard.store import Store
 from zoomguard.webhooks import create_app
+from zoomguard.zoom import webhook_events
 
 # How long the demo waits for zoomguard to stop the recording before it calls the demo failed
 # (the benchmark's p95 is about 0.1 s; this only guards against a hang).
@@ -54,7 +55,7 @@ class RecordingStopped:
     meeting_id: int
     topic: str
     host_email: str
-    seconds: float  # the sandbox's clock: recording.started emitted -> recording.stop received
+    seconds: float  # the sandbox's clock: "recording started" emitted -> the stop received
 
 
 @contextmanager
@@ -141,8 +142,8 @@ def stop_a_live_recording(sandbox: SandboxServer, meeting_id: int) -> RecordingS
 
 
 def _recording_started_at(sandbox: SandboxServer, meeting_id: int) -> float:
-    """Unix seconds at which the sandbox emitted this meeting's recording.started."""
-    for event in reversed(sandbox.state.events_snapshot("recording.started")):
+    """Unix seconds at which the sandbox emitted this meeting's "recording started" event."""
+    for event in reversed(sandbox.state.events_snapshot(webhook_events.RECORDING_STARTED)):
         if event["payload"]["object"]["id"] == meeting_id:
             return float(event["event_ts"]) / 1000.0
     raise ZoomGuardError(

@@ -1,10 +1,10 @@
 """The long-running service commands: ``zoomguard worker``, ``zoomguard clock``, ``zoomguard run``.
 
-The Procfile runs them as separate processes (web is gunicorn serving
-``zoomguard.webhooks:create_app()``):
+The Procfile runs them as separate processes (web is waitress serving
+``zoomguard.webhooks:create_app``):
 
     release: zoomguard db upgrade
-    web:     gunicorn ... 'zoomguard.webhooks:create_app()'
+    web:     waitress-serve ... --call zoomguard.webhooks:create_app
     worker:  zoomguard worker        (drains the event inbox; run as many as you like)
     clock:   zoomguard clock         (the schedule of zoomguard.runtime.jobs; one is enough)
 
@@ -15,8 +15,8 @@ stops cleanly on SIGTERM
 or Ctrl-C: the web server stops accepting, each worker finishes the event in hand and gives the
 rest back, a sweep in progress finishes the meetings in flight.
 
-``zoomguard.cli`` registers these with ``main.add_command``; the imports of ``zoomguard.cli``
-here happen inside the commands, so either module may be imported first.
+``zoomguard.cli`` registers these with ``main.add_command``; what they share with the other
+commands comes from ``zoomguard.cli.common``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from zoomguard.cli.common import open_store, stop_on_signals
 from zoomguard.config import Settings
 from zoomguard.runtime.logs import configure_logging
 
@@ -51,7 +52,8 @@ _WAIT_SLICE_SECONDS = 0.5
 def _settings_and_store(*, auto_upgrade: bool | None = None) -> tuple[Settings, Store]:
     """Settings, the store, and the account the environment names registered: every service
     process enforces it from its first second, before any sweep."""
-    from zoomguard.cli import open_store
+    # Imported here, not at the top: the `zoomguard` command loads this module for every
+    # command and must not pay for the service layer unless a service process starts.
     from zoomguard.service.clients import register_env_account
 
     settings = Settings.from_env()
@@ -265,8 +267,6 @@ def worker(
     handler_spec: str | None,
 ) -> None:
     """Drain the webhook event inbox until SIGTERM (run several on PostgreSQL)."""
-    from zoomguard.cli import stop_on_signals
-
     factory = load_handler_factory(handler_spec) if handler_spec else None
     settings, store = _settings_and_store(auto_upgrade=None)
     with _serving_metrics(metrics_port), stop_on_signals() as stop:
@@ -302,7 +302,6 @@ def worker(
 )
 def clock(metrics_port: int | None, sweep_interval_seconds: float | None) -> None:
     """Run the schedule (sweeps, alert emails, token renewal, retention) until SIGTERM."""
-    from zoomguard.cli import stop_on_signals
     from zoomguard.runtime.jobs import ServiceJobs, start_scheduler, stop_scheduler
 
     settings, store = _settings_and_store(auto_upgrade=None)
@@ -351,7 +350,6 @@ def run(host: str, port: int, workers: int, sweep_interval_seconds: float | None
     """Web, worker and clock in one process (one small machine; SQLite is fine)."""
     from werkzeug.serving import make_server
 
-    from zoomguard.cli import stop_on_signals
     from zoomguard.runtime.jobs import ServiceJobs, start_scheduler, stop_scheduler
     from zoomguard.webhooks import create_app
     from zoomguard.webhooks.health import PROCESS_METRICS

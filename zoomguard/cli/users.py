@@ -1,7 +1,7 @@
 """`zoomguard user ...`: the people who may sign in to the dashboard.
 
-Registered in zoomguard/cli.py with ``main.add_command(user_command)``. Passwords are asked for
-at a hidden prompt (twice), or read from the first line of standard input with
+Registered in zoomguard/cli/__init__.py with ``main.add_command(user_command)``. Passwords are
+asked for at a hidden prompt (twice), or read from the first line of standard input with
 ``--password-stdin`` for scripts; they are never taken as a command-line argument, which other
 users of the machine could read from the process list.
 """
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import click
 
+from zoomguard.cli.common import open_store
 from zoomguard.config import Settings
 from zoomguard.errors import UserError
 from zoomguard.store import Store
@@ -21,10 +22,7 @@ from zoomguard.store.users import ROLE_TITLES, ROLES
 
 
 def _store() -> Store:
-    from zoomguard.cli import open_store  # here: zoomguard.cli imports this module
-
-    store: Store = open_store(Settings.from_env())
-    return store
+    return open_store(Settings.from_env())
 
 
 def _read_password(password_stdin: bool) -> str:

@@ -48,7 +48,7 @@ from zoomguard.store.models import (
 )
 from zoomguard.store.stats import DatabaseCounts
 from zoomguard.zoom.client import ClientStats
-from zoomguard.zoom.ratelimit import SlidingWindowLimiter
+from zoomguard.zoom.ratelimit import PacingLimiter
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class ProcessMetrics:
             registry=r,
         )
 
-    def client_stats(self, limiters: Mapping[str, SlidingWindowLimiter]) -> ClientStats:
+    def client_stats(self, limiters: Mapping[str, PacingLimiter]) -> ClientStats:
         """A ``ClientStats`` for a ZoomClient that also counts its calls here."""
         return _ObservedClientStats(limiters, self)
 
@@ -124,7 +124,7 @@ class _ObservedClientStats(ClientStats):
     ZoomClient reports each request (every attempt, retries included) as ``record_call``.
     """
 
-    def __init__(self, limiters: Mapping[str, SlidingWindowLimiter], metrics: ProcessMetrics):
+    def __init__(self, limiters: Mapping[str, PacingLimiter], metrics: ProcessMetrics):
         super().__init__(limiters)
         self._metrics = metrics
 

@@ -27,6 +27,22 @@ Strict as Zoom by default, each strictness a switch in ``SandboxConfig``:
 
 Where it differs from Zoom, and why:
 
+- Latency: one configured delay (``latency_ms`` plus a uniform ``latency_jitter_ms``) is spent
+  before the request is counted and handled, none on the way back. Zoom's round trip is split
+  between both ways; putting all of it first is the stricter case for rate limits (requests
+  sent evenly arrive as bunched as the jitter makes them) and costs the client the same time.
+- Per-second limits: a sliding one-second window per category, counted on arrival, 429s not
+  counted. Zoom does not document its window; the sliding one is the strictest reading. Its
+  Retry-After is whole seconds (at least 1) until a slot frees, with ``X-RateLimit-Type: QPS``.
+- Daily limits: only the per-user meeting create/update cap (100 per UTC day); the account's
+  daily limits for heavy APIs are not modelled (zoomguard calls none).
+- Request log ``received_at`` is when the sandbox read the request, before its latency, so
+  reaction times measured with it do not include the simulated network delay.
+- Connections: werkzeug's server closes the connection after every response, so each request
+  opens a new one (Zoom keeps connections alive). A client's CPU per request measured here
+  includes a TCP connect that Zoom would not cost it.
+- Data: generated deterministically from ``seed``; only the endpoints and fields zoomguard uses
+  exist, shaped as in Zoom's OpenAPI documents (tests check responses against them).
 - Scopes: the refusal names the operation's granular scopes, as a granular app sees it; Zoom's
   wording for classic apps (which name classic scopes) is not reproduced. Tokens never carry
   classic scopes (new Server-to-Server apps cannot pick them), though they are accepted.
@@ -40,8 +56,30 @@ Where it differs from Zoom, and why:
   ``x-zm-request-timestamp``, as Zoom's are; their delays are scaled by ``webhook_time_scale``.
 """
 
-from zoomguard.sandbox.config import SandboxConfig
-from zoomguard.sandbox.server import SandboxServer
-from zoomguard.sandbox.state import SandboxState
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoomguard.sandbox.config import SandboxConfig
+    from zoomguard.sandbox.server import SandboxServer
+    from zoomguard.sandbox.state import SandboxState
 
 __all__ = ["SandboxConfig", "SandboxServer", "SandboxState"]
+
+# Loaded on first use (PEP 562): `zoomguard` registers the `sandbox` command, whose module
+# imports sandbox.config, and must not pay for the server and its handlers (0.25 s) on every
+# other command.
+_LAZY = {
+    "SandboxConfig": "zoomguard.sandbox.config",
+    "SandboxServer": "zoomguard.sandbox.server",
+    "SandboxState": "zoomguard.sandbox.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

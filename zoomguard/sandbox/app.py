@@ -95,6 +95,7 @@ class SandboxApp:
                 self._handlers[(path, method)] = target
         self.url_map = Map(rules, merge_slashes=False, strict_slashes=False)
         self._fault_rng = random.Random(f"faults:{state.config.seed}")
+        self._jitter_rng = random.Random(f"jitter:{state.config.seed}")
         self._fault_lock = threading.Lock()
 
     def _authorizing_user(self, ref: str | None) -> str | None:
@@ -119,9 +120,13 @@ class SandboxApp:
     # -- shared steps ------------------------------------------------------------------------
 
     def _sleep_latency(self) -> None:
-        latency = self.state.config.latency_ms
-        if latency > 0:
-            time.sleep(latency / 1000.0)
+        config = self.state.config
+        delay_ms = config.latency_ms
+        if config.latency_jitter_ms > 0:
+            with self._fault_lock:
+                delay_ms += self._jitter_rng.uniform(0.0, config.latency_jitter_ms)
+        if delay_ms > 0:
+            time.sleep(delay_ms / 1000.0)
 
     def _drop(self, request: Request) -> None:
         sock = request.environ.get("werkzeug.socket")
@@ -245,9 +250,13 @@ class SandboxApp:
             return None, error(400, 300, "Request Body should be a valid JSON object.")
 
     def _api(self, request: Request) -> Response:
-        """Route, authenticate, apply scripted faults, rate limits, random failures and latency
-        (in that order, as a request meets them at Zoom), then run the handler; log it all."""
+        """Latency first (the request travels to Zoom), then route, authenticate, apply
+        scripted faults, rate limits and random failures (in that order, as a request meets
+        them at Zoom), then run the handler; log it all."""
         received = time.time()
+        # Zoom counts a request in its per-second window when it arrives, after the network
+        # delay and its jitter: requests sent evenly can arrive bunched together.
+        self._sleep_latency()
         handler, category, params, reply, route = self._route(request)
         body, bad_body = self._json_body(request)
         token: AccessToken | None = None
@@ -270,7 +279,6 @@ class SandboxApp:
         if reply is None:
             reply = bad_body
         outcome = self._roll() if reply is None else None
-        self._sleep_latency()
         if outcome == "drop":
             self._log(request, received, 0, category, params, body)
             self._drop(request)

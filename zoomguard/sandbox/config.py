@@ -81,6 +81,8 @@ class SandboxConfig:
     # zoomguard decides on codes, statuses and headers, never on the wording).
     language: str = "en"
     latency_ms: float = 0.0
+    # Each request is delayed by latency_ms plus a uniform 0..latency_jitter_ms.
+    latency_jitter_ms: float = 0.0
     plan: str = "pro"
     rate_light: float | None = None
     rate_medium: float | None = None

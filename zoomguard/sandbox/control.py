@@ -31,6 +31,7 @@ JSON_TYPE = "application/json"
 
 CONFIG_KNOBS: dict[str, tuple[type, ...]] = {
     "latency_ms": (int, float),
+    "latency_jitter_ms": (int, float),
     "error_rate": (int, float),
     "drop_rate": (int, float),
     "token_ttl_seconds": (int, float),

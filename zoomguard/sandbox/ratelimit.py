@@ -1,29 +1,27 @@
-"""Zoom's per-account per-second limits (a token bucket per category) and the per-user daily cap
-on meeting create/update requests."""
+"""Zoom's per-account per-second limits (a sliding one-second window per category, counted when
+a request arrives) and the per-user daily cap on meeting create/update requests."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-    rate: float
+# Lets a send at exactly one window ago count as outside it despite float rounding.
+_SLACK = 1e-9
 
 
 class RateLimiter:
-    """One bucket per category holding at most one second's worth of requests.
+    """Per category, at most ``rate`` requests in any one-second window, counted on arrival.
 
-    A client that paces itself at the published rate never sees a 429; one that bursts past it
-    does, with the seconds to wait. ``rate_of`` is read on every call so a test can change the
-    plan or the limits while the server runs.
+    Zoom does not document how it counts its per-second window; a sliding window is the
+    strictest reading (no one-second span, wherever it starts, holds more than the rate), so a
+    client that passes here passes a fixed-window counter too. Requests answered 429 are not
+    counted. ``rate_of`` is read on every call so a test can change the plan or the limits while
+    the server runs. Rates below 1 allow one request per ``1 / rate`` seconds.
     """
 
     def __init__(
@@ -32,27 +30,27 @@ class RateLimiter:
         self._rate_of = rate_of
         self._clock = clock
         self._lock = threading.Lock()
-        self._buckets: dict[str, _Bucket] = {}
+        self._arrivals: dict[str, deque[float]] = {}
 
     def acquire(self, category: str) -> float:
-        """Take one request's token; return 0 if allowed, else the seconds until one is free."""
+        """Count one request; return 0 if allowed, else the seconds until one would be."""
         rate = self._rate_of(category)
+        if rate <= 0:
+            return math.inf
+        capacity, window = (math.floor(rate), 1.0) if rate >= 1 else (1, 1.0 / rate)
         now = self._clock()
         with self._lock:
-            bucket = self._buckets.get(category)
-            if bucket is None or bucket.rate != rate:
-                bucket = _Bucket(tokens=rate, updated=now, rate=rate)
-                self._buckets[category] = bucket
-            bucket.tokens = min(rate, bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
+            arrivals = self._arrivals.setdefault(category, deque())
+            while arrivals and arrivals[0] <= now - window + _SLACK:
+                arrivals.popleft()
+            if len(arrivals) < capacity:
+                arrivals.append(now)
                 return 0.0
-            return (1.0 - bucket.tokens) / rate if rate > 0 else math.inf
+            return arrivals[-capacity] + window - now
 
     def reset(self) -> None:
         with self._lock:
-            self._buckets.clear()
+            self._arrivals.clear()
 
 
 def next_utc_midnight(now: datetime) -> datetime:

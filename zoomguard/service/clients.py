@@ -46,6 +46,11 @@ def load_profile(settings: Settings) -> policy.Profile:
     return policy.load_profile(text)
 
 
+# The worker reacts to webhooks: a few calls per event, in bursts. It paces itself at a quarter
+# of zoomguard's budget, so a burst of events cannot starve a running sweep for long.
+WORKER_RATE_PART = 0.25
+
+
 def _s2s_tokens(settings: Settings, store: Store, account: AccountRecord) -> S2STokenProvider:
     account_id, client_id, client_secret = store.accounts.s2s_credentials(account)
 
@@ -61,20 +66,24 @@ def _s2s_tokens(settings: Settings, store: Store, account: AccountRecord) -> S2S
     return tokens
 
 
-def client_for_account(settings: Settings, store: Store, account: AccountRecord) -> ZoomClient:
+def client_for_account(
+    settings: Settings, store: Store, account: AccountRecord, *, rate_part: float = 1.0
+) -> ZoomClient:
     """The one ZoomClient factory: a client for a stored account, whichever way it was
-    connected (Server-to-Server or user OAuth), its tokens persisted encrypted."""
+    connected (Server-to-Server or user OAuth), its tokens persisted encrypted, paced at
+    ``rate_part`` of zoomguard's share of the rate limits."""
     tokens: S2STokenProvider | OAuthTokenProvider
     if account.auth_type == AUTH_OAUTH:
         # Connected from the browser: user OAuth tokens, refreshed under the account's row lock.
         tokens = OAuthTokenProvider(settings, store, account.id)
     else:
         tokens = _s2s_tokens(settings, store, account)
+    rate_light, rate_medium = settings.api_rates(rate_part)
     return ZoomClient(
         account.api_url or settings.zoom_api_url,
         tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
+        rate_light=rate_light,
+        rate_medium=rate_medium,
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
         pool_size=settings.concurrency * 2,
@@ -114,11 +123,12 @@ def connect_s2s(
         client_secret,
         on_token=lambda token, expires_at: fetched.append((token, expires_at)),
     )
+    rate_light, rate_medium = settings.api_rates()
     client = ZoomClient(
         settings.zoom_api_url,
         tokens,
-        rate_light=settings.rate_light,
-        rate_medium=settings.rate_medium,
+        rate_light=rate_light,
+        rate_medium=rate_medium,
         timeout=settings.http_timeout_seconds,
         max_retries=settings.max_retries,
     )

@@ -52,9 +52,10 @@ class Store:
         self.stats = Stats(self.db)
 
     @classmethod
-    def open(cls, settings: Settings) -> Store:
-        """Connect to ``settings.database_url``; StoreError if it is not migrated to head."""
-        engine = make_engine(settings.database_url)
+    def open(cls, settings: Settings, *, pre_ping: bool = True) -> Store:
+        """Connect to ``settings.database_url``; StoreError if it is not migrated to head.
+        ``pre_ping``: see ``make_engine``."""
+        engine = make_engine(settings.database_url, pre_ping=pre_ping)
         try:
             ensure_current(engine)
             vault = Vault(settings.secret_key) if settings.secret_key else None

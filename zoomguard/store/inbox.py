@@ -20,6 +20,7 @@ UPDATE repeats the "is it due" test either way, so a row is never claimed twice.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -125,6 +126,10 @@ def _ours(event_id: int, worker_id: str | None) -> ColumnElement[bool]:
     return condition
 
 
+# One per process: see Inbox.add_event.
+_SQLITE_RECEIVERS = threading.Lock()
+
+
 class Inbox:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -167,6 +172,12 @@ class Inbox:
         }
         if session is not None:
             return _insert_event(session, values)
+        if self._db.engine.dialect.name == "sqlite":
+            # The receiver's threads queue here, waking as soon as the previous INSERT commits,
+            # rather than in SQLite's busy handler, which sleeps in steps of up to 100 ms while
+            # another connection holds the write lock: 4 threads managed 150 webhooks/s that way.
+            with _SQLITE_RECEIVERS, self._db.connection() as connection:
+                return _insert_event(connection, values)
         with self._db.connection() as connection:
             return _insert_event(connection, values)
 

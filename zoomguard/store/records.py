@@ -395,7 +395,6 @@ class UserRecord:
 @dataclass(frozen=True)
 class LoginResult:
     user: UserRecord | None  # None: refused
-    locked_until: datetime | None = None  # set when the account is (now) locked
 
     @property
     def ok(self) -> bool:

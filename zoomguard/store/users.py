@@ -16,13 +16,13 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
 from zoomguard.errors import UserError
-from zoomguard.store.database import Database, as_utc_or_none, utcnow
+from zoomguard.store.database import Database, utcnow
 from zoomguard.store.models import DashboardUser
 from zoomguard.store.records import (
     ROLE_ADMIN,
@@ -36,8 +36,6 @@ from zoomguard.store.records import (
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # bounds the work one sign-in attempt can cause
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@+-]{0,149}")
 
@@ -162,7 +160,7 @@ class DashboardUsers:
     def set_password(
         self, username: str, password: str, *, now: datetime | None = None
     ) -> UserRecord:
-        """Change a password; also lifts a lockout and ends the user's existing sessions."""
+        """Change a password; also ends the user's existing sessions."""
         name = normalise_username(username)
         check_password_strength(password)
         hashed = hash_password(password)
@@ -211,11 +209,14 @@ class DashboardUsers:
     def authenticate(
         self, username: str, password: str, *, now: datetime | None = None
     ) -> LoginResult:
-        """Check a sign-in. After ``MAX_FAILED_LOGINS`` failures in a row the user is locked out
-        for ``LOCKOUT``; while locked, even the right password is refused (without being checked).
+        """Check a sign-in: the password is always hashed (against a dummy hash for an unknown
+        name), so the time taken does not tell which names exist.
 
-        The password is hashed outside any transaction: on SQLite a write transaction holds the
-        database's only write lock, which a slow hash must not keep.
+        Lockouts after repeated failures are the web process's, per (username, client address)
+        (zoomguard.webhooks.dashboard.signin_guard): a lock kept here, per user, would let anyone
+        lock an administrator out everywhere. The password is hashed outside any transaction: on
+        SQLite a write transaction holds the database's only write lock, which a slow hash must
+        not keep; a failure writes nothing.
         """
         moment = now or utcnow()
         try:
@@ -228,38 +229,22 @@ class DashboardUsers:
         with self._db.transaction() as session:
             row = _by_name(session, name) if name else None
             if row is not None:
-                locked_until = as_utc_or_none(row.locked_until)
-                if locked_until is not None and locked_until > moment:
-                    return LoginResult(None, locked_until=locked_until)
                 row_id, stored_hash = row.id, row.password_hash
         matches = verify_password(password, stored_hash)
-        if row_id is None:
+        if row_id is None or not matches:
             return LoginResult(None)
         with self._db.transaction() as session:
-            locked = session.scalars(
+            current = session.scalars(
                 select(DashboardUser).where(DashboardUser.id == row_id).with_for_update()
             ).first()
-            if locked is None:  # deleted meanwhile
-                return LoginResult(None)
-            if matches and locked.password_hash == stored_hash:
-                locked.failed_logins = 0
-                locked.locked_until = None
-                locked.last_login_at = moment
-                session.flush()
-                return LoginResult(user_record(locked))
-            previous_lock = as_utc_or_none(locked.locked_until)
-            if previous_lock is not None and previous_lock <= moment:
-                locked.failed_logins = 0  # the last lockout has run out: count afresh
-                locked.locked_until = None
-            locked.failed_logins = (locked.failed_logins or 0) + 1
-            if locked.failed_logins >= MAX_FAILED_LOGINS:
-                locked.locked_until = moment + LOCKOUT
+            if current is None or current.password_hash != stored_hash:
+                return LoginResult(None)  # deleted, or the password changed meanwhile
+            current.last_login_at = moment
             session.flush()
-            return LoginResult(None, locked_until=as_utc_or_none(locked.locked_until))
+            return LoginResult(user_record(current))
 
 
 __all__ = [
-    "MAX_FAILED_LOGINS",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "ROLES",

@@ -83,8 +83,8 @@ class ZoomClient(ZoomTransport):
         return cls(
             settings.zoom_api_url,
             provider,
-            rate_light=settings.rate_light,
-            rate_medium=settings.rate_medium,
+            rate_light=settings.api_rates()[0],
+            rate_medium=settings.api_rates()[1],
             timeout=settings.http_timeout_seconds,
             max_retries=settings.max_retries,
             pool_size=max(32, settings.concurrency * 2),

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 
 from zoomguard.errors import ZoomAuthError, ZoomUnavailable
 
@@ -127,6 +126,10 @@ class S2STokenProvider:
                 self._access_token, self._expires_at = access_token, expires_at
 
     def _fetch(self) -> None:
+        # Imported here: Authlib (with its JOSE stack) takes a quarter of a second to load,
+        # and a process that starts from a stored token never needs it.
+        from authlib.integrations.requests_client import OAuth2Session
+
         requested_at = self._clock()
         session = OAuth2Session(
             client_id=self._client_id,

@@ -8,12 +8,15 @@ threads of a sweep. Every request:
 3. is sent; then, by answer:
    - 2xx: done;
    - 401 with Zoom code 124: the token is invalidated and the request retried once;
-   - 429: with a Retry-After within ``max_retry_after`` seconds the whole category waits that
-     long (so the other threads stop too), without one the request backs off with full jitter;
-     a far Retry-After or a daily ``X-RateLimit-Type`` raises ``ZoomRateLimited`` (reason
-     ``daily_limit``) instead of sleeping for hours; a meeting update (PATCH /meetings/..) that
-     is still refused with 429 after one back-off is the per-user daily update cap
-     (``daily_update_limit``): Zoom says which only in words, and in the account's language;
+   - 429: a far Retry-After or a daily ``X-RateLimit-Type`` raises ``ZoomRateLimited``
+     (reason ``daily_limit``; ``daily_update_limit`` on a meeting update) instead of sleeping
+     for hours; a meeting update (PATCH /meetings/..) still refused with 429 after one back-off
+     is the per-user daily update cap (``daily_update_limit``): Zoom says which only in words,
+     and in the account's language. Otherwise it is a per-second 429: the category's pacing
+     rate is cut (``PacingLimiter.slow_down``; it climbs back slowly) and the request is retried
+     after its Retry-After (within ``max_retry_after`` seconds) or, without one, after a backoff
+     with full jitter. The other threads keep going at the lower rate: no 429 stalls the whole
+     category;
    - 5xx, connection errors and timeouts: bounded retries with backoff, then ``ZoomUnavailable``;
    - any other 4xx: ``ZoomAPIError`` (``ZoomNotFound`` for 404, ``ZoomScopeMissing`` for code
      4711) with Zoom's code and message.
@@ -50,7 +53,7 @@ from zoomguard.errors import (
     ZoomScopeMissing,
     ZoomUnavailable,
 )
-from zoomguard.zoom.ratelimit import SlidingWindowLimiter
+from zoomguard.zoom.ratelimit import PacingLimiter
 from zoomguard.zoom.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,8 @@ INVALID_FIELD = 300
 # How often one listing starts again from its first page after its page token expired.
 MAX_LISTING_RESTARTS = 3
 _MEETING_PATH = re.compile(r"^/meetings/[^/]+$")
+# Requests are paced at this share of the rate they are given (see ZoomTransport.__init__).
+JITTER_HEADROOM = 0.97
 
 ResponseObserver = Callable[[str, str, int, float], None]
 
@@ -83,7 +88,7 @@ class ClientStats:
     ``status`` 0 counts attempts that got no HTTP answer (connection error or timeout).
     """
 
-    def __init__(self, limiters: Mapping[str, SlidingWindowLimiter]) -> None:
+    def __init__(self, limiters: Mapping[str, PacingLimiter]) -> None:
         self._lock = threading.Lock()
         self._limiters = limiters
         self._calls: Counter[tuple[str, int]] = Counter()
@@ -206,9 +211,11 @@ class ZoomTransport:
         self._rng: _Uniform = rng if rng is not None else random.Random()
         self._rng_lock = threading.Lock()
         self._on_response = on_response
-        self.limiters: dict[str, SlidingWindowLimiter] = {
-            LIGHT: SlidingWindowLimiter.per_second(rate_light, clock=clock, sleep=sleep),
-            MEDIUM: SlidingWindowLimiter.per_second(rate_medium, clock=clock, sleep=sleep),
+        # Paced a little under the rate: Zoom counts requests when they arrive, and latency
+        # jitter can bring evenly sent requests closer together on the way.
+        self.limiters: dict[str, PacingLimiter] = {
+            category: PacingLimiter(rate * JITTER_HEADROOM, clock=clock, sleep=sleep)
+            for category, rate in ((LIGHT, rate_light), (MEDIUM, rate_medium))
         }
         self.stats = ClientStats(self.limiters)
         # One Session shared by all threads, not one per thread: Session.request() keeps no
@@ -217,6 +224,13 @@ class ZoomTransport:
         # shared mutable state, the cookie jar, is switched off (Zoom's API is bearer-token
         # only). Thread-local sessions would open a pool per thread and never share connections.
         self._session = requests.Session()
+        # Proxy and CA bundle variables (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) are read
+        # once here, for the API's host, instead of on every request: with trust_env, requests
+        # re-reads them per call, which cost 7 % of a sweep's CPU.
+        from_env = self._session.merge_environment_settings(self.api_url, {}, None, None, None)
+        self._session.proxies.update(from_env["proxies"])
+        self._session.verify = from_env["verify"]
+        self._session.trust_env = False
         self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("https://", adapter)
@@ -379,9 +393,16 @@ class ZoomTransport:
                 raise ZoomAuthError(message, status=status, code=code, method=method, path=path)
             if status == 429:
                 self.stats.record_rate_limited()
-                if retries > 0 and method == "PATCH" and _MEETING_PATH.match(path):
-                    # Refused again after backing off: the per-user daily update cap, which
-                    # Zoom names only in (translated) words. Retrying cannot help today.
+                limit_type = response.headers.get("X-RateLimit-Type", "").lower()
+                if (
+                    retries > 0
+                    and not limit_type
+                    and method == "PATCH"
+                    and _MEETING_PATH.match(path)
+                ):
+                    # Refused again after backing off, and no header says which limit: the
+                    # per-user daily update cap, which Zoom names only in (translated) words.
+                    # (A per-second 429 says X-RateLimit-Type: QPS.) Retrying cannot help.
                     raise ZoomRateLimited(
                         message,
                         status=status,
@@ -391,6 +412,10 @@ class ZoomTransport:
                         reason="daily_update_limit",
                     )
                 delay = self._rate_limit_delay(response, method, path, code, message)
+                # Here the 429 is a per-second one (daily limits raised above): the category
+                # slows down, and only this request waits for Retry-After.
+                if limiter.slow_down(started):
+                    log.info("%s: rate limited, now %.1f requests/s", category, limiter.rate)
                 if retries >= self._max_retries:
                     raise ZoomRateLimited(
                         f"{message} (still rate limited after {retries + 1} attempts)",
@@ -404,14 +429,8 @@ class ZoomTransport:
                     self._retry_after_backoff(method, path, "HTTP 429", retries)
                 else:
                     self.stats.record_retry()
-                    log.info(
-                        "%s %s: rate limited, %s category waits %.1f s",
-                        method,
-                        path,
-                        category,
-                        delay,
-                    )
-                    limiter.defer(delay)
+                    log.info("%s %s: rate limited, retry in %.1f s", method, path, delay)
+                    self._sleep(delay)
                 continue
             if status >= 500:
                 if retries >= self._max_retries:

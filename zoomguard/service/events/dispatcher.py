@@ -19,7 +19,13 @@ from zoomguard.config import Settings
 from zoomguard.errors import UnknownAccount, UnusableEvent
 from zoomguard.notify import categories
 from zoomguard.rules import policy
-from zoomguard.service.clients import Clock, client_for_account, load_profile, utcnow
+from zoomguard.service.clients import (
+    WORKER_RATE_PART,
+    Clock,
+    client_for_account,
+    load_profile,
+    utcnow,
+)
 from zoomguard.service.events.app import listeners as app_listeners
 from zoomguard.service.events.meetings import listeners as meeting_listeners
 from zoomguard.service.events.recordings import listeners as recording_listeners
@@ -63,7 +69,7 @@ class EventDispatcher:
         self.clock = clock
         self.registry = registry
         self._client_factory = client_factory or (
-            lambda account: client_for_account(settings, store, account)
+            lambda account: client_for_account(settings, store, account, rate_part=WORKER_RATE_PART)
         )
         self._clients: dict[int, ZoomClient] = {}
         self._lock = threading.Lock()
