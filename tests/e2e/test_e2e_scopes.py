@@ -211,3 +211,32 @@ def test_a_sweep_lists_every_user_first_in_the_largest_pages(tmp_path: Path) -> 
     assert max(user_pages) < min(meeting_pages)  # no users' page token held meanwhile
     assert all("page_size=2000" in listings[i][1] for i in user_pages)
     assert all("page_size=300" in listings[i][1] for i in meeting_pages)
+
+
+def test_one_user_s_meetings_unlisted_leaves_the_sweep_incomplete_not_stopped(
+    tmp_path: Path,
+) -> None:
+    from zoomguard.service import Sweeper, client_for_account, env_account, load_profile
+
+    with SandboxServer(SandboxConfig()) as sandbox:
+        state = sandbox.state
+        hosts = [state.add_user(f"host{n}@agency.example") for n in range(3)]
+        for host in hosts:
+            state.add_meeting(host, topic="Intake", settings=OPEN)
+        state.fail_once("GET", f"/v2/users/{hosts[1]['id']}/meetings", status=400, code=300)
+        env = zoomguard_env(sandbox, tmp_path / "zoomguard.db")
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        store = Store.open(settings)
+        try:
+            account = env_account(settings, store)
+            with client_for_account(settings, store, account) as client:
+                result = Sweeper(
+                    settings, store, client, account, profile=load_profile(settings)
+                ).run()
+        finally:
+            store.close()
+    assert result.status == "incomplete"
+    assert result.error == "cannot list meetings: Zoom answered HTTP 400, code 300"
+    assert result.counts.meetings == 2  # the other users' meetings were still checked
+    assert result.counts.fixed >= 2

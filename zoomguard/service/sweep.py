@@ -47,6 +47,8 @@ from zoomguard.zoom.client import MAX_PAGE_SIZE, MAX_USERS_PAGE_SIZE, ZoomClient
 log = logging.getLogger(__name__)
 
 SWEEP_LEASE_SECONDS = 15 * 60
+# A gap that is not a cause of its own: the scope to list meetings is missing for every user.
+_LISTING_REFUSED = "listing refused"
 
 
 @dataclass
@@ -211,8 +213,8 @@ class Sweeper:
             def list_user(user: Mapping[str, Any]) -> None:
                 user_id = str(user.get("id", ""))
                 email = user.get("email") if isinstance(user.get("email"), str) else None
-                if self._has_gap("meetings"):
-                    return  # listing was refused for the whole app: no use asking per user
+                if self._has_gap(_LISTING_REFUSED):
+                    return  # the app may not list meetings at all: no use asking per user
                 try:
                     for item in self.client.list_meetings(
                         user_id, type="scheduled", page_size=MAX_PAGE_SIZE
@@ -225,7 +227,10 @@ class Sweeper:
                 except ZoomAPIError as exc:
                     if isinstance(exc, ZoomAuthError):
                         raise
-                    self._note_gap("meetings", _cause("list meetings", scopes.LIST_MEETINGS, exc))
+                    cause = _cause("list meetings", scopes.LIST_MEETINGS, exc)
+                    self._note_gap("meetings", cause)
+                    if isinstance(exc, ZoomScopeMissing):
+                        self._note_gap(_LISTING_REFUSED, cause)
 
             # Every user first, in the largest pages Zoom allows: the users' page token is then
             # never held while meetings are listed and read.
