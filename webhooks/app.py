@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from zoomguard.config import Settings
 from zoomguard.errors import ConfigError, StoreError
+from zoomguard.service.clients import register_env_account
 from zoomguard.store import Store
 from zoomguard.webhooks import health
 from zoomguard.webhooks.context import EXTENSION_KEY, AppContext
@@ -52,6 +53,7 @@ def create_app(
     dashboard's session cookie go without the Secure flag on plain http to 127.0.0.1 only
     (tests and the local demo).
     """
+    standalone = settings is None
     if settings is None:
         # The web process (waitress --call zoomguard.webhooks:create_app): configure logging here,
         # since no
@@ -70,6 +72,10 @@ def create_app(
         # No liveness ping per request: a webhook that meets a dead connection gets a 503 and
         # Zoom delivers it again (make_engine).
         store = Store.open(settings, pre_ping=False)
+    if standalone:
+        # The web process: register the account the environment names, so its events are
+        # enforced from the first second (the worker and clock do the same when they start).
+        register_env_account(settings, store)
 
     app = Flask(__name__)
     # Also enforced by werkzeug for declared lengths; routes._read_body handles chunked bodies.

@@ -89,6 +89,12 @@ class ZoomNotFound(ZoomAPIError):
     reason = "zoom_not_found"
 
 
+class ZoomScopeMissing(ZoomAPIError):
+    """Zoom refused the call because the app lacks its scope (HTTP 400, code 4711)."""
+
+    reason = "missing_scope"
+
+
 class ZoomRateLimited(ZoomAPIError):
     reason = "zoom_rate_limited"
 
@@ -162,3 +168,10 @@ class MalformedEnvelope(ValueError):
 
 class UnusableEvent(ValueError):
     """The stored body cannot be acted on (it passed the receiver's checks, but not ours)."""
+
+
+class UnknownAccount(ZoomGuardError):
+    """An event for a Zoom account zoomguard does not know: kept as ``unknown_account`` for the
+    officer to see, not marked done."""
+
+    reason = "unknown_account"

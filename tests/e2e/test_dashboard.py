@@ -358,6 +358,35 @@ def test_a_privacy_officer_reads_and_exports_but_cannot_connect_or_sweep(
     assert sqlite_store.sweeps.recent() == []
 
 
+def test_events_for_an_unknown_account_are_shown_to_the_officer(
+    app: Flask, sqlite_store: Store
+) -> None:
+    event_id, _ = sqlite_store.inbox.add_event(
+        dedupe_key="unknown-1",
+        event="recording.started",
+        zoom_account_id="not-connected",
+        event_ts=None,
+        body="{}",
+        status="pending",
+        now=datetime.now(UTC),
+    )
+    claimed = sqlite_store.inbox.claim_events("test", 10, datetime.now(UTC), 60)
+    assert [item.id for item in claimed] == [event_id]
+    assert sqlite_store.inbox.mark_done(
+        event_id,
+        datetime.now(UTC),
+        worker_id="test",
+        status="unknown_account",
+        note="Zoom account not-connected is not connected",
+    )
+    client = app.test_client()
+    sign_in(client, OFFICER)
+    page = client.get("/").get_data(as_text=True)
+    section = page[page.index('id="unknown-heading"') :].split("</section>")[0]
+    assert "recording.started" in section
+    assert "Zoom account not-connected is not connected" in section
+
+
 # --- connecting accounts -------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from zoomguard.config import Settings
 from zoomguard.rules import policy
+from zoomguard.runtime.health import check_health
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.events import EventDispatcher, on_dead
@@ -229,11 +230,26 @@ def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
             "client_id": rig.settings.zoom_client_id,
         },
     }
+    # Another app's uninstall on the same account says nothing about zoomguard's app.
+    other_app = {**body, "payload": {**body["payload"], "client_id": "someone-else"}}
+    assert rig.post_signed(other_app) == 200
+    rig.drain()
+    still = rig.store.accounts.by_zoom_id(account_id)
+    assert still is not None
+    assert still.status == "active"
+    assert "account.deauthorized" not in rig.alert_categories()
+
     assert rig.post_signed(body) == 200
     rig.drain()
     account = rig.store.accounts.by_zoom_id(account_id)
     assert account is not None
     assert account.status == "deauthorized"
+    # The officer is told at once, and /healthz says so.
+    assert rig.alert_categories().count("account.deauthorized") == 1
+    health = check_health(rig.store, rig.settings)
+    accounts_check = health.check("accounts")
+    assert accounts_check is not None
+    assert not accounts_check.ok
     assert not account.has_client_secret
     assert not account.has_access_token
     # Events for that account are no longer acted on.

@@ -157,6 +157,7 @@ def test_three_worker_processes_handle_each_of_1000_events_exactly_once(
         "processing": 0,
         "done": 1000,
         "ignored": 0,
+        "unknown_account": 0,
         "dead": 0,
     }
 
@@ -368,7 +369,16 @@ def test_zoomguard_run_serves_works_and_stops_on_sigterm(
         run = start(processes, tmp_path, "run", ["run", "--port", str(port)], env)
         report = wait_until(lambda: healthz(port), timeout=30)
         assert report is not None, run.output()
-        assert set(report["checks"]) == {"database", "sweeps", "inbox", "outbox", "dead_events"}
+        assert set(report["checks"]) == {
+            "database",
+            "sweeps",
+            "sweep_coverage",
+            "accounts",
+            "inbox",
+            "outbox",
+            "unknown_accounts",
+            "dead_events",
+        }
 
         sandbox.set_webhook_url(f"http://127.0.0.1:{port}/webhooks/zoom")
         meeting_id = make_meeting_noncompliant(sandbox)

@@ -17,6 +17,7 @@ from support.openapi import validate_webhook
 from support.sandbox import Api, WebhookReceiver, double_encode, running
 
 from zoomguard.sandbox import SandboxConfig, SandboxServer
+from zoomguard.sandbox.webhooks import sign
 
 SECRET = "sandbox-test-secret"
 
@@ -186,6 +187,14 @@ def test_failed_deliveries_are_retried_on_zooms_schedule() -> None:
     assert gaps[1] >= 1200 * 0.0001
     bodies = [r.body for r in receiver.received]
     assert bodies[0] == bodies[1] == bodies[2]
+    # As Zoom: one request id for every retry of the event, each attempt signed anew.
+    headers = [{k.lower(): v for k, v in r.headers.items()} for r in receiver.received]
+    assert len({h["x-zm-request-id"] for h in headers}) == 1
+    for received, header in zip(receiver.received, headers, strict=True):
+        assert header["x-zm-signature"] == sign(
+            SECRET, header["x-zm-request-timestamp"], received.body
+        )
+    assert [d.request_id for d in attempts] == [headers[0]["x-zm-request-id"]] * 3
 
 
 def test_4xx_is_not_retried_and_unreachable_is_retried_three_times() -> None:

@@ -98,7 +98,11 @@ def test_the_handled_and_urgent_sets_are_the_ones_zoomguard_always_had() -> None
         == HANDLED_EVENTS
     )
     # Every record of a meeting is urgent: it is being kept, or was just kept, right now.
-    assert RECORD_EVENTS | {"recording.started", "recording.completed"} == URGENT_EVENTS
+    # app_deauthorized too since issue #14: the officer hears at once that nothing is enforced.
+    assert (
+        RECORD_EVENTS | {"recording.started", "recording.completed", "app_deauthorized"}
+        == URGENT_EVENTS
+    )
     recording = REGISTRY.listener_for("recording.started")
     assert recording is not None
     assert recording.category == categories.RECORDING_STARTED
@@ -113,7 +117,12 @@ def _readme_zoom_app_setup() -> str:
 def test_readme_subscriptions_are_the_registry_s_events() -> None:
     section = _readme_zoom_app_setup()
     paragraph = section[section.index("subscribe to:") :].split("\n\n")[0]
-    assert set(re.findall(r"`([a-z_.]+)`", paragraph)) == set(REGISTRY.subscriptions())
+    # app_deauthorized is no subscription: Zoom sends it to the deauthorization endpoint.
+    subscribed = set(REGISTRY.subscriptions()) - {"app_deauthorized"}
+    assert set(re.findall(r"`([a-z_.]+)`", paragraph)) == subscribed
+    deauthorization = section[section.index("`app_deauthorized` is not") :].split("\n\n")[0]
+    assert "deauthorization" in deauthorization
+    assert "/webhooks/zoom" in deauthorization
 
 
 def test_readme_webhook_scopes_are_the_registry_s_scopes() -> None:

@@ -99,8 +99,11 @@ def test_a_fresh_deployment_is_healthy(store: Store) -> None:
     assert [c.name for c in report.checks] == [
         "database",
         "sweeps",
+        "sweep_coverage",
+        "accounts",
         "inbox",
         "outbox",
+        "unknown_accounts",
         "dead_events",
     ]
     document = report.as_dict()
@@ -167,6 +170,48 @@ def test_dead_events_are_reported_without_failing(store: Store) -> None:
     assert dead is not None
     assert dead.values["count"] == 1
     assert "zoomguard report" in dead.detail
+
+
+def test_an_incomplete_last_sweep_fails_with_its_cause(store: Store) -> None:
+    account_pk = add_account(store, created=at(hours=3))
+    add_sweep(store, account_pk, finished=at(minutes=30))
+    sweep_id = add_sweep(store, account_pk, finished=at(minutes=5), status="incomplete")
+    cause = "cannot list meetings: the Zoom app lacks the scope meeting:read:list_meetings:admin"
+    store.sweeps.finish(sweep_id, "incomplete", SweepCounts(), at(minutes=5), error=cause)
+    report = check_health(store, SETTINGS, clock=lambda: NOW)
+    coverage = report.check("sweep_coverage")
+    assert coverage is not None
+    assert not coverage.ok
+    assert not report.ok
+    assert "meeting:read:list_meetings:admin" in coverage.detail
+    assert "acct-1" not in coverage.detail  # /healthz is public: no account identity
+    add_sweep(store, account_pk, finished=at(minutes=1))  # a complete sweep clears it
+    assert check_health(store, SETTINGS, clock=lambda: NOW).ok
+
+
+def test_a_deauthorized_account_fails_the_accounts_check(store: Store) -> None:
+    add_account(store, created=at(hours=1))
+    assert check_health(store, SETTINGS, clock=lambda: NOW).ok
+    store.accounts.deauthorize("acct-1", NOW)
+    report = check_health(store, SETTINGS, clock=lambda: NOW)
+    accounts = report.check("accounts")
+    assert accounts is not None
+    assert not accounts.ok
+    assert accounts.values == {"deauthorized": 1}
+
+
+def test_events_for_an_unknown_account_are_counted(store: Store) -> None:
+    event_id = add_event(store, 1, received=at(minutes=1))
+    claimed = store.inbox.claim_events("test", 100, NOW, 60)
+    assert [item.id for item in claimed] == [event_id]
+    assert store.inbox.mark_done(
+        event_id, NOW, worker_id="test", status=inbox_store.UNKNOWN_ACCOUNT, note="not connected"
+    )
+    report = check_health(store, SETTINGS, clock=lambda: NOW)
+    unknown = report.check("unknown_accounts")
+    assert unknown is not None
+    assert unknown.values["count"] == 1
+    assert [e.id for e in store.inbox.unknown_account_events()] == [event_id]
 
 
 def test_unsent_alert_emails_fail_only_when_smtp_is_configured(store: Store) -> None:

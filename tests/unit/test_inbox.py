@@ -51,7 +51,14 @@ def record(store: Store, event_id: int) -> inbox.InboxRecord:
 
 
 def test_status_names_match_the_schema() -> None:
-    names = (inbox.PENDING, inbox.PROCESSING, inbox.DONE, inbox.IGNORED, inbox.DEAD)
+    names = (
+        inbox.PENDING,
+        inbox.PROCESSING,
+        inbox.DONE,
+        inbox.IGNORED,
+        inbox.UNKNOWN_ACCOUNT,
+        inbox.DEAD,
+    )
     assert names == INBOX_STATUSES
 
 
@@ -312,6 +319,7 @@ def test_counts_by_status_and_dead_events_for_reports(store: Store) -> None:
         "processing": 1,
         "done": 1,
         "ignored": 1,
+        "unknown_account": 0,
         "dead": 1,
     }
     [dead_record] = store.inbox.dead_events(limit=10)

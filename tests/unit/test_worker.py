@@ -94,6 +94,7 @@ def test_events_posted_while_no_worker_runs_are_all_processed_by_drain_once(
         "processing": 0,
         "done": 5,
         "ignored": 1,
+        "unknown_account": 0,
         "dead": 0,
     }
     assert worker.drain_once(store, handler, worker_id="w1") == 0

@@ -30,6 +30,7 @@ from zoomguard.errors import (
     ZoomAuthError,
     ZoomNotFound,
     ZoomRateLimited,
+    ZoomScopeMissing,
     ZoomUnavailable,
 )
 from zoomguard.zoom.client import LIGHT, MEDIUM, ZoomClient, encode_meeting_id, parse_retry_after
@@ -131,20 +132,20 @@ def test_list_users_follows_next_page_token(
 ) -> None:
     zoom.get(
         f"{API}/users",
-        match=[matchers.query_param_matcher({"status": "active", "page_size": "300"})],
-        json={"users": [user("u1"), user("u2")], "next_page_token": "p2", "page_size": 300},
+        match=[matchers.query_param_matcher({"status": "active", "page_size": "2000"})],
+        json={"users": [user("u1"), user("u2")], "next_page_token": "p2", "page_size": 2000},
     )
     zoom.get(
         f"{API}/users",
         match=[
             matchers.query_param_matcher(
-                {"status": "active", "page_size": "300", "next_page_token": "p2"}
+                {"status": "active", "page_size": "2000", "next_page_token": "p2"}
             )
         ],
-        json={"users": [user("u3")], "next_page_token": "", "page_size": 300},
+        json={"users": [user("u3")], "next_page_token": "", "page_size": 2000},
     )
 
-    users = list(make_client().list_users())
+    users = list(make_client().list_users())  # by default in the largest pages Zoom allows
 
     assert [u["id"] for u in users] == ["u1", "u2", "u3"]
     assert len(api_calls(zoom)) == 2
@@ -457,24 +458,69 @@ def test_far_retry_after_gives_up_instead_of_sleeping(
     assert len(api_calls(zoom)) == 1
 
 
-def test_daily_meeting_update_limit_is_not_retried(
+def test_daily_meeting_update_limit_is_recognised_without_reading_words(
     zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient], clock: ManualClock
 ) -> None:
+    # A French-language account: only the words say it is the daily cap, so zoomguard backs
+    # off once and takes a 429 that repeats on a meeting update for the cap.
     zoom.patch(
         f"{API}/meetings/1",
         status=429,
         json=zoom_error(
             429,
-            "You have exceeded the daily rate limit (100) of Meeting Create/Update API requests "
-            "permitted for this particular user. You may resume these requests at GMT 00:00:00.",
+            "Vous avez dépassé la limite quotidienne (100) de requêtes de création ou de mise "
+            "à jour de réunion pour cet utilisateur.",
         ),
     )
     with pytest.raises(ZoomRateLimited) as caught:
         make_client().update_meeting(1, {"settings": {"waiting_room": True}})
     assert caught.value.reason == "daily_update_limit"
     assert caught.value.status == 429
+    assert len(clock.sleeps) == 1
+    assert len(api_calls(zoom)) == 2
+
+
+def test_daily_meeting_update_limit_with_zoom_s_headers_is_not_retried(
+    zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient], clock: ManualClock
+) -> None:
+    zoom.patch(
+        f"{API}/meetings/1",
+        status=429,
+        json=zoom_error(429, "Limite quotidienne atteinte."),
+        headers={"Retry-After": "2026-03-03T00:00:00Z", "X-RateLimit-Type": "Daily-limit"},
+    )
+    with pytest.raises(ZoomRateLimited) as caught:
+        make_client().update_meeting(1, {"settings": {"waiting_room": True}})
+    assert caught.value.reason == "daily_update_limit"
     assert clock.sleeps == []
     assert len(api_calls(zoom)) == 1
+
+
+def test_a_missing_scope_is_told_by_its_code(
+    zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient]
+) -> None:
+    zoom.get(
+        f"{API}/users/u1/meetings",
+        status=400,
+        json=zoom_error(4711, "Jeton d'accès non valide, il ne contient pas les autorisations"),
+    )
+    with pytest.raises(ZoomScopeMissing) as caught:
+        list(make_client().list_meetings("u1"))
+    assert caught.value.reason == "missing_scope"
+
+
+def test_an_expired_page_token_lists_again_from_the_start(
+    zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient]
+) -> None:
+    users = [user(f"u{n}") for n in range(3)]
+    zoom.get(f"{API}/users", json={"users": users[:2], "next_page_token": "t1"})
+    zoom.get(f"{API}/users", status=400, json=zoom_error(300, "Le jeton a expiré."))
+    zoom.get(f"{API}/users", json={"users": users[:2], "next_page_token": "t2"})
+    zoom.get(f"{API}/users", json={"users": users[2:], "next_page_token": ""})
+    listed = [user["id"] for user in make_client().list_users(page_size=2)]
+    assert listed == ["u0", "u1", "u2"]
+    tokens = [query_of(call).get("next_page_token") for call in api_calls(zoom)]
+    assert tokens == [None, ["t1"], None, ["t2"]]
 
 
 def test_5xx_is_retried_a_bounded_number_of_times(

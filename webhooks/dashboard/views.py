@@ -130,6 +130,7 @@ def index() -> str:
         },
         changes=store.audit.recent(RECENT_CHANGES, account_pk=account_pk),
         dead_events=store.inbox.dead_events(limit=LISTED_PROBLEMS),
+        unknown_account_events=store.inbox.unknown_account_events(limit=LISTED_PROBLEMS),
         unsent=store.outbox.list_emails(status="pending", limit=LISTED_PROBLEMS),
         outbox=outbox,
         smtp_configured=bool(settings.smtp_url),

@@ -54,6 +54,7 @@ def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str
     last = store.sweeps.last()
     unresolved = store.findings.open()
     outbox = notify.outbox_status(store, now, settings.alert_unsent_warn_seconds)
+    counts = store.inbox.count_by_status()
     return {
         "last_sweep": _plain(last) if last is not None else None,
         "open_findings": [_plain(f) for f in unresolved if f.status != "fixed"],
@@ -61,6 +62,10 @@ def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str
         "recently_fixed": [_plain(f) for f in unresolved if f.status == "fixed"],
         "recent_changes": [_plain(a) for a in store.audit.recent(limit=limit)],
         "dead_events": [_plain(e) for e in store.inbox.dead_events(limit=limit)],
+        # Events for a Zoom account zoomguard does not know: nothing was done about them.
+        "unknown_account_events": [
+            _plain(e) for e in store.inbox.unknown_account_events(limit=limit)
+        ],
         "outbox": _plain(outbox),
         "unsent_alerts": [
             {
@@ -74,7 +79,8 @@ def build_report(store: Any, settings: Settings, *, limit: int = 20) -> dict[str
         ],
         "totals": {
             "recent_changes": store.audit.count(),
-            "dead_events": store.inbox.count_by_status()["dead"],
+            "dead_events": counts["dead"],
+            "unknown_account_events": counts["unknown_account"],
             "unsent_alerts": outbox.pending,
         },
     }
@@ -153,6 +159,23 @@ def render_report(report: dict[str, Any], fmt: str) -> str:
             reporting.table(
                 ("id", "event", "attempts", "last error"),
                 [(d["id"], d["event"], d["attempts"], d.get("last_error")) for d in dead],
+            )
+        )
+    else:
+        parts.append("  none")
+    unknown = report["unknown_account_events"]
+    parts.append(
+        _heading(
+            "Events for an unknown Zoom account",
+            len(unknown),
+            totals["unknown_account_events"],
+        )
+    )
+    if unknown:
+        parts.append(
+            reporting.table(
+                ("id", "event", "received", "why"),
+                [(u["id"], u["event"], u["received_at"], u.get("last_error")) for u in unknown],
             )
         )
     else:

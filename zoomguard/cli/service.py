@@ -55,9 +55,17 @@ _WAIT_SLICE_SECONDS = 0.5
 
 
 def _settings_and_store(*, auto_upgrade: bool | None = None) -> tuple[Settings, Store]:
+    """Settings, the store, and the account the environment names registered: every service
+    process enforces it from its first second, before any sweep."""
+    # Imported here, not at the top: the `zoomguard` command loads this module for every
+    # command and must not pay for the service layer unless a service process starts.
+    from zoomguard.service.clients import register_env_account
+
     settings = Settings.from_env()
     configure_logging(settings)
-    return settings, open_store(settings, auto_upgrade=auto_upgrade)
+    store = open_store(settings, auto_upgrade=auto_upgrade)
+    register_env_account(settings, store)
+    return settings, store
 
 
 def _wait(stop: threading.Event) -> None:

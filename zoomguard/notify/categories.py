@@ -48,6 +48,10 @@ LIVE_STREAMING_STARTED: Final = webhook_events.MEETING_LIVE_STREAMING_STARTED
 CHAT_FILE_SENT: Final = webhook_events.MEETING_CHAT_MESSAGE_FILE_SENT
 # A webhook event failed every retry and was set aside: something may have been missed.
 EVENT_DEAD: Final = "event.dead"
+# A sweep ended without checking what it should (a scope missing, listings refused).
+SWEEP_INCOMPLETE: Final = "sweep.incomplete"
+# The account removed zoomguard's app (Zoom's app_deauthorized): nothing is enforced any more.
+ACCOUNT_DEAUTHORIZED: Final = "account.deauthorized"
 # zoomguard changed (or could not change) an account-level setting to the baseline.
 SETTINGS_BASELINE: Final = "settings.baseline"
 # zoomguard could not set or lock an account-level setting: new meetings may break the rule.
@@ -68,6 +72,8 @@ ALL_CATEGORIES: Final[frozenset[str]] = frozenset(
         LIVE_STREAMING_STARTED,
         CHAT_FILE_SENT,
         EVENT_DEAD,
+        SWEEP_INCOMPLETE,
+        ACCOUNT_DEAUTHORIZED,
         SETTINGS_BASELINE,
         SETTINGS_BASELINE_FAILED,
     }
@@ -84,6 +90,8 @@ DEFAULT_IMMEDIATE: Final[frozenset[str]] = frozenset(
         MEETING_FIX_FAILED,
         MEETING_UPDATE_CAP,
         EVENT_DEAD,
+        SWEEP_INCOMPLETE,
+        ACCOUNT_DEAUTHORIZED,
         SETTINGS_BASELINE_FAILED,
     }
 )
@@ -103,6 +111,8 @@ CATEGORY_TITLES: Final[dict[str, str]] = {
     LIVE_STREAMING_STARTED: "A meeting is being live streamed",
     CHAT_FILE_SENT: "A file was sent in a meeting's chat",
     EVENT_DEAD: "A Zoom event could not be processed",
+    SWEEP_INCOMPLETE: "A sweep could not check the account",
+    ACCOUNT_DEAUTHORIZED: "zoomguard's Zoom app was removed from the account",
     SETTINGS_BASELINE: "Account setting changed",
     SETTINGS_BASELINE_FAILED: "Account setting could not be set or locked",
 }

@@ -49,17 +49,19 @@ _KNOWN_KEYS = frozenset(
 
 # Worst first: the order of meetings and alerts inside a digest.
 _CATEGORY_RANK = {
-    cat.RECORDING_STARTED: 0,
-    cat.RECORDING_COMPLETED: 1,
-    cat.MEETING_FIX_FAILED: 2,
-    cat.MEETING_UPDATE_CAP: 3,
-    cat.EVENT_DEAD: 4,
-    cat.SETTINGS_BASELINE_FAILED: 5,
-    cat.MEETING_IDENTIFYING_INFORMATION: 6,
-    cat.MEETING_REPORTED: 7,
-    cat.SETTINGS_BASELINE: 8,
-    cat.MEETING_FIXED: 9,
-    cat.MEETING_EXEMPT: 10,
+    cat.ACCOUNT_DEAUTHORIZED: 0,
+    cat.SWEEP_INCOMPLETE: 1,
+    cat.RECORDING_STARTED: 2,
+    cat.RECORDING_COMPLETED: 3,
+    cat.MEETING_FIX_FAILED: 4,
+    cat.MEETING_UPDATE_CAP: 5,
+    cat.EVENT_DEAD: 6,
+    cat.SETTINGS_BASELINE_FAILED: 7,
+    cat.MEETING_IDENTIFYING_INFORMATION: 8,
+    cat.MEETING_REPORTED: 9,
+    cat.SETTINGS_BASELINE: 10,
+    cat.MEETING_FIXED: 11,
+    cat.MEETING_EXEMPT: 12,
 }
 
 _DEFAULT_OFFICER_ACTIONS = {
@@ -88,6 +90,14 @@ _DEFAULT_OFFICER_ACTIONS = {
         "Check the account's settings in the Zoom web portal (Account Settings, and the lock "
         "beside each setting) and set and lock this one by hand; until then hosts can schedule "
         "meetings that break the rule, which sweeps repair only after the fact."
+    ),
+    cat.SWEEP_INCOMPLETE: (
+        "Add the scope the alert names to the Zoom app in the Marketplace (or fix what it names); "
+        "until then meetings are not checked and the sweep's figures are not a clean bill."
+    ),
+    cat.ACCOUNT_DEAUTHORIZED: (
+        "If the app was removed on purpose, nothing is to be done; otherwise add it again and run "
+        "`zoomguard connect`: until then no meeting or recording is checked."
     ),
     cat.EVENT_DEAD: (
         "zoomguard gave up on this Zoom event; the next sweep re-checks scheduled meetings, but "

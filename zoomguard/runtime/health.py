@@ -6,15 +6,23 @@ Checks (each says ok or not, with the numbers behind it):
 - ``sweeps``: every active account had a completed sweep within ``2 * sweep interval + grace``
   (one missed run is tolerated: a long sweep or a restarted clock). An account connected more
   recently than that is not overdue yet, so a fresh deployment is healthy before its first sweep.
+- ``sweep_coverage``: no active account's latest finished sweep is ``incomplete`` (it could not
+  list users or meetings, or read most meetings: a scope missing, say); the detail names the
+  cause, as the sweep recorded it.
+- ``accounts``: no account was deauthorized (its Zoom app removed, so nothing is enforced there).
 - ``inbox``: the oldest pending event has not been due for longer than ``inbox_overdue``, and
   no event is stuck in ``processing`` (its claim ran out over ``STUCK_CLAIM_GRACE`` ago and no
   worker took it over): otherwise no worker is running, or they cannot keep up.
 - ``outbox``: no alert email has waited longer than ``alert_unsent_warn_seconds`` for an SMTP
   server that is configured (without one, emails stay in the local outbox by design).
+- ``unknown_accounts``: events for a Zoom account zoomguard does not know (kept, not acted on).
+  Informational, like ``dead_events``: they show a webhook subscription without a connected
+  account; ``zoomguard report`` lists them.
 - ``dead_events``: how many events were given up on. Informational, never failing: the privacy
   officer was already alerted about each, and restarting a process would not bring one back.
 
-Only counts and ages are reported: /healthz is reachable by anyone who can reach the web process.
+Only counts, ages and causes (such as a missing scope's name) are reported, never an account's
+identity: /healthz is reachable by anyone who can reach the web process.
 """
 
 from __future__ import annotations
@@ -31,7 +39,12 @@ from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.service.clients import utcnow
 from zoomguard.store import Store, inbox
-from zoomguard.store.models import SWEEP_COMPLETED
+from zoomguard.store.models import (
+    ACCOUNT_DEAUTHORIZED,
+    SWEEP_COMPLETED,
+    SWEEP_INCOMPLETE,
+    SWEEP_RUNNING,
+)
 
 Clock = Callable[[], datetime]
 
@@ -99,8 +112,11 @@ def check_health(
         checks = (
             database,
             _sweeps(store, settings, now),
+            _sweep_coverage(store),
+            _accounts(store),
             draining,
             _outbox(store, settings, now),
+            _unknown_accounts(store),
             dead,
         )
     except (StoreError, SQLAlchemyError) as exc:
@@ -154,6 +170,43 @@ def _sweeps(store: Store, settings: Settings, now: datetime) -> Check:
     if not accounts:
         return Check("sweeps", True, "no connected account yet", values)
     return Check("sweeps", True, "every account swept on time", values)
+
+
+def _sweep_coverage(store: Store) -> Check:
+    incomplete: list[str] = []
+    for account in store.accounts.list_all(active_only=True):
+        finished = next(
+            (s for s in store.sweeps.recent(5, account_pk=account.id) if s.status != SWEEP_RUNNING),
+            None,
+        )
+        if finished is not None and finished.status == SWEEP_INCOMPLETE:
+            incomplete.append(finished.error or "no cause recorded")
+    values: dict[str, Any] = {"incomplete_accounts": len(incomplete)}
+    if incomplete:
+        causes = "; ".join(dict.fromkeys(incomplete))
+        detail = f"{len(incomplete)} account(s) whose last sweep is incomplete: {causes}"
+        return Check("sweep_coverage", False, detail, values)
+    return Check("sweep_coverage", True, "every last sweep checked its account", values)
+
+
+def _accounts(store: Store) -> Check:
+    accounts = store.accounts.list_all(active_only=False)
+    removed = sum(1 for a in accounts if a.status == ACCOUNT_DEAUTHORIZED)
+    values: dict[str, Any] = {"deauthorized": removed}
+    if removed:
+        detail = f"{removed} account(s) deauthorized: zoomguard's Zoom app was removed"
+        return Check("accounts", False, detail, values)
+    return Check("accounts", True, "every connected account authorized", values)
+
+
+def _unknown_accounts(store: Store) -> Check:
+    count = store.inbox.count_by_status().get(inbox.UNKNOWN_ACCOUNT, 0)
+    detail = (
+        "none"
+        if count == 0
+        else f"{count} event(s) for a Zoom account zoomguard does not know: see `zoomguard report`"
+    )
+    return Check("unknown_accounts", True, detail, {"count": count})
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from zoomguard.errors import Interrupted, StoreError
+from zoomguard.errors import Interrupted, StoreError, UnknownAccount
 from zoomguard.store import InboxItem, Store, inbox
 from zoomguard.store.inbox import DEFAULT_BACKOFF, Backoff
 
@@ -167,6 +167,13 @@ def _process(
             # it back with its attempt unused, for another worker to pick up at once.
             log.info("inbox event %d (%s) given back: %s", item.id, item.event, exc)
             _give_back(store, [item.id], worker_id)
+            return
+        except UnknownAccount as exc:
+            # Not a failure to retry: kept as unknown_account for the officer to see.
+            if store.inbox.mark_done(
+                item.id, clock(), worker_id=worker_id, status=inbox.UNKNOWN_ACCOUNT, note=str(exc)
+            ):
+                log.warning("inbox event %d (%s): %s", item.id, item.event, exc)
             return
         except Exception as exc:
             error = _describe(exc)

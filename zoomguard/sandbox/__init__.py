@@ -13,7 +13,18 @@ start, record and end; recordings; webhook events and their delivery log), gener
 route table) with replies (shared reply helpers), api_meetings, api_recordings and api_accounts
 (users, groups, settings), occurrences (per-occurrence settings of recurring meetings),
 passcodes (the passcode requirement), control (/_sandbox endpoints), app (the WSGI app), server
-(SandboxServer), cli.
+(SandboxServer), cli, scopes (the scopes each operation requires, from Zoom's documents),
+french (Zoom's error messages in French).
+
+Strict as Zoom by default, each strictness a switch in ``SandboxConfig``:
+
+- ``enforce_scopes``: every /v2 operation requires one of the scopes its OpenAPI entry lists
+  (``scopes.OPERATION_SCOPES``); tokens carry what the app registration grants
+  (``SandboxConfig.scopes``, returned as the token response's ``scope``). Otherwise HTTP 400,
+  code 4711, "Invalid access token, does not contain scopes:[…]".
+- ``page_token_ttl_seconds``: next_page_token values expire (Zoom: 15 minutes), then HTTP 400,
+  code 300.
+- ``language = "fr"``: every error message in French, codes, statuses and headers unchanged.
 
 Strict by default (each a ``SandboxConfig`` switch, so a test can show what a laxer Zoom would
 hide): ``live_controls_host_only`` (in-meeting controls only for the meeting's host or an
@@ -62,6 +73,17 @@ Where it differs from Zoom, and why:
   with HTTP 400, code 200, which Zoom's document also uses for "No permission".
 - Data: generated deterministically from ``seed``; only the endpoints and fields zoomguard uses
   exist, shaped as in Zoom's OpenAPI documents (tests check responses against them).
+- Scopes: the refusal names the operation's granular scopes, as a granular app sees it; Zoom's
+  wording for classic apps (which name classic scopes) is not reproduced. Tokens never carry
+  classic scopes (new Server-to-Server apps cannot pick them), though they are accepted.
+- Webhook subscriptions are not checked against scopes: the sandbox delivers every event to the
+  one configured URL (Zoom requires the event's scope to subscribe at all).
+- Page tokens expire on the sandbox's monotonic clock, and the whole set a token was issued
+  for is pinned (Zoom's exact behaviour for items changed between pages is undocumented).
+- French: messages the sandbox knows are translated; any other becomes one generic French
+  sentence with the code (Zoom translates each message).
+- Webhook retries keep the body and ``x-zm-request-id`` and are signed anew with a new
+  ``x-zm-request-timestamp``, as Zoom's are; their delays are scaled by ``webhook_time_scale``.
 """
 
 from __future__ import annotations

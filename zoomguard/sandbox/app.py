@@ -23,11 +23,12 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from zoomguard.sandbox import api
+from zoomguard.sandbox import api, french
 from zoomguard.sandbox.api import Call, Reply, error
 from zoomguard.sandbox.control import handle_control
 from zoomguard.sandbox.oauth import AccessToken, OAuthEndpoints
 from zoomguard.sandbox.ratelimit import RateLimiter
+from zoomguard.sandbox.scopes import MISSING_SCOPE_CODE, missing_scopes, missing_scopes_message
 from zoomguard.sandbox.scripting import Fault
 from zoomguard.sandbox.state import SandboxState
 
@@ -59,6 +60,15 @@ def to_response(reply: Reply) -> Response:
     for name, value in reply.headers.items():
         response.headers[name] = value
     return response
+
+
+def _in_french(reply: Reply) -> None:
+    """Zoom's error message in French, as a French-language account gets it."""
+    if isinstance(reply.body, dict) and isinstance(reply.body.get("message"), str):
+        reply.body = {
+            **reply.body,
+            "message": french.translate(reply.body["message"], reply.body.get("code")),
+        }
 
 
 def mask_query(query: str) -> str:
@@ -193,8 +203,8 @@ class SandboxApp:
 
     def _route(
         self, request: Request
-    ) -> tuple[api.Handler | None, str | None, dict[str, str], Reply | None]:
-        """(handler, rate-limit category, path parameters, or the error reply)."""
+    ) -> tuple[api.Handler | None, str | None, dict[str, str], Reply | None, str | None]:
+        """(handler, rate-limit category, path parameters, or the error reply, the route)."""
         # Route on the path as sent, still percent-encoded: a UUID with one "/" in it arrives
         # as "%2F" and must stay one path segment, as it does at Zoom.
         try:
@@ -202,9 +212,10 @@ class SandboxApp:
                 path_info=self._raw_path(request), method=request.method
             )
         except NotFound:
-            return None, None, {}, self._not_found(request.path)
+            return None, None, {}, self._not_found(request.path), None
         except MethodNotAllowed:
-            return None, None, {}, error(405, 300, f"Method {request.method} is not allowed.")
+            reply = error(405, 300, f"Method {request.method} is not allowed.")
+            return None, None, {}, reply, None
         params = {name: unquote(str(value)) for name, value in matched.items()}
         if "meeting_id" in params:
             # Zoom's front end decodes the path once and then the meetingId once more, which is
@@ -212,10 +223,19 @@ class SandboxApp:
             # single-encoded, they break the path apart there, so they are not found here either.
             once = params["meeting_id"]
             if once.startswith("/") or "//" in once:
-                return None, None, {}, self._not_found(request.path)
+                return None, None, {}, self._not_found(request.path), None
             params["meeting_id"] = unquote(once)
         handler, category = self._handlers[(str(endpoint), request.method)]
-        return handler, category, params, None
+        return handler, category, params, None, str(endpoint)
+
+    def _scope_refused(self, route: str | None, method: str, token: AccessToken) -> Reply | None:
+        """Zoom's answer to a token without any scope the operation lists (HTTP 400, 4711)."""
+        if route is None or not self.state.config.enforce_scopes:
+            return None
+        missing = missing_scopes(route, method, token.scope)
+        if not missing:
+            return None
+        return error(400, MISSING_SCOPE_CODE, missing_scopes_message(missing))
 
     @staticmethod
     def _json_body(request: Request) -> tuple[Any, Reply | None]:
@@ -237,7 +257,7 @@ class SandboxApp:
         # Zoom counts a request in its per-second window when it arrives, after the network
         # delay and its jitter: requests sent evenly can arrive bunched together.
         self._sleep_latency()
-        handler, category, params, reply = self._route(request)
+        handler, category, params, reply, route = self._route(request)
         body, bad_body = self._json_body(request)
         token: AccessToken | None = None
         if reply is None:
@@ -246,6 +266,7 @@ class SandboxApp:
                 reply = auth
             else:
                 token = auth
+                reply = self._scope_refused(route, request.method, token)
         if reply is None:
             fault = self.state.take_fault(request.method, request.path, params)
             if fault is not None and fault.status == 0:
@@ -272,6 +293,8 @@ class SandboxApp:
                 reply = error(500, 500, "Internal Server Error.")
         assert reply is not None
         self._log(request, received, reply.status, category, params, body)
+        if self.state.config.language == "fr":
+            _in_french(reply)
         return to_response(reply)
 
     @staticmethod

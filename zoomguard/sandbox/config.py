@@ -5,6 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from zoomguard.sandbox.scopes import OPERATION_SCOPES
+
+LANGUAGES = ("en", "fr")
 LIGHT = "light"
 MEDIUM = "medium"
 
@@ -15,19 +18,38 @@ PLAN_RATES: dict[str, dict[str, float]] = {
     "business": {LIGHT: 80.0, MEDIUM: 60.0},
 }
 
-DEFAULT_SCOPES = (
-    "meeting:read:list_meetings:admin meeting:read:meeting:admin meeting:update:meeting:admin "
-    "meeting:delete:meeting:admin meeting:update:status:admin "
-    "meeting:update:in_meeting_controls:admin cloud_recording:read:list_recording_files:admin "
-    "cloud_recording:read:list_user_recordings:admin "
-    "cloud_recording:delete:meeting_recording:admin "
-    "cloud_recording:delete:recording_file:admin user:read:list_users:admin user:read:user:admin "
-    "user:read:settings:admin user:update:settings:admin group:read:list_groups:admin "
-    "group:read:settings:admin group:update:settings:admin group:read:lock_settings:admin "
-    "group:update:lock_settings:admin account:read:settings:admin account:update:settings:admin "
-    "account:read:lock_settings:master account:update:lock_settings:admin "
-    "webinar:read:list_webinars:admin webinar:read:webinar:admin webinar:update:webinar:admin "
-    "webinar:delete:webinar:admin"
+# Scopes that subscribe an app to webhook events; no /v2 operation checks them.
+EVENT_SUBSCRIPTION_SCOPES = (
+    "meeting:read:participant:admin",
+    "cloud_recording:read:recording:admin",
+    "account:read:account_setting:admin",
+    "account:read:lock_settings:admin",
+    "webinar:read:webinar:admin",
+    "meeting:read:ai_companion:admin",
+    "meeting:read:summary:admin",
+    "meeting:read:livestream:admin",
+    "meeting:read:chat_message:admin",
+)
+
+
+def _admin_scope(granular: tuple[str, ...]) -> str:
+    """The admin form of an operation's granular scopes (what an account-level app selects)."""
+    for suffix in (":admin", ":master"):
+        for scope in granular:
+            if scope.endswith(suffix):
+                return scope
+    return granular[0]
+
+
+# What the default app registration grants: the admin scope of every operation the sandbox
+# serves, and the event-subscription scopes. Tests narrow ``SandboxConfig.scopes`` to refuse some.
+DEFAULT_SCOPES = " ".join(
+    dict.fromkeys(
+        [
+            *(_admin_scope(granular) for granular, _classic in OPERATION_SCOPES.values()),
+            *EVENT_SUBSCRIPTION_SCOPES,
+        ]
+    )
 )
 
 
@@ -54,7 +76,15 @@ class SandboxConfig:
     webhook_timeout_seconds: float = 3.0
     webhook_workers: int = 4
     token_ttl_seconds: float = 3600.0
+    # The scopes the app registration grants (every token's ``scope``), and whether each call
+    # must carry one its operation lists, as at Zoom (False: any token may call anything).
     scopes: str = DEFAULT_SCOPES
+    enforce_scopes: bool = True
+    # next_page_token lifetime: Zoom's is 15 minutes; tests shorten it.
+    page_token_ttl_seconds: float = 15 * 60.0
+    # "en", or "fr" to answer errors in French as Zoom does for a French-language account (proves
+    # zoomguard decides on codes, statuses and headers, never on the wording).
+    language: str = "en"
     latency_ms: float = 0.0
     # Each request is delayed by latency_ms plus a uniform 0..latency_jitter_ms.
     latency_jitter_ms: float = 0.0
@@ -86,6 +116,8 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.plan not in PLAN_RATES:
             raise ValueError(f"plan must be one of {', '.join(PLAN_RATES)}, got {self.plan!r}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {LANGUAGES}, got {self.language!r}")
         for name in ("error_rate", "drop_rate", "noncompliant_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,9 +98,10 @@ class PageTokens:
     as at Zoom), so items deleted between pages do not shift later pages, and it may be sent
     again (a retried request gets the same page)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl: Callable[[], float] = lambda: PAGE_TOKEN_TTL_SECONDS) -> None:
         self._lock = threading.Lock()
         self._pages: dict[str, _Page] = {}
+        self._ttl = ttl  # read on every use: tests shorten it mid-run
 
     def page(
         self, key: str, items: list[Any] | None, page_size: int, token: str | None
@@ -111,7 +112,7 @@ class PageTokens:
                 if (
                     found is None
                     or found.key != key
-                    or time.monotonic() - found.created > PAGE_TOKEN_TTL_SECONDS
+                    or time.monotonic() - found.created > self._ttl()
                 ):
                     return None
                 remaining, total = found.remaining, found.total
@@ -127,6 +128,6 @@ class PageTokens:
             return chunk, next_token, total
 
     def _purge(self) -> None:
-        cutoff = time.monotonic() - PAGE_TOKEN_TTL_SECONDS
+        cutoff = time.monotonic() - self._ttl()
         for token in [t for t, p in self._pages.items() if p.created < cutoff]:
             del self._pages[token]

@@ -77,7 +77,7 @@ class SandboxState(RecordsScenario, WebinarScenario):
         self._requests_lock = threading.Lock()
         self._faults: list[Fault] = []
         self._delete_after_list: set[int] = set()
-        self.pages = PageTokens()
+        self.pages = PageTokens(lambda: self.config.page_token_ttl_seconds)
         if generate and (self.config.users or self.config.meetings):
             populate(
                 self,

@@ -3,7 +3,9 @@
 Zoom signs ``v0:{x-zm-request-timestamp}:{raw body}`` with HMAC-SHA256 and the app's secret
 token, retries a delivery that got a 5xx, a connection error or a timeout 5, 20 and 60 minutes
 later (scaled by ``webhook_time_scale`` here so tests need not wait), and does not retry 3xx or
-4xx. Every attempt is recorded with its outcome.
+4xx. A retry carries the same body and the same ``x-zm-request-id`` with a new
+``x-zm-request-timestamp`` and signature (as in a retry captured from Zoom 304 s after the first
+attempt). Every attempt is recorded with its outcome.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -56,6 +58,8 @@ class Delivery:
     finished_at: float
     meeting_id: int | str | None
     will_retry: bool
+    request_id: str = ""
+    timestamp: str = ""
 
     @property
     def ok(self) -> bool:
@@ -73,6 +77,8 @@ class Delivery:
             "finished_at": self.finished_at,
             "meeting_id": self.meeting_id,
             "will_retry": self.will_retry,
+            "request_id": self.request_id,
+            "timestamp": self.timestamp,
         }
 
 
@@ -91,6 +97,8 @@ class _Job:
     url: str
     meeting_id: int | str | None
     attempt: int = 1
+    # One id per event, kept by every retry of it (Zoom's x-zm-request-id).
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 def event_meeting_id(event: dict[str, Any]) -> int | str | None:
@@ -184,7 +192,7 @@ class WebhookDispatcher:
         status: int | None = None
         error: str | None = None
         try:
-            response = self._post(target, body)
+            response = self._post(target, body, str(uuid.uuid4()), str(int(time.time())))
             status = response.status_code
             answer = response.json() if response.content else {}
             expected = encrypt_plain_token(self._config.webhook_secret, plain)
@@ -246,14 +254,13 @@ class WebhookDispatcher:
                     self._busy -= 1
                     self._cond.notify_all()
 
-    def _post(self, url: str, body: bytes) -> requests.Response:
-        timestamp = str(int(time.time()))
+    def _post(self, url: str, body: bytes, request_id: str, timestamp: str) -> requests.Response:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
             "x-zm-request-timestamp": timestamp,
             "x-zm-signature": sign(self._config.webhook_secret, timestamp, body),
-            "x-zm-request-id": str(uuid.uuid4()),
+            "x-zm-request-id": request_id,
             "x-zm-trackingid": f"v=2.0;clid=sandbox;rid={uuid.uuid4().hex}",
         }
         with requests.Session() as session:
@@ -267,10 +274,11 @@ class WebhookDispatcher:
 
     def _attempt(self, job: _Job) -> None:
         sent_at = time.time()
+        timestamp = str(int(sent_at))  # each attempt is signed anew with its own timestamp
         status: int | None = None
         error: str | None = None
         try:
-            response = self._post(job.url, job.body)
+            response = self._post(job.url, job.body, job.request_id, timestamp)
             status = response.status_code
             response.close()
         except requests.RequestException as exc:
@@ -289,6 +297,8 @@ class WebhookDispatcher:
                 finished_at=time.time(),
                 meeting_id=job.meeting_id,
                 will_retry=will_retry,
+                request_id=job.request_id,
+                timestamp=timestamp,
             )
         )
         if will_retry:

@@ -15,7 +15,8 @@ from zoomguard.errors import PolicyError, ZoomGuardError
 from zoomguard.rules import policy
 from zoomguard.service.connect import OAuthTokenProvider
 from zoomguard.store import AccountRecord, Store
-from zoomguard.store.models import AUTH_OAUTH
+from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH
+from zoomguard.zoom import scopes
 from zoomguard.zoom.client import ZoomClient
 from zoomguard.zoom.tokens import S2STokenProvider
 
@@ -97,6 +98,19 @@ def client_for_account(
     )
 
 
+def enabled_features(settings: Settings, profile: policy.Profile) -> list[str]:
+    """The features of ``zoomguard/zoom/scopes.py`` this deployment uses: the sweep, recordings
+    and live controls always, the baseline when the policy keeps any of its items, webhooks when
+    their secret token is set."""
+    features = [scopes.SWEEP]
+    if profile.baseline.items:
+        features.append(scopes.BASELINE)
+    features += [scopes.RECORDINGS, scopes.LIVE_CONTROLS]
+    if settings.zoom_webhook_secret_token:
+        features.append(scopes.WEBHOOKS)
+    return features
+
+
 def connect_s2s(
     settings: Settings,
     store: Store,
@@ -105,9 +119,18 @@ def connect_s2s(
     client_id: str,
     client_secret: str,
     name: str | None = None,
+    profile: policy.Profile | None = None,
 ) -> AccountRecord:
-    """Check Server-to-Server credentials (a token and one page of users), then store them."""
-    tokens = S2STokenProvider(settings.token_url, account_id, client_id, client_secret)
+    """Check Server-to-Server credentials (a token that carries every scope the enabled
+    features need, and one page of users), then store them."""
+    fetched: list[tuple[str, float]] = []
+    tokens = S2STokenProvider(
+        settings.token_url,
+        account_id,
+        client_id,
+        client_secret,
+        on_token=lambda token, expires_at: fetched.append((token, expires_at)),
+    )
     rate_light, rate_medium = settings.api_rates()
     client = ZoomClient(
         settings.zoom_api_url,
@@ -119,12 +142,30 @@ def connect_s2s(
     )
     try:
         tokens.token()
+        if tokens.granted_scopes is None:
+            log.warning("Zoom's token response lists no scopes; they are not checked")
+        else:
+            features = enabled_features(settings, profile or load_profile(settings))
+            missing = scopes.missing_scopes(tokens.granted_scopes, features)
+            if missing:
+                raise ZoomGuardError(
+                    "the Zoom app lacks scopes the enabled features need: "
+                    + scopes.describe_missing(missing)
+                    + "; add them in the Marketplace, then connect again",
+                    reason="missing_scopes",
+                )
         next(iter(client.list_users(page_size=1)), None)
     finally:
         client.close()
-    return store.accounts.save_s2s(
+    account = store.accounts.save_s2s(
         account_id, client_id, client_secret, name=name, api_url=settings.zoom_api_url
     )
+    if fetched:
+        # The token just checked carries the scopes granted now; a cached older one may not
+        # (scopes added in the Marketplace reach only tokens issued afterwards).
+        token, expires_at = fetched[-1]
+        store.accounts.save_token(account.id, token, datetime.fromtimestamp(expires_at, UTC))
+    return account
 
 
 def env_account(settings: Settings, store: Store) -> AccountRecord:
@@ -144,6 +185,32 @@ def env_account(settings: Settings, store: Store) -> AccountRecord:
         settings.zoom_client_secret,
         api_url=settings.zoom_api_url,
     )
+
+
+def register_env_account(settings: Settings, store: Store) -> AccountRecord | None:
+    """At the start of the web, worker and clock processes: register the account the
+    environment names (ZOOM_ACCOUNT_ID/ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET), so its events are
+    enforced from the first second rather than after the first sweep. An account whose app was
+    removed (deauthorized) stays so until someone runs ``zoomguard connect``. Never raises: a
+    process must start even when the account cannot be stored (it logs why)."""
+    if not settings.has_s2s_credentials:
+        return None
+    assert settings.zoom_account_id
+    try:
+        known = store.accounts.by_zoom_id(settings.zoom_account_id)
+        if known is not None and known.status != ACCOUNT_ACTIVE:
+            log.warning(
+                "the account named by ZOOM_ACCOUNT_ID is %s: run `zoomguard connect` to "
+                "enforce it again",
+                known.status,
+            )
+            return known
+        account = env_account(settings, store)
+    except ZoomGuardError as exc:
+        log.error("cannot register the account named by ZOOM_ACCOUNT_ID: %s", exc)
+        return None
+    log.info("enforcing the Zoom account named by ZOOM_ACCOUNT_ID")
+    return account
 
 
 def accounts_to_sweep(

@@ -1,6 +1,8 @@
 """Use cases: the only module that combines zoom, store, notify and policy.
 
-A sweep lists every active user, every scheduled meeting of each user, reads each meeting's
+A sweep lists every active user first (pages of 2,000, the most Zoom allows, so the users' page
+token is never held while meetings are worked through: Zoom's page tokens expire after 15
+minutes), then every scheduled meeting of each user (pages of 300), reads each meeting's
 settings, evaluates it, and fixes what it may with at most one PATCH per meeting, then re-reads the
 meeting so that only a fix Zoom actually kept is counted. Each user's webinars (Zoom's separate
 webinar API) are listed and fixed the same way, with the webinar rules; an account without a
@@ -8,6 +10,11 @@ webinar plan is recognised by Zoom's code 200 and skipped with one note on the s
 meeting work run on two thread pools so that the sweep is bounded by Zoom's per-second rate
 limits (enforced inside ZoomClient), not by round-trip latency; both pools are bounded so memory
 stays flat however many meetings an account has.
+
+A sweep that could not list the users, or the meetings of a user, or read most meetings, ends
+``incomplete``, not ``completed``: its error names the cause (the missing scope by name, from
+``zoomguard/zoom/scopes.py``, when Zoom answers code 4711), the officer is alerted at once, and
+its findings do not close anything the sweep did not see.
 """
 
 from __future__ import annotations
@@ -28,8 +35,12 @@ from zoomguard.errors import (
     ZoomAPIError,
     ZoomAuthError,
     ZoomGuardError,
+    ZoomNotFound,
+    ZoomRateLimited,
+    ZoomScopeMissing,
     ZoomUnavailable,
 )
+from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
@@ -39,11 +50,16 @@ from zoomguard.store.models import (
     SWEEP_COMPLETED,
     SWEEP_COMPLETED_WITH_ERRORS,
     SWEEP_FAILED,
+    SWEEP_INCOMPLETE,
     SWEEP_INTERRUPTED,
 )
-from zoomguard.zoom.client import ZoomClient
+from zoomguard.zoom import scopes
+from zoomguard.zoom.client import MAX_PAGE_SIZE, MAX_USERS_PAGE_SIZE, ZoomClient
 
 log = logging.getLogger(__name__)
+
+# A gap that is not a cause of its own: the scope to list meetings is missing for every user.
+_LISTING_REFUSED = "listing refused"
 
 # Recurring meetings with a fixed time: the only type whose occurrences have their own settings.
 RECURRING_WITH_OCCURRENCES = 8
@@ -213,6 +229,10 @@ class Sweeper:
         )
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
+        # Why the sweep is incomplete (first cause of each kind), and the meetings it could
+        # not read; under _errors_lock.
+        self._gaps: dict[str, str] = {}
+        self._unreadable = 0
 
     # The public entry point -------------------------------------------------------------------
 
@@ -239,8 +259,11 @@ class Sweeper:
                         error = "stopped: its lease was lost, so another sweep may have begun"
                 except ZoomGuardError as exc:
                     status, error = SWEEP_FAILED, str(exc)
+            gap = self._incomplete_cause()
             not_checked = self.progress.not_checked
-            if status == SWEEP_COMPLETED and not_checked:
+            if status == SWEEP_COMPLETED and gap is not None:
+                status, error = SWEEP_INCOMPLETE, gap
+            elif status == SWEEP_COMPLETED and not_checked:
                 status = SWEEP_COMPLETED_WITH_ERRORS
                 error = (
                     f"{not_checked} meeting(s) or meeting list(s) not checked: Zoom kept failing "
@@ -254,6 +277,8 @@ class Sweeper:
                     self.store.findings.resolve_not_seen(
                         self.account.id, sweep_id, finished, session=session
                     )
+            if status == SWEEP_INCOMPLETE:
+                self._alert_incomplete(sweep_id, str(error), finished)
             self.store.sweeps.finish(
                 sweep_id, status, self.progress.counts(), finished, error=error, note=note
             )
@@ -310,10 +335,26 @@ class Sweeper:
             def list_user(user: Mapping[str, Any]) -> None:
                 user_id = str(user.get("id", ""))
                 email = user.get("email") if isinstance(user.get("email"), str) else None
-                for item in self.client.list_meetings(user_id, type="scheduled", page_size=300):
-                    if self._stopping():
-                        return
-                    submit_meeting(item, email)
+                if self._has_gap(_LISTING_REFUSED):
+                    return  # the app may not list meetings at all: no use asking per user
+                try:
+                    for item in self.client.list_meetings(
+                        user_id, type="scheduled", page_size=MAX_PAGE_SIZE
+                    ):
+                        if self._stopping():
+                            return
+                        submit_meeting(item, email)
+                except ZoomNotFound:
+                    self.progress.add(skipped=1)  # the user left between the two listings
+                    return
+                except ZoomAPIError as exc:
+                    if isinstance(exc, ZoomAuthError | ZoomRateLimited):
+                        raise
+                    cause = _cause("list meetings", scopes.LIST_MEETINGS, exc)
+                    self._note_gap("meetings", cause)
+                    if isinstance(exc, ZoomScopeMissing):
+                        self._note_gap(_LISTING_REFUSED, cause)
+                    return
                 try:
                     for item in self.client.list_webinars(user_id, page_size=300):
                         if self._stopping():
@@ -323,11 +364,14 @@ class Sweeper:
                     # Not an error: without a webinar plan (or licence) there are no webinars.
                     self.progress.add(without_webinar_plan=1)
 
+            # Every user first, in the largest pages Zoom allows: the users' page token is then
+            # never held while meetings are listed and read.
+            users = self._list_users()
+            self.progress.add(users=len(users))
             pending: list[Future[None]] = []
-            for user in self.client.list_users(status="active", page_size=300):
+            for user in users:
                 if self._stopping() or self._failed():
                     break
-                self.progress.add(users=1)
                 user_slots.acquire()
                 future = list_pool.submit(self._guarded, list_user, user)
                 future.add_done_callback(lambda _f: user_slots.release())
@@ -340,6 +384,62 @@ class Sweeper:
             raise self._errors[0]
         if self._stopping():
             raise Interrupted("sweep interrupted")
+
+    def _list_users(self) -> list[Mapping[str, Any]]:
+        try:
+            return list(self.client.list_users(status="active", page_size=MAX_USERS_PAGE_SIZE))
+        except ZoomAPIError as exc:
+            if isinstance(exc, ZoomAuthError):
+                raise
+            self._note_gap("users", _cause("list users", scopes.LIST_USERS, exc))
+            return []
+
+    def _note_gap(self, kind: str, cause: str) -> None:
+        with self._errors_lock:
+            if kind not in self._gaps:
+                # info: the sweep's result carries the cause, and the CLI prints it once.
+                log.info("sweep incomplete: %s", cause)
+            self._gaps.setdefault(kind, cause)
+
+    def _has_gap(self, kind: str) -> bool:
+        with self._errors_lock:
+            return kind in self._gaps
+
+    def _incomplete_cause(self) -> str | None:
+        """One line naming why the sweep did not check the account, or None."""
+        with self._errors_lock:
+            causes = [self._gaps[k] for k in ("users", "meetings") if k in self._gaps]
+            unreadable = self._unreadable
+            read_cause = self._gaps.get("read")
+        read = self.progress.meetings
+        if unreadable and unreadable * 2 > unreadable + read:
+            causes.append(
+                f"could not read {unreadable} of {unreadable + read} meetings ({read_cause})"
+            )
+        return "; ".join(causes) if causes else None
+
+    def _alert_incomplete(self, sweep_id: int, cause: str, now: datetime) -> None:
+        """The officer hears at once: the sweep's figures are not a clean bill."""
+        self.store.outbox.record_alert(
+            account_pk=self.account.id,
+            sweep_id=sweep_id,
+            delivery=categories.IMMEDIATE,
+            category=categories.SWEEP_INCOMPLETE,
+            details={
+                "meeting_id": None,
+                "topic": None,
+                "host_email": None,
+                "start_time": None,
+                "rule_id": None,
+                "rule": f"The sweep of Zoom account {self.account.zoom_account_id} is incomplete",
+                "guidance": None,
+                "changes": [],
+                "confirmed": None,
+                "failure": cause[:500],
+                "officer_action": None,
+            },
+            now=now,
+        )
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         """Runs work on a pool thread; the first fatal error stops the sweep."""
@@ -406,7 +506,17 @@ class Sweeper:
             return
         webinar = kind == policy.WEBINAR
         read = self.client.get_webinar if webinar else self.client.get_meeting
-        meeting = read(meeting_id)
+        try:
+            meeting = read(meeting_id)
+        except ZoomAPIError as exc:
+            if isinstance(exc, ZoomAuthError | ZoomRateLimited):
+                raise
+            with self._errors_lock:
+                self._unreadable += 1
+                self._gaps.setdefault("read", _cause("read meetings", scopes.READ_MEETING, exc))
+            log.info("sweep: %s %s unreadable: %s", kind, meeting_id, exc)
+            self.progress.add(skipped=1)
+            return
         if meeting is None:  # deleted between list and get: not an error
             self.progress.add(skipped=1)
             return
@@ -441,3 +551,12 @@ class Sweeper:
         for status in outcome.statuses.values():
             self.progress.add(**{status: 1})
         self.enforcer.record(sweep_id, outcome, host_email)
+
+
+def _cause(step: str, scope: str, exc: ZoomAPIError) -> str:
+    """The one line the officer reads: the scope by name when Zoom says one is missing (code
+    4711; zoomguard knows which scope the step needs), else Zoom's status and code."""
+    if isinstance(exc, ZoomScopeMissing):
+        return f"cannot {step}: the Zoom app lacks the scope {scope}"
+    code = f", code {exc.code}" if exc.code is not None else ""
+    return f"cannot {step}: Zoom answered HTTP {exc.status}{code}"

@@ -48,6 +48,8 @@ PENDING = "pending"
 PROCESSING = "processing"
 DONE = "done"
 IGNORED = "ignored"
+# For a Zoom account zoomguard does not know: kept and shown, never silently marked done.
+UNKNOWN_ACCOUNT = "unknown_account"
 DEAD = "dead"
 
 URL_VALIDATION_EVENT = "endpoint.url_validation"
@@ -294,18 +296,30 @@ class Inbox:
         with self._db.transaction() as session:
             return int(session.scalar(query) or 0)
 
-    def mark_done(self, event_id: int, now: datetime, *, worker_id: str | None = None) -> bool:
-        """The handler succeeded. False if the row was not (or no longer) ours to settle."""
+    def mark_done(
+        self,
+        event_id: int,
+        now: datetime,
+        *,
+        worker_id: str | None = None,
+        status: str = DONE,
+        note: str | None = None,
+    ) -> bool:
+        """The handler succeeded (``done``), or the event concerns an account zoomguard does not
+        know (``unknown_account``, with a ``note`` for the report). False if the row was not (or
+        no longer) ours to settle."""
+        if status not in (DONE, UNKNOWN_ACCOUNT):
+            raise ValueError(f"an event is settled as {DONE} or {UNKNOWN_ACCOUNT}, not {status!r}")
         stmt = (
             update(InboxEvent)
             .where(_ours(event_id, worker_id))
             .values(
-                status=DONE,
+                status=status,
                 body="",  # settled: nothing will read it again, so nothing of it is kept
                 processed_at=now,
                 claimed_by=None,
                 claimed_until=None,
-                last_error=None,
+                last_error=None if note is None else note[:ERROR_MAX_CHARS],
             )
             .execution_options(synchronize_session=False)
         )
@@ -350,9 +364,16 @@ class Inbox:
 
     def dead_events(self, limit: int = 100) -> list[InboxRecord]:
         """Events that used up their attempts, most recently given up first."""
+        return self.settled_as(DEAD, limit)
+
+    def unknown_account_events(self, limit: int = 100) -> list[InboxRecord]:
+        """Events for a Zoom account zoomguard does not know, most recent first."""
+        return self.settled_as(UNKNOWN_ACCOUNT, limit)
+
+    def settled_as(self, status: str, limit: int = 100) -> list[InboxRecord]:
         query = (
             select(InboxEvent)
-            .where(InboxEvent.status == DEAD)
+            .where(InboxEvent.status == status)
             .order_by(InboxEvent.processed_at.desc(), InboxEvent.id.desc())
             .limit(limit)
         )

@@ -34,10 +34,13 @@ SWEEP_INTERRUPTED = "interrupted"
 # Every meeting was looked at, but some could not be read or fixed (Zoom kept failing after the
 # retries): those are counted in ``not_checked`` and looked at again by the next sweep.
 SWEEP_COMPLETED_WITH_ERRORS = "completed_with_errors"
+# Finished, but it could not list users or meetings, or read most meetings: not a clean bill.
+SWEEP_INCOMPLETE = "incomplete"
 SWEEP_STATUSES = (
     SWEEP_RUNNING,
     SWEEP_COMPLETED,
     SWEEP_COMPLETED_WITH_ERRORS,
+    SWEEP_INCOMPLETE,
     SWEEP_FAILED,
     SWEEP_INTERRUPTED,
 )
@@ -49,7 +52,8 @@ AUDIT_INTENT = "intent"
 FINDING_STATUSES = ("fixed", "failed", "exempt", "reported")
 AUDIT_ACTORS = ("sweep", "webhook", "baseline", "cli", "dashboard")
 
-INBOX_STATUSES = ("pending", "processing", "done", "ignored", "dead")
+# unknown_account: for a Zoom account zoomguard does not know (kept for the officer to see).
+INBOX_STATUSES = ("pending", "processing", "done", "ignored", "unknown_account", "dead")
 ALERT_DELIVERIES = ("immediate", "digest")
 EMAIL_KINDS = ("immediate", "digest", "host_notice")
 EMAIL_STATUSES = ("pending", "sent")

@@ -31,8 +31,9 @@ __all__ = [
     "parse_retry_after",
 ]
 
-# Zoom allows at most 300 items per page on the meeting and recording lists.
+# Zoom allows at most 300 items per page on the meeting and recording lists, 2,000 on users.
 MAX_PAGE_SIZE = 300
+MAX_USERS_PAGE_SIZE = 2000
 # GET /users/{userId}/recordings: "The maximum range can be a month." 28 days always fits.
 RECORDINGS_WINDOW_DAYS = 28
 
@@ -95,11 +96,10 @@ class ZoomClient(ZoomTransport):
     # --- users and meetings -----------------------------------------------------------------
 
     def list_users(
-        self, status: str = "active", page_size: int = MAX_PAGE_SIZE
+        self, status: str = "active", page_size: int = MAX_USERS_PAGE_SIZE
     ) -> Iterator[dict[str, Any]]:
-        return self._paginate(
-            MEDIUM, "/users", {"status": status, "page_size": str(page_size)}, "users"
-        )
+        size = str(min(page_size, MAX_USERS_PAGE_SIZE))
+        return self._paginate(MEDIUM, "/users", {"status": status, "page_size": size}, "users")
 
     def get_user(self, user_id: str) -> dict[str, Any] | None:
         """One user (with ``group_ids``), or None if the user is gone (404, code 1001)."""

@@ -97,6 +97,9 @@ class S2STokenProvider:
         self._expires_at = 0.0
         self.fetch_count = 0
         self.api_url: str | None = None  # Zoom's regional API host, from the last token
+        # The scopes Zoom granted the app (the token response's space-separated ``scope``);
+        # None until a token is fetched, or if Zoom's answer did not say.
+        self.granted_scopes: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"S2STokenProvider(token_url={self._token_url!r}, client_id={self._client_id!r})"
@@ -157,6 +160,8 @@ class S2STokenProvider:
         self.fetch_count += 1
         api_url = token.get("api_url")
         self.api_url = api_url if isinstance(api_url, str) else None
+        scope = token.get("scope")
+        self.granted_scopes = frozenset(scope.split()) if isinstance(scope, str) else None
         log.info("obtained a Zoom access token valid for %.0f s", expires_in)
         if self._on_token is not None:
             try:

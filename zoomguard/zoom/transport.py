@@ -8,16 +8,22 @@ threads of a sweep. Every request:
 3. is sent; then, by answer:
    - 2xx: done;
    - 401 with Zoom code 124: the token is invalidated and the request retried once;
-   - 429: if Zoom says the per-user daily meeting update limit is spent, ``ZoomRateLimited``
-     (reason ``daily_update_limit``) at once; a far Retry-After (a daily limit) raises
-     ``ZoomRateLimited`` instead of sleeping for hours; otherwise it is a per-second 429: the
-     category's pacing rate is cut (``PacingLimiter.slow_down``; it climbs back slowly) and
-     the request is retried after its Retry-After (within ``max_retry_after`` seconds) or,
-     without one, after a backoff with full jitter. The other threads keep going at the lower
-     rate: no 429 stalls the whole category;
+   - 429: a far Retry-After or a daily ``X-RateLimit-Type`` raises ``ZoomRateLimited``
+     (reason ``daily_limit``; ``daily_update_limit`` on a meeting update) instead of sleeping
+     for hours; a meeting update (PATCH /meetings/..) still refused with 429 after one back-off
+     is the per-user daily update cap (``daily_update_limit``): Zoom says which only in words,
+     and in the account's language. Otherwise it is a per-second 429: the category's pacing
+     rate is cut (``PacingLimiter.slow_down``; it climbs back slowly) and the request is retried
+     after its Retry-After (within ``max_retry_after`` seconds) or, without one, after a backoff
+     with full jitter. The other threads keep going at the lower rate: no 429 stalls the whole
+     category;
    - 5xx, connection errors and timeouts: bounded retries with backoff, then ``ZoomUnavailable``
      (``Interrupted`` instead of the next retry once the ``stop`` event given is set);
-   - any other 4xx: ``ZoomAPIError`` (``ZoomNotFound`` for 404) with Zoom's code and message.
+   - any other 4xx: ``ZoomAPIError`` (``ZoomNotFound`` for 404, ``ZoomScopeMissing`` for code
+     4711) with Zoom's code and message.
+
+Decisions are taken on statuses, Zoom's codes and headers only, never on a message's words:
+Zoom translates them into the account's language. Messages are kept only to show people.
 
 Request bodies (which may carry meeting passcodes) and tokens are never logged.
 """
@@ -46,6 +52,7 @@ from zoomguard.errors import (
     ZoomAuthError,
     ZoomNotFound,
     ZoomRateLimited,
+    ZoomScopeMissing,
     ZoomUnavailable,
 )
 from zoomguard.zoom.ratelimit import PacingLimiter
@@ -57,11 +64,20 @@ LIGHT = "light"
 MEDIUM = "medium"
 
 INVALID_TOKEN = 124
+MISSING_SCOPE = 4711
+# Zoom's answer to a next_page_token that expired (15 minutes) or is unknown: HTTP 400, code 300.
+INVALID_FIELD = 300
+# How often one listing starts again from its first page after its page token expired.
+MAX_LISTING_RESTARTS = 3
+_MEETING_PATH = re.compile(r"^/meetings/[^/]+$")
 # Requests are paced at this share of the rate they are given (see ZoomTransport.__init__).
 JITTER_HEADROOM = 0.97
-_DAILY_UPDATE_LIMIT = re.compile(r"daily rate limit.*(create|update)", re.IGNORECASE | re.DOTALL)
 
 ResponseObserver = Callable[[str, str, int, float], None]
+
+
+class _PageTokenExpired(Exception):
+    """Zoom refused a listing's next_page_token: the listing starts again."""
 
 
 class _Uniform(Protocol):
@@ -244,17 +260,58 @@ class ZoomTransport:
     ) -> Iterator[dict[str, Any]]:
         """Every item of a paged list, following next_page_token (it is "" on the last page).
 
-        Zoom's page tokens expire after 15 minutes, so consume the iterator promptly.
+        Zoom's page tokens expire after 15 minutes. A token refused (HTTP 400, code 300) starts
+        the listing again from its first page, skipping the items already given by ``id``, so a
+        slow consumer costs requests, not a failed listing.
         """
+        given: set[object] = set()
+        restarts = 0
+        while True:
+            try:
+                yield from self._pages(category, path, params, key, given)
+                return
+            except _PageTokenExpired:
+                restarts += 1
+                if restarts > MAX_LISTING_RESTARTS:
+                    raise ZoomAPIError(
+                        "Zoom refused this listing's page token again and again",
+                        status=400,
+                        code=INVALID_FIELD,
+                        method="GET",
+                        path=path,
+                        reason="pagination",
+                    ) from None
+                log.info("GET %s: page token expired; listing again from the start", path)
+
+    def _pages(
+        self,
+        category: str,
+        path: str,
+        params: Mapping[str, str],
+        key: str,
+        given: set[object],
+    ) -> Iterator[dict[str, Any]]:
         seen_tokens: set[str] = set()
         page_token = ""
         while True:
             query = dict(params)
             if page_token:
                 query["next_page_token"] = page_token
-            page = self._json(category, "GET", path, query)
-            items = page.get(key) or []
-            yield from (item for item in items if isinstance(item, dict))
+            try:
+                page = self._json(category, "GET", path, query)
+            except ZoomAPIError as exc:
+                if page_token and exc.status == 400 and exc.code == INVALID_FIELD:
+                    raise _PageTokenExpired from None
+                raise
+            for item in page.get(key) or []:
+                if not isinstance(item, dict):
+                    continue
+                ident = item.get("id", item.get("uuid"))
+                if ident is not None:
+                    if ident in given:
+                        continue
+                    given.add(ident)
+                yield item
             page_token = str(page.get("next_page_token") or "")
             if not page_token:
                 return
@@ -343,6 +400,24 @@ class ZoomTransport:
                 raise ZoomAuthError(message, status=status, code=code, method=method, path=path)
             if status == 429:
                 self.stats.record_rate_limited()
+                limit_type = response.headers.get("X-RateLimit-Type", "").lower()
+                if (
+                    retries > 0
+                    and not limit_type
+                    and method == "PATCH"
+                    and _MEETING_PATH.match(path)
+                ):
+                    # Refused again after backing off, and no header says which limit: the
+                    # per-user daily update cap, which Zoom names only in (translated) words.
+                    # (A per-second 429 says X-RateLimit-Type: QPS.) Retrying cannot help.
+                    raise ZoomRateLimited(
+                        message,
+                        status=status,
+                        code=code,
+                        method=method,
+                        path=path,
+                        reason="daily_update_limit",
+                    )
                 delay = self._rate_limit_delay(response, method, path, code, message)
                 # Here the 429 is a per-second one (daily limits raised above): the category
                 # slows down, and only this request waits for Retry-After.
@@ -372,7 +447,11 @@ class ZoomTransport:
                 retries += 1
                 self._retry_after_backoff(method, path, f"HTTP {status}", retries)
                 continue
-            error_class = ZoomNotFound if status == 404 else ZoomAPIError
+            error_class = ZoomAPIError
+            if status == 404:
+                error_class = ZoomNotFound
+            elif code == MISSING_SCOPE:
+                error_class = ZoomScopeMissing
             raise error_class(message, status=status, code=code, method=method, path=path)
 
     def _rate_limit_delay(
@@ -384,16 +463,6 @@ class ZoomTransport:
         message: str,
     ) -> float | None:
         """How long to wait before retrying a 429, or raise if waiting makes no sense."""
-        if _DAILY_UPDATE_LIMIT.search(message):
-            # 100 meeting create/update requests per user per UTC day: retrying cannot help.
-            raise ZoomRateLimited(
-                message,
-                status=429,
-                code=code,
-                method=method,
-                path=path,
-                reason="daily_update_limit",
-            )
         delay = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
         daily = "daily" in response.headers.get("X-RateLimit-Type", "").lower()
         if (delay is not None and delay > self._max_retry_after) or (daily and delay is None):
@@ -408,7 +477,10 @@ class ZoomTransport:
                 code=code,
                 method=method,
                 path=path,
-                reason="daily_limit",
+                # On a meeting update, the daily limit is the per-user update cap.
+                reason="daily_update_limit"
+                if method == "PATCH" and _MEETING_PATH.match(path)
+                else "daily_limit",
             )
         return delay
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from zoomguard.config import Settings
+from zoomguard.errors import UnknownAccount
 from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.clients import (
@@ -33,6 +34,7 @@ from zoomguard.service.events.settings import listeners as settings_listeners
 from zoomguard.service.events.stored_body import from_store
 from zoomguard.service.events.webinars import listeners as webinar_listeners
 from zoomguard.store import AccountRecord, InboxItem, Store
+from zoomguard.store.models import ACCOUNT_ACTIVE
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -107,9 +109,16 @@ class EventDispatcher:
         if listener is None:
             log.info("event %s has no handler: nothing to do", item.event)
             return
-        account = self._account(item, body)
+        zoom_account_id = self._zoom_account_id(item, body)
+        known = self.store.accounts.by_zoom_id(zoom_account_id) if zoom_account_id else None
+        account = known if known is not None and known.status == ACCOUNT_ACTIVE else None
         if account is None and listener.needs_account:
-            log.info("event %s for an account zoomguard does not enforce: ignored", item.event)
+            if known is None:
+                # Kept for the officer (report, /healthz, dashboard), never silently done.
+                raise UnknownAccount(
+                    f"Zoom account {zoom_account_id or '(none named)'} is not connected",
+                )
+            log.info("event %s for an account no longer enforced: ignored", item.event)
             return
         event = ZoomEvent(
             name=item.event,
@@ -121,16 +130,14 @@ class EventDispatcher:
         )
         listener.handler(self, event)
 
-    def _account(self, item: InboxItem, body: Mapping[str, Any]) -> AccountRecord | None:
-        """The active account the event concerns, if zoomguard enforces it."""
+    @staticmethod
+    def _zoom_account_id(item: InboxItem, body: Mapping[str, Any]) -> str | None:
+        """The Zoom account the event concerns, from the inbox row or the payload."""
         payload = body.get("payload")
         zoom_account_id = item.zoom_account_id or (
             payload.get("account_id") if isinstance(payload, Mapping) else None
         )
-        if not zoom_account_id:
-            return None
-        account = self.store.accounts.by_zoom_id(str(zoom_account_id))
-        return account if account is not None and account.status == "active" else None
+        return str(zoom_account_id) if zoom_account_id else None
 
 
 def on_dead(

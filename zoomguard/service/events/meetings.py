@@ -18,13 +18,14 @@ from zoomguard.service.alerts import delivery
 from zoomguard.service.enforce import OCCURRENCE_SEPARATOR, MeetingEnforcer
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
 from zoomguard.store import AccountRecord
+from zoomguard.zoom import scopes
 from zoomguard.zoom import webhook_events as zoom
 
 LOOP_GUARD = timedelta(minutes=10)
 
-# Zoom requires this scope to subscribe to any meeting.* event but the participant ones.
-MEETING_READ_SCOPE = "meeting:read:meeting:admin"
-PARTICIPANT_READ_SCOPE = "meeting:read:participant:admin"
+# Zoom requires READ_MEETING to subscribe to any meeting.* event but the participant ones.
+MEETING_READ_SCOPE = scopes.READ_MEETING
+PARTICIPANT_READ_SCOPE = scopes.READ_PARTICIPANT
 
 listeners = EventRegistry()
 

@@ -32,10 +32,11 @@ from zoomguard.service.events.reactions import (
 )
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
 from zoomguard.store.models import AUDIT_INTENT
+from zoomguard.zoom import scopes
 from zoomguard.zoom import webhook_events as zoom
 
 # Zoom requires this scope to subscribe to recording.* events.
-RECORDING_READ_SCOPE = "cloud_recording:read:recording:admin"
+RECORDING_READ_SCOPE = scopes.READ_RECORDING
 
 # What each event means, in the audit log's "before" and the officer's alert.
 WHAT_HAPPENED = {

@@ -11,6 +11,7 @@ from typing import Any
 from zoomguard.rules import baseline as bl
 from zoomguard.service.baseline import Scope, recheck_baseline
 from zoomguard.service.events.registry import EventContext, EventRegistry, ZoomEvent
+from zoomguard.zoom import scopes
 from zoomguard.zoom import webhook_events as zoom
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def scope_for_event(event: str, payload: Mapping[str, Any]) -> Scope | None:
     return (level, ident)
 
 
-@listeners.on(*EVENT_LEVELS)
+@listeners.on(*EVENT_LEVELS, scopes=(scopes.READ_ACCOUNT_SETTING, scopes.READ_ACCOUNT_LOCKS))
 def settings_changed(context: EventContext, event: ZoomEvent) -> None:
     payload = event.body.get("payload")
     scope = scope_for_event(event.name, payload if isinstance(payload, Mapping) else {})
