@@ -435,6 +435,22 @@ def test_connect_with_zoom_uses_pkce_and_stores_the_tokens_encrypted(
     assert "by alice" in (connect.detail or "")
 
 
+def test_connect_with_zoom_refuses_an_app_that_lacks_a_scope_and_names_it(
+    app: Flask, sqlite_store: Store, sandbox: SandboxServer
+) -> None:
+    list_meetings = "meeting:read:list_meetings:admin"
+    sandbox.config.scopes = " ".join(s for s in sandbox.config.scopes.split() if s != list_meetings)
+    client = app.test_client()
+    sign_in(client, ADMIN)
+    start = client.post("/connect/oauth", data={"csrf_token": csrf_of(client, "/connect")})
+    authorize = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    back = urlsplit(authorize.headers["Location"])
+    page = client.get(f"{back.path}?{back.query}", follow_redirects=True).get_data(as_text=True)
+    assert list_meetings in page
+    assert "(for sweep)" in page
+    assert sqlite_store.accounts.list_all() == []
+
+
 def test_the_oauth_state_works_once(app: Flask, sqlite_store: Store) -> None:
     client = app.test_client()
     sign_in(client, ADMIN)

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from zoomguard.errors import OAuthConnectError, ZoomGuardError
 from zoomguard.service import connect_s2s, utcnow
+from zoomguard.service.clients import enabled_features, load_profile
 from zoomguard.service.connect import (
     OAuthApp,
     begin_connect,
@@ -92,6 +93,7 @@ def oauth_callback() -> WerkzeugResponse:
             error=request.args.get("error"),
             binding=binding if isinstance(binding, str) else None,
             connected_by=user.username,
+            features=enabled_features(context.settings, load_profile(context.settings)),
             now=utcnow(),
         )
     except OAuthConnectError as exc:

@@ -26,7 +26,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from zoomguard.crypto import Vault
 from zoomguard.errors import ConfigError, OAuthConnectError, ZoomAuthError, ZoomUnavailable
 from zoomguard.store import AccountRecord, Store
 from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH
+from zoomguard.zoom import scopes
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +148,13 @@ def complete_connect(
     binding: str | None,
     connected_by: str,
     now: datetime | None = None,
+    features: Iterable[str] = (),
 ) -> AccountRecord:
-    """Finish a connect from Zoom's redirect; raises ``OAuthConnectError`` with a safe message."""
+    """Finish a connect from Zoom's redirect; raises ``OAuthConnectError`` with a safe message.
+
+    ``features`` (``zoomguard/zoom/scopes.py``) are what this deployment uses: an authorisation
+    whose token lacks a scope one of them needs is refused, naming every missing scope, before
+    anything is stored (as ``zoomguard connect`` refuses a Server-to-Server app)."""
     app = _require_app(settings)
     vault = Vault(settings.secret_key)
     moment = now or datetime.now(UTC)
@@ -189,6 +195,17 @@ def complete_connect(
     access_token, expires_at, refresh_token = _token_parts(token, moment)
     if refresh_token is None:
         raise ZoomAuthError("Zoom's token response has no refresh_token", status=200)
+    granted = token.get("scope")
+    if isinstance(granted, str):
+        missing = scopes.missing_scopes(granted.split(), features)
+        if missing:
+            raise OAuthConnectError(
+                "the Zoom app lacks scopes this deployment needs: "
+                + scopes.describe_missing(missing)
+                + "; add them to the app in the Marketplace, then connect again"
+            )
+    else:
+        log.warning("Zoom's token response lists no scopes; they are not checked")
     me = _whoami(settings, access_token)
     zoom_account_id = me.get("account_id")
     if not isinstance(zoom_account_id, str) or not zoom_account_id:
