@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from support.commands import CommandResult, run_zoomguard, zoomguard_env
+from support.store import TEST_SECRET_KEY
 from werkzeug.serving import make_server
 
 from zoomguard.config import Settings
@@ -67,7 +68,7 @@ def live_rig(tmp_path: Path) -> Iterator[LiveRig]:
     with SandboxServer(SandboxConfig(webhook_time_scale=0.001)) as sandbox:
         env = dict(sandbox.env())
         env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'zg.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "an end-to-end test passphrase"
+        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
         settings = Settings.from_env(env)
         upgrade(settings.database_url)
         store = Store.open(settings)
@@ -158,6 +159,24 @@ def test_refused_stop_ends_the_meeting_when_the_policy_says_so(live_rig: LiveRig
     assert len(started) == 1
     assert "ended the meeting" in started[0]["failure"]
     assert started[0]["host_email"] == "caseworker@agency.example"
+
+
+def test_refused_ai_companion_controls_end_the_meeting_when_the_policy_says_so(
+    live_rig: LiveRig,
+) -> None:
+    state = live_rig.sandbox.state
+    state.add_user("owner@agency.example")  # the app's creator, not this meeting's host
+    host = state.add_user("caseworker@agency.example")
+    meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
+    assert state.start_ai_companion(meeting["id"])
+    assert live_rig.sandbox.wait_for_webhooks(10)
+    live_rig.drain(policy.load_profile('[live]\nwhen_stop_refused = "end_meeting"\n'))
+    assert meeting["id"] not in state.live  # ended, and AI Companion with it
+    actions = live_rig.audit()
+    assert ("meeting.end", True) in actions
+    assert ("ai_companion.stop", False) in actions
+    [details] = [d for c, d in live_rig.alerts() if c == "meeting.ai_companion_started"]
+    assert "ended the meeting" in details["failure"]
 
 
 def test_the_hosts_own_recording_is_stopped_without_escalation(live_rig: LiveRig) -> None:

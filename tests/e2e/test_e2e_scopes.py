@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from support.commands import run_zoomguard, zoomguard_env
 from support.processes import ServiceProcess, service_env, wait_until
+from support.store import TEST_SECRET_KEY
 from werkzeug.serving import make_server
 
 from zoomguard.config import Settings
@@ -111,7 +112,7 @@ def receiver(tmp_path: Path) -> Iterator[tuple[SandboxServer, Settings, Store]]:
     with SandboxServer(SandboxConfig(webhook_time_scale=0.001)) as sandbox:
         env = dict(sandbox.env())
         env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'zg.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = "an end-to-end test passphrase"
+        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
         settings = Settings.from_env(env)
         upgrade(settings.database_url)
         store = Store.open(settings)
@@ -188,7 +189,7 @@ def test_the_web_process_registers_the_environment_s_account(
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("ZOOMGUARD_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("ZOOMGUARD_SECRET_KEY", "an end-to-end test passphrase")
+    monkeypatch.setenv("ZOOMGUARD_SECRET_KEY", TEST_SECRET_KEY)
     assert store.accounts.list_all() == []
     create_app()  # what gunicorn 'zoomguard.webhooks:create_app()' runs
     assert [a.zoom_account_id for a in store.accounts.list_all()] == [sandbox.config.account_id]

@@ -11,9 +11,8 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from support.openapi import validate_request
+from support.store import TEST_SECRET_KEY
 from zoomguard.sandbox import SandboxServer
-
-TEST_SECRET_KEY = "Mstm-mqjizV7fzDYGhKeeXPV-jgVz-wiBTGEIvPXnvM="  # a Fernet key, for tests only
 
 
 @dataclass

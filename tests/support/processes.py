@@ -21,12 +21,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from support.store import TEST_SECRET_KEY
 from zoomguard.config import Settings
 from zoomguard.store import InboxItem, Store
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO_DIR = TESTS_DIR.parent
-TEST_SECRET_KEY = "nkBVt-5Rhg2ZYi5xXt3xdQSooQnnIw7CJnEhpqb8dL4="  # a Fernet key, for tests only
 
 
 # --- the test handler (runs inside the worker processes) ----------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from zoomguard.errors import ZoomAPIError
+from zoomguard.errors import ZoomAPIError, ZoomNotFound
 from zoomguard.rules import policy
 from zoomguard.service.alerts import delivery
 from zoomguard.service.events.registry import EventContext, ZoomEvent
@@ -97,3 +97,33 @@ def audit_and_alert(
             now=now,
             session=session,
         )
+
+
+def end_meeting(context: EventContext, event: ZoomEvent, meeting_id: str) -> str | None:
+    """End the live meeting (the last step of the ``[live]`` escalation, when Zoom refused to
+    stop what it records); None when it ended, else why not. Audited either way."""
+    account = event.enforced_account
+    failure: str | None = None
+    try:
+        context.client(account).end_meeting(meeting_id)
+    except ZoomNotFound:
+        pass  # gone already: it has ended, and its recording with it
+    except ZoomAPIError as exc:
+        if worth_retrying(exc):
+            try:
+                context.client(account).end_meeting(meeting_id)
+            except ZoomAPIError as again:
+                failure = str(again)
+        else:
+            failure = str(exc)
+    context.store.audit.append(
+        account_pk=account.id,
+        actor="webhook",
+        action="meeting.end",
+        target=f"meeting:{meeting_id}",
+        before={"meeting": "live"},
+        after={"meeting": "ended" if failure is None else "live"},
+        confirmed=failure is None,
+        now=context.clock(),
+    )
+    return failure

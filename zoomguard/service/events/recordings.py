@@ -27,6 +27,7 @@ from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.service.alerts import delivery
 from zoomguard.service.events.reactions import (
     audit_and_alert,
+    end_meeting,
     reaction_details,
     worth_retrying,
 )
@@ -181,7 +182,7 @@ def _escalate(
         confirmed=False,
     )
     if context.profile.live.when_stop_refused == "end_meeting":
-        ended = _end_meeting(context, event)
+        ended = end_meeting(context, event, event.object_id())
         details["failure"] = refused + (
             "; zoomguard ended the meeting, which ended the recording"
             if ended is None
@@ -217,36 +218,6 @@ def _escalate(
         confirmed=details["confirmed"],
         details=details,
     )
-
-
-def _end_meeting(context: EventContext, event: ZoomEvent) -> str | None:
-    """End the live meeting; None when it ended, else why not (also in the audit log)."""
-    account = event.enforced_account
-    meeting_id = event.object_id()
-    failure: str | None = None
-    try:
-        context.client(account).end_meeting(meeting_id)
-    except ZoomNotFound:
-        pass  # gone already: it has ended, and its recording with it
-    except ZoomAPIError as exc:
-        if worth_retrying(exc):
-            try:
-                context.client(account).end_meeting(meeting_id)
-            except ZoomAPIError as again:
-                failure = str(again)
-        else:
-            failure = str(exc)
-    context.store.audit.append(
-        account_pk=account.id,
-        actor="webhook",
-        action="meeting.end",
-        target=f"meeting:{meeting_id}",
-        before={"meeting": "live"},
-        after={"meeting": "ended" if failure is None else "live"},
-        confirmed=failure is None,
-        now=context.clock(),
-    )
-    return failure
 
 
 def _host_email(context: EventContext, event: ZoomEvent) -> str | None:

@@ -25,6 +25,7 @@ from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.rules import policy
 from zoomguard.service.events.reactions import (
     audit_and_alert,
+    end_meeting,
     first_of,
     reaction_details,
     worth_retrying,
@@ -87,6 +88,15 @@ def ai_companion_started(context: EventContext, event: ZoomEvent) -> None:
     features = (
         sorted(k for k, v in started.items() if v is True) if isinstance(started, Mapping) else []
     )
+    refused = not done and bool(failures) and "already ended" not in failures[0]
+    if refused and context.profile.live.when_stop_refused == "end_meeting":
+        # The same ladder as a recording Zoom will not let zoomguard stop ([live] table).
+        not_ended = end_meeting(context, event, str(meeting_id))
+        failures.append(
+            "zoomguard ended the meeting, which ended AI Companion"
+            if not_ended is None
+            else f"zoomguard could not end the meeting either ({not_ended})"
+        )
     failure = "; ".join(failures) or None
     meeting = _meeting_or_none(client, meeting_id)
     audit_and_alert(
