@@ -174,6 +174,33 @@ def test_meeting_made_noncompliant_is_fixed_once(rig: Rig) -> None:
     assert rig.store.inbox.count_by_status().get("done", 0) >= 2
 
 
+def test_webinar_made_noncompliant_is_fixed_once_and_a_deleted_one_closes_its_findings(
+    rig: Rig,
+) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    webinar = state.add_webinar(host, topic="Town hall")
+    state.update_webinar(
+        webinar["id"], {"settings": {"auto_recording": "cloud", "on_demand": True}}
+    )
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    path = f"/v2/webinars/{webinar['id']}"
+    patches = [r for r in state.request_log() if r.method == "PATCH" and r.path == path]
+    assert [r.status for r in patches] == [204]
+    fixed = state.webinars[webinar["id"]]["settings"]
+    assert (fixed["auto_recording"], fixed["on_demand"]) == ("none", False)
+    assert rig.store.findings.open(), "the fix is recorded as findings until the next sweep"
+    # zoomguard's own PATCH comes back as webinar.updated: processed, and no second PATCH.
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert len([r for r in state.request_log() if r.method == "PATCH" and r.path == path]) == 1
+    assert state.delete_webinar(webinar["id"])
+    assert rig.sandbox.wait_for_webhooks(10)
+    rig.drain()
+    assert rig.store.findings.open() == []
+
+
 def test_events_posted_while_the_worker_is_down_are_all_processed(rig: Rig) -> None:
     state = rig.sandbox.state
     host = state.add_user("host@agency.example")
