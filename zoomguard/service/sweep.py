@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -159,19 +159,9 @@ class SweepProgress:
 
     def counts(self) -> SweepCounts:
         with self._lock:
-            return SweepCounts(
-                users=self.users,
-                meetings=self.meetings,
-                compliant=self.compliant,
-                noncompliant=self.noncompliant,
-                fixed=self.fixed,
-                failed=self.failed,
-                exempt=self.exempt,
-                reported=self.reported,
-                patches=self.patches,
-                webinars=self.webinars,
-                not_checked=self.not_checked,
-            )
+            # Every stored count has a counter of the same name here: a new column is copied
+            # without a second list of fields to keep in step.
+            return SweepCounts(**{f.name: getattr(self, f.name) for f in fields(SweepCounts)})
 
 
 @dataclass(frozen=True)
