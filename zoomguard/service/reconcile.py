@@ -8,9 +8,12 @@ and the intent is completed (confirmed) with one "Meeting corrected" alert; if n
 is gone), it is closed as not made, which lists it nowhere as a change. Completing is conditional
 on the intent still being open, so a late original and a reconciliation never both alert.
 
-Recording intents (``recording.stop``, ``recording.trash|delete``) are not re-read here: the
-webhook event that wrote them is retried by the worker, and its re-run inherits and settles them
-(``zoomguard.service.events.recordings``).
+Recording intents (``recording.stop``, ``recording.trash|delete``) are settled by the re-run of
+the webhook event that wrote them while that event is still pending or processing
+(``zoomguard.service.events.recordings``). Once it is done or dead (or purged), no re-run will
+come, and they are settled here: a removal by reading the recording instance again (gone: it was
+removed, completed with one alert; still there: not made); a stop, which Zoom offers no way to read
+back for a live recording, is closed as "unconfirmed" with one alert asking the officer to check.
 
 Runs in the sweep (for its account, holding the account's lease) and when a worker process
 starts (every account); only intents older than ``RECONCILE_AFTER`` are touched, so a change
@@ -29,9 +32,12 @@ from zoomguard.config import Settings
 from zoomguard.errors import ZoomGuardError
 from zoomguard.masking import passcode_state
 from zoomguard.notify import categories
+from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.service.alerts import delivery
 from zoomguard.service.enforce import MEETING_UPDATE, WEBINAR_UPDATE, split_occurrence
-from zoomguard.store import AccountRecord, AuditRecord, Store
+from zoomguard.service.events.reactions import reaction_details
+from zoomguard.service.events.recordings import INSTANCE_KEY, REMOVAL_ACTIONS, STOP_ACTION
+from zoomguard.store import AccountRecord, AuditRecord, Store, inbox
 from zoomguard.zoom.client import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,14 @@ RECONCILE_AFTER = timedelta(minutes=5)
 RECONCILED_NOTE = "confirmed by re-reading Zoom after zoomguard stopped before recording it"
 NOT_MADE_NOTE = "not in Zoom when re-read after zoomguard stopped: the change was not made"
 GONE_NOTE = "the meeting was deleted before zoomguard could confirm the change"
+REMOVED_NOTE = "confirmed by re-reading Zoom (the recording is gone) after zoomguard stopped"
+STILL_THERE_NOTE = "the recording was still in Zoom when re-read: it was not removed"
+STOP_UNCONFIRMED_NOTE = (
+    "unconfirmed: zoomguard asked Zoom to stop the recording and stopped before hearing the "
+    "answer; Zoom offers no way to read back whether a live recording runs"
+)
+# An event in these states will be run again, and its re-run settles its own intents.
+_EVENT_WILL_RUN = frozenset({inbox.PENDING, inbox.PROCESSING})
 
 
 @dataclass(frozen=True)
@@ -78,9 +92,15 @@ def reconcile_intents(
         before=now, account_pk=account.id if account is not None else None
     )
     for intent in intents:
-        if intent.action not in (MEETING_UPDATE, WEBINAR_UPDATE) or intent.account_id is None:
+        if intent.account_id is None:
             continue
-        if intent.actor not in settled_now_actors and intent.at > now - older_than:
+        recording = intent.action == STOP_ACTION or intent.action in REMOVAL_ACTIONS
+        if recording:
+            if not _event_settled(store, intent):
+                continue  # the event's own re-run settles it
+        elif intent.action not in (MEETING_UPDATE, WEBINAR_UPDATE):
+            continue
+        elif intent.actor not in settled_now_actors and intent.at > now - older_than:
             continue  # possibly in the hands of a live process
         owner = account if account is not None else store.accounts.get(intent.account_id)
         if owner is None or owner.status != "active":
@@ -88,7 +108,11 @@ def reconcile_intents(
             not_made += 1
             continue
         try:
-            outcome = _settle_meeting_update(settings, store, client_for(owner), owner, intent, now)
+            if recording:
+                outcome = _settle_recording(settings, store, client_for, owner, intent, now)
+            else:
+                client = client_for(owner)
+                outcome = _settle_meeting_update(settings, store, client, owner, intent, now)
         except ZoomGuardError as exc:
             log.warning("audit intent %d left open: Zoom could not be read (%s)", intent.id, exc)
             left += 1
@@ -156,6 +180,124 @@ def _settle_meeting_update(
                 "failure": None,
                 "officer_action": None,
             },
+            now=now,
+            session=session,
+        )
+    return True
+
+
+def _event_settled(store: Store, intent: AuditRecord) -> bool:
+    """Whether no run of the event that wrote ``intent`` will come again (done, dead, purged)."""
+    if intent.event_id is None:
+        return False  # not written by an event's handler: not this module's to settle
+    event = store.inbox.get_event(intent.event_id)
+    return event is None or event.status not in _EVENT_WILL_RUN
+
+
+def _settle_recording(
+    settings: Settings,
+    store: Store,
+    client_for: Callable[[AccountRecord], ZoomClient],
+    account: AccountRecord,
+    intent: AuditRecord,
+    now: datetime,
+) -> bool:
+    """True when the change is completed (with its one alert); False when closed as not made."""
+    meeting_id = intent.target.removeprefix("meeting:")
+    before: Mapping[str, Any] = intent.before if isinstance(intent.before, Mapping) else {}
+    intended: Mapping[str, Any] = intent.after if isinstance(intent.after, Mapping) else {}
+    if intent.action == STOP_ACTION:
+        return _complete_recording(
+            settings,
+            store,
+            account,
+            intent,
+            now,
+            after={"recording": "unconfirmed"},
+            confirmed=None,
+            note=STOP_UNCONFIRMED_NOTE,
+            category=categories.RECORDING_STARTED,
+            details=_recording_alert(
+                meeting_id,
+                after="stop requested (unconfirmed)",
+                confirmed=None,
+                officer_action=(
+                    "Check in the Zoom web portal whether the meeting is still being recorded "
+                    "and, if so, have the host stop it; zoomguard removes the recording when "
+                    "Zoom finishes processing it."
+                ),
+            ),
+        )
+    instance = before.get(INSTANCE_KEY)
+    recordings = client_for(account).get_recordings(
+        instance if isinstance(instance, str) and instance else meeting_id
+    )
+    if recordings is not None:
+        store.audit.abandon(intent.id, detail=STILL_THERE_NOTE)
+        return False
+    done = intended.get("recording")
+    return _complete_recording(
+        settings,
+        store,
+        account,
+        intent,
+        now,
+        after=dict(intended),
+        confirmed=True,
+        note=REMOVED_NOTE,
+        category=categories.RECORDING_COMPLETED,
+        details=_recording_alert(
+            meeting_id,
+            after=done if isinstance(done, str) else "removed",
+            confirmed=True,
+            officer_action=None,
+        ),
+    )
+
+
+def _recording_alert(
+    meeting_id: str, *, after: str, confirmed: bool | None, officer_action: str | None
+) -> dict[str, Any]:
+    return reaction_details(
+        meeting_id=meeting_id,
+        topic=None,  # the event's body, which had it, is blanked once the event is done
+        host_email=None,
+        start_time=None,
+        rule_id="no_auto_recording",
+        rule="Meetings are never recorded",
+        guidance=quotes.NOT_RECORDED,
+        changes=[{"field": "recording", "before": "recording", "after": after}],
+        confirmed=confirmed,
+        failure=None,
+        officer_action=officer_action,
+    )
+
+
+def _complete_recording(
+    settings: Settings,
+    store: Store,
+    account: AccountRecord,
+    intent: AuditRecord,
+    now: datetime,
+    *,
+    after: dict[str, Any],
+    confirmed: bool | None,
+    note: str,
+    category: str,
+    details: dict[str, Any],
+) -> bool:
+    """Complete the intent and write its alert in one transaction, only if it is still open."""
+    with store.transaction() as session:
+        if not store.audit.complete(
+            intent.id, after=after, confirmed=confirmed, detail=note, session=session
+        ):
+            return True  # settled meanwhile, with its alert
+        store.outbox.record_alert(
+            account_pk=account.id,
+            sweep_id=None,
+            delivery=delivery(settings, category),
+            category=category,
+            details=details,
             now=now,
             session=session,
         )

@@ -57,6 +57,13 @@ listeners = EventRegistry()
 # (and died before recording it): Zoom has nothing left to do because zoomguard did it.
 ALREADY_DONE = "already done by zoomguard (an earlier attempt made the change before it stopped)"
 
+# The audit actions of the reactions here (``zoomguard.service.reconcile`` settles them too).
+STOP_ACTION = "recording.stop"
+REMOVAL_ACTIONS = frozenset({"recording.trash", "recording.delete"})
+# The key of a removal intent's "before" that names the recording instance (the meeting's UUID
+# from the event): the event's body is blanked once it is done, so a reconciliation finds it here.
+INSTANCE_KEY = "instance"
+
 
 @dataclass(frozen=True)
 class _Intent:
@@ -111,7 +118,7 @@ def recording_started(context: EventContext, event: ZoomEvent) -> None:
     intent = _intent(
         context,
         event,
-        action="recording.stop",
+        action=STOP_ACTION,
         target=f"meeting:{meeting_id}",
         before={"recording": WHAT_HAPPENED[event.name]},
         intended={"recording": "stopped"},
@@ -262,7 +269,11 @@ def recording_completed(context: EventContext, event: ZoomEvent) -> None:
         event,
         action=f"recording.{action}",
         target=f"meeting:{obj.get('id', '')}",
-        before={"recording": WHAT_HAPPENED[event.name], "files": obj.get("recording_count")},
+        before={
+            "recording": WHAT_HAPPENED[event.name],
+            "files": obj.get("recording_count"),
+            INSTANCE_KEY: uuid,
+        },
         intended={"recording": done},
     )
     if intent is None:
@@ -301,7 +312,7 @@ def _stop_was_refused(context: EventContext, event: ZoomEvent) -> bool:
     last = context.store.audit.last_change(
         event.enforced_account.id,
         f"meeting:{event.object().get('id', '')}",
-        "recording.stop",
+        STOP_ACTION,
         since=context.clock() - timedelta(days=1),
     )
     return last is not None and last.confirmed is False

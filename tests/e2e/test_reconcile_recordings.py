@@ -1,0 +1,233 @@
+"""Recording intents whose event will never run again are settled by reconciliation (issue 16).
+
+A recording reaction writes its audit intent before calling Zoom; a re-run of its event settles
+it. When the event is done or dead instead (its workers died, or it ran out of attempts), no
+re-run comes, and ``zoomguard.service.reconcile`` settles the intent against the sandbox Zoom:
+
+- a removal Zoom made (the recording is gone when read again) is completed and alerted once,
+  by the next sweep;
+- a removal Zoom never received (the recording is still there) is closed as not made, no alert;
+- a stop, which Zoom cannot read back, is closed as "unconfirmed" with one alert to check;
+- an intent whose event is still pending is left to the event's own re-run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from support.store import TEST_SECRET_KEY
+
+from zoomguard import service
+from zoomguard.config import Settings
+from zoomguard.runtime.worker import drain_once
+from zoomguard.sandbox import SandboxConfig, SandboxServer
+from zoomguard.service.events import EventDispatcher
+from zoomguard.service.reconcile import (
+    REMOVED_NOTE,
+    STILL_THERE_NOTE,
+    STOP_UNCONFIRMED_NOTE,
+    ReconcileResult,
+    reconcile_intents,
+)
+from zoomguard.store import AccountRecord, Store, upgrade
+from zoomguard.store.models import Alert, AuditEntry
+from zoomguard.zoom.client import ZoomClient
+
+COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
+
+
+@dataclass
+class Rig:
+    sandbox: SandboxServer
+    store: Store
+    settings: Settings
+    account: AccountRecord
+
+    def add_event(self, name: str, obj: dict[str, Any]) -> int:
+        account_id = self.settings.zoom_account_id
+        body = {"event": name, "payload": {"account_id": account_id, "object": obj}}
+        event_id, _ = self.store.inbox.add_event(
+            dedupe_key=f"{name}:{obj.get('uuid') or obj['id']}",
+            event=name,
+            zoom_account_id=self.settings.zoom_account_id,
+            event_ts=None,
+            body=json.dumps(body),
+            status="pending",
+            now=service.utcnow(),
+        )
+        return event_id
+
+    def drain_with_one_attempt(self) -> None:
+        """The worker's loop, with a single attempt: an event that fails once is dead."""
+        handler = EventDispatcher(self.settings, self.store)
+        try:
+            drain_once(self.store, handler, worker_id="w", max_attempts=1)
+        finally:
+            handler.close()
+
+    def reconcile(self) -> ReconcileResult:
+        with service.client_for_account(self.settings, self.store, self.account) as client:
+            return reconcile_intents(
+                self.settings, self.store, lambda _account: client, now=service.utcnow()
+            )
+
+    def audit(self) -> list[AuditEntry]:
+        with self.store.transaction() as session:
+            rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+            session.expunge_all()
+            return rows
+
+    def alerts(self) -> list[Alert]:
+        with self.store.transaction() as session:
+            rows = list(session.scalars(select(Alert).order_by(Alert.id)))
+            session.expunge_all()
+            return rows
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        env = dict(sandbox.env())
+        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'reconcile.db'}"
+        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
+        settings = Settings.from_env(env)
+        upgrade(settings.database_url)
+        store = Store.open(settings)
+        assert settings.zoom_account_id
+        assert settings.zoom_client_id
+        assert settings.zoom_client_secret
+        account = store.accounts.save_s2s(
+            settings.zoom_account_id,
+            settings.zoom_client_id,
+            settings.zoom_client_secret,
+            api_url=settings.zoom_api_url,
+        )
+        try:
+            yield Rig(sandbox, store, settings, account)
+        finally:
+            store.close()
+
+
+def completed_recording(rig: Rig) -> tuple[int, int, str]:
+    """(inbox event id, meeting id, recording uuid) of a recording.completed event."""
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
+    state.start_meeting(meeting["id"])
+    recording = state.complete_recording(meeting["id"])
+    obj = {"id": meeting["id"], "uuid": recording.uuid, "recording_count": 1}
+    return rig.add_event("recording.completed", obj), meeting["id"], recording.uuid
+
+
+def kill_once(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, why: str) -> None:
+    """``owner.name`` raises once (the worker dying at that point), then behaves again."""
+    real = getattr(owner, name)
+    deaths = [RuntimeError(why)]
+
+    def dies_once(*args: Any, **kwargs: Any) -> Any:
+        if deaths:
+            raise deaths.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, dies_once)
+
+
+def test_a_removal_made_before_its_event_died_is_audited_and_alerted_once_by_the_next_sweep(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event_id, meeting_id, uuid = completed_recording(rig)
+    kill_once(monkeypatch, rig.store.outbox, "record_alert", "killed between DELETE and record")
+    rig.drain_with_one_attempt()
+    assert rig.sandbox.state.recordings[uuid].trashed  # Zoom made the change
+    assert rig.store.inbox.get_event(event_id).status == "dead"  # type: ignore[union-attr]
+    assert [e.state for e in rig.audit()] == ["intent"]  # and nothing will re-run it
+
+    profile = service.load_profile(rig.settings)
+    for _ in range(2):  # the second sweep finds nothing left to settle
+        with service.client_for_account(rig.settings, rig.store, rig.account) as client:
+            result = service.Sweeper(
+                rig.settings, rig.store, client, rig.account, profile=profile
+            ).run()
+        assert result.status == "completed"
+
+    [entry] = rig.audit()
+    assert (entry.action, entry.state, entry.confirmed) == ("recording.trash", None, True)
+    assert entry.detail == REMOVED_NOTE
+    assert entry.after == {"recording": "moved to trash"}
+    assert entry.before["instance"] == uuid
+    [alert] = rig.alerts()
+    assert alert.category == "recording.completed"
+    assert alert.details["meeting_id"] == str(meeting_id)
+    assert (alert.details["confirmed"], alert.details["failure"]) == (True, None)
+
+
+def test_a_removal_zoom_never_received_is_closed_as_not_made(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _event_id, _meeting_id, uuid = completed_recording(rig)
+    kill_once(monkeypatch, ZoomClient, "delete_recordings", "killed before the DELETE was sent")
+    rig.drain_with_one_attempt()
+    assert not rig.sandbox.state.recordings[uuid].trashed
+
+    assert rig.reconcile() == ReconcileResult(completed=0, not_made=1)
+    assert rig.reconcile() == ReconcileResult()
+
+    [entry] = rig.audit()
+    assert (entry.state, entry.confirmed, entry.detail) == ("abandoned", False, STILL_THERE_NOTE)
+    assert rig.alerts() == []  # nothing was changed; the dead event is the officer's news
+
+
+def test_a_stop_whose_event_died_is_closed_unconfirmed_with_one_alert(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = rig.sandbox.state
+    host = state.add_user("host@agency.example")
+    meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
+    state.start_recording(meeting["id"])
+    event_id = rig.add_event(
+        "recording.started", {"id": meeting["id"], "uuid": f"uuid-{meeting['id']}"}
+    )
+    kill_once(monkeypatch, rig.store.outbox, "record_alert", "killed between stop and record")
+    rig.drain_with_one_attempt()
+    assert state.live[meeting["id"]].recording_state == "stopped"
+    assert rig.store.inbox.get_event(event_id).status == "dead"  # type: ignore[union-attr]
+
+    assert rig.reconcile() == ReconcileResult(completed=1)
+    assert rig.reconcile() == ReconcileResult()
+
+    [entry] = rig.audit()
+    assert (entry.action, entry.state, entry.confirmed) == ("recording.stop", None, None)
+    assert entry.after == {"recording": "unconfirmed"}
+    assert entry.detail == STOP_UNCONFIRMED_NOTE
+    [alert] = rig.alerts()
+    assert alert.category == "recording.started"
+    assert alert.details["confirmed"] is None
+    assert "still being recorded" in alert.details["officer_action"]
+
+
+def test_an_intent_whose_event_will_run_again_is_left_to_that_run(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event_id, _meeting_id, uuid = completed_recording(rig)
+    kill_once(monkeypatch, rig.store.outbox, "record_alert", "killed between DELETE and record")
+    handler = EventDispatcher(rig.settings, rig.store)
+    try:
+        drain_once(rig.store, handler, worker_id="w", max_attempts=5)
+        assert rig.store.inbox.get_event(event_id).status == "pending"  # type: ignore[union-attr]
+        # Even long after, reconciliation leaves it: the event's retry inherits the intent.
+        later = service.utcnow() + timedelta(hours=1)
+        with service.client_for_account(rig.settings, rig.store, rig.account) as client:
+            result = reconcile_intents(rig.settings, rig.store, lambda _a: client, now=later)
+        assert result == ReconcileResult()
+        assert [e.state for e in rig.audit()] == ["intent"]
+        assert rig.alerts() == []
+    finally:
+        handler.close()
+    assert rig.sandbox.state.recordings[uuid].trashed
