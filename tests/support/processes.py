@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -149,3 +153,32 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         if time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+# --- the Procfile --------------------------------------------------------------------------------
+
+_PROCFILE_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def procfile_command(process: str, env: Mapping[str, str]) -> list[str]:
+    """The Procfile's command for ``process`` (e.g. ``web``), as a shell would expand its
+    ``${NAME:-default}`` from ``env``: what the supervisor runs, not a copy of it."""
+    for line in (REPO_DIR / "Procfile").read_text(encoding="utf-8").splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            expanded = _PROCFILE_VARIABLE.sub(
+                lambda m: env.get(m.group(1)) or (m.group(2) or ""), command
+            )
+            return shlex.split(expanded)
+    raise KeyError(f"no {process!r} line in the Procfile")
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """(status, body) of a GET; status 0 when nothing answers (a process down or starting)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
