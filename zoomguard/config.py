@@ -79,6 +79,8 @@ class Settings:
     # Service processes
     sweep_interval_minutes: int = 60
     outbox_interval_seconds: int = 30
+    # The first back-off after a failed delivery (doubles per failure, capped at an hour)
+    outbox_retry_seconds: int = 60
     retention_days: int = 90
     audit_retention_years: int = 7
     # Logging
@@ -153,6 +155,7 @@ class Settings:
             alert_unsent_warn_seconds=reader.int("ZOOMGUARD_ALERT_UNSENT_WARN_SECONDS", 3600),
             sweep_interval_minutes=reader.int("ZOOMGUARD_SWEEP_INTERVAL_MINUTES", 60, minimum=1),
             outbox_interval_seconds=reader.int("ZOOMGUARD_OUTBOX_INTERVAL_SECONDS", 30, minimum=1),
+            outbox_retry_seconds=reader.int("ZOOMGUARD_OUTBOX_RETRY_SECONDS", 60, minimum=1),
             retention_days=reader.int("ZOOMGUARD_RETENTION_DAYS", 90, minimum=1),
             audit_retention_years=reader.int("ZOOMGUARD_AUDIT_RETENTION_YEARS", 7, minimum=1),
             log_format=reader.choice("ZOOMGUARD_LOG_FORMAT", LOG_FORMATS, "text"),

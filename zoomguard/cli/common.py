@@ -81,5 +81,10 @@ def deliver_alerts(settings: Settings, store: Store) -> None:
 
     notify.compose_pending(store, settings, utcnow())
     if settings.smtp_url:
-        result = notify.flush_outbox(store, notify.sender_from_settings(settings), utcnow())
+        result = notify.flush_outbox(
+            store,
+            notify.sender_from_settings(settings),
+            utcnow(),
+            backoff_seconds=settings.outbox_retry_seconds,
+        )
         click.echo(f"alerts: {result.sent} sent, {result.pending} waiting in the outbox")

@@ -192,7 +192,9 @@ class WorkerPool:
             notify.compose_pending(self.store, self.settings, now)
             sender = notify.sender_from_settings(self.settings)
             if sender is not None:
-                notify.flush_outbox(self.store, sender, now)
+                notify.flush_outbox(
+                    self.store, sender, now, backoff_seconds=self.settings.outbox_retry_seconds
+                )
         except Exception:
             log.warning("could not send alerts at once; the clock will retry", exc_info=True)
 

@@ -245,7 +245,12 @@ class ServiceJobs:
     def _deliver_alerts(self) -> notify.FlushResult:
         now = self.clock()
         composed = notify.compose_pending(self.store, self.settings, now)
-        result = notify.flush_outbox(self.store, notify.sender_from_settings(self.settings), now)
+        result = notify.flush_outbox(
+            self.store,
+            notify.sender_from_settings(self.settings),
+            now,
+            backoff_seconds=self.settings.outbox_retry_seconds,
+        )
         if composed or result.sent or result.failed:
             log.info(
                 "alerts: %d emails composed, %d sent, %d failed, %d waiting",
