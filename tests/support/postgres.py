@@ -73,6 +73,7 @@ class ThrowawayPostgres:
         self._log = self._directory / "server.log"
         self._as_postgres_user = os.geteuid() == 0
         self._started = False
+        self.port = 0
 
     def _run(self, program: str, arguments: Sequence[str]) -> None:
         command = [str(self._binaries / program), *arguments]
@@ -96,7 +97,20 @@ class ThrowawayPostgres:
             "initdb",
             ["-D", str(self._data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
         )
-        port = free_loopback_port()
+        self.port = free_loopback_port()
+        self.resume()
+        server = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        self._create_database(self.port)
+        return f"{server}/{DATABASE}"
+
+    def pause(self, mode: str = "fast") -> None:
+        """Stops the server, keeping its data: an outage, until ``resume()``. ``mode`` is
+        pg_ctl's: fast (connections are cut, a clean shutdown) or immediate (as a crash)."""
+        self._run("pg_ctl", ["-D", str(self._data), "-m", mode, "-w", "stop"])
+        self._started = False
+
+    def resume(self) -> None:
+        """Starts the server (again) on its port and waits until it accepts connections."""
         self._run(
             "pg_ctl",
             [
@@ -106,14 +120,11 @@ class ThrowawayPostgres:
                 str(self._log),
                 "-w",
                 "-o",
-                f"-p {port} -k {self._directory} {SERVER_OPTIONS}",
+                f"-p {self.port} -k {self._directory} {SERVER_OPTIONS}",
                 "start",
             ],
         )
         self._started = True
-        server = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-        self._create_database(port)
-        return f"{server}/{DATABASE}"
 
     def _create_database(self, port: int) -> None:
         import psycopg

@@ -46,8 +46,12 @@ DEFAULT_LEASE_SECONDS = 30.0
 # request; at 0.1 s p50 80 ms, p95 140 ms). An idle poll is one short indexed query.
 DEFAULT_POLL_SECONDS = 0.1
 # How long a worker waits after the database failed before trying again (doubles up to the cap).
+# The cap bounds how long events wait once the database is back: at 60 s a 20 s PostgreSQL
+# outage left the worker idle 11 s after it returned (the next try was 16 s after the last),
+# and a longer one would leave recordings running up to a minute more. One failed connection
+# attempt every 5 s costs the database nothing.
 STORE_RETRY_SECONDS = 1.0
-STORE_RETRY_CAP_SECONDS = 60.0
+STORE_RETRY_CAP_SECONDS = 5.0
 
 
 def utc_now() -> datetime:
