@@ -2,16 +2,18 @@
 
 The Procfile's web process, a ``zoomguard worker`` and a ``zoomguard clock`` run on a PostgreSQL
 server of this test's own (not the session's, which other tests use). The server is stopped
-(``pg_ctl stop -m fast``: connections cut) and, while it is away, a host starts a cloud
-recording and another opens a meeting up: the sandbox Zoom sends ``recording.started`` and
-``meeting.updated``, signed. Then:
+(``pg_ctl stop -m fast``: connections cut) while the worker is stopping a recording (Zoom is
+slow: the stop reaches Zoom during the outage, its record cannot be written) and, while it is
+away, a host starts a cloud recording and another opens a meeting up: the sandbox Zoom sends
+``recording.started`` and ``meeting.updated``, signed. Then:
 
 - while it is down, the receiver answers those webhooks 503 (never 200: Zoom re-sends a 5xx)
   and /healthz answers 503; no process exits;
 - 20 s later the server is started again; Zoom's re-sends (scaled to 24 s after the first try,
   Zoom's is 5 minutes) are stored, and the worker, which retried the database with back-off,
-  handles each event once: the recording is stopped and the meeting fixed, each change audited
-  once and alerted once, and each alert email reaches the SMTP server once;
+  handles each event once (the stop it had in hand is given back when the database returns and
+  run again, settling the intent it wrote): the recordings are stopped and the meeting fixed,
+  each change audited once and alerted once, and each alert email reaches the SMTP server once;
 - /healthz answers 200 again, and a following ``zoomguard sweep`` finds nothing left to fix.
 """
 
@@ -109,17 +111,35 @@ def test_postgres_down_20_s_loses_nothing_and_does_everything_once(
         opened = state.add_meeting(host, topic="Planning", settings=COMPLIANT)["id"]
         sandbox.set_webhook_url(f"http://127.0.0.1:{port}/webhooks/zoom")
 
+        # A recording whose stop is in the worker's hands when the database goes: Zoom is slow,
+        # so the stop reaches Zoom during the outage, and its record cannot be written.
+        in_hand = state.add_meeting(host, topic="Intake", settings=COMPLIANT)["id"]
+        sandbox.config.latency_ms = 3000
+        state.start_recording(in_hand)
+
+        def stop_on_its_way() -> bool:  # the intent is written just before the call to Zoom
+            with store.transaction() as session:
+                return "intent" in set(session.scalars(select(AuditEntry.state)))
+
+        assert wait_until(stop_on_its_way, timeout=20, interval=0.02), worker.output()
         postgres.pause("fast")
         stopped_at = time.monotonic()
+        sandbox.config.latency_ms = 0  # the request in flight still takes its 3 s
+        assert state.live[in_hand].recording_state == "recording"
         state.start_recording(recorded)
         state.update_meeting(opened, {"settings": {"join_before_host": True}})
 
-        def tried(event: str) -> list[int | None]:
-            return [d.status for d in state.deliveries_snapshot(event)]
+        def tried(event: str, meeting_id: int) -> list[int | None]:
+            return [
+                d.status for d in state.deliveries_snapshot(event) if d.meeting_id == meeting_id
+            ]
 
-        assert wait_until(lambda: tried("recording.started") and tried("meeting.updated"), 10)
-        assert tried("recording.started") == [503]
-        assert tried("meeting.updated") == [503]
+        def both_tried() -> bool:
+            return bool(tried("recording.started", recorded) and tried("meeting.updated", opened))
+
+        assert wait_until(both_tried, timeout=10)
+        assert tried("recording.started", recorded) == [503]
+        assert tried("meeting.updated", opened) == [503]
         assert http_get(healthz)[0] == 503
         while time.monotonic() - stopped_at < OUTAGE_SECONDS:
             assert [p.proc.poll() for p in service] == [None, None, None]
@@ -127,9 +147,10 @@ def test_postgres_down_20_s_loses_nothing_and_does_everything_once(
         postgres.resume()
         outage = time.monotonic() - stopped_at
 
-        assert wait_until(lambda: state.live[recorded].recording_state == "stopped", 60), (
-            worker.output()
-        )
+        def stopped() -> bool:
+            return all(state.live[m].recording_state == "stopped" for m in (in_hand, recorded))
+
+        assert wait_until(stopped, 60), worker.output()
 
         def fixed() -> bool:
             meeting = state.meetings[opened]
@@ -182,11 +203,16 @@ def test_postgres_down_20_s_loses_nothing_and_does_everything_once(
     assert outage >= OUTAGE_SECONDS
     # Each event was re-sent after the outage and stored once (zoomguard's own PATCH of the
     # opened meeting comes back as one more meeting.updated, compliant, which changes nothing).
-    assert stored["recording.started"] == 1
+    assert stored["recording.started"] == 2
     assert 1 <= stored["meeting.updated"] <= 2
     assert audited == Counter(
-        {("recording.stop", f"meeting:{recorded}"): 1, ("meeting.update", f"meeting:{opened}"): 1}
+        {
+            ("recording.stop", f"meeting:{in_hand}"): 1,
+            ("recording.stop", f"meeting:{recorded}"): 1,
+            ("meeting.update", f"meeting:{opened}"): 1,
+        }
     )
+    assert alerts[("recording.started", str(in_hand))] == 1
     assert alerts[("recording.started", str(recorded))] == 1
     assert sum(n for (category, meeting), n in alerts.items() if meeting == str(opened)) == 1
     assert received == Counter({message_id: 1 for message_id in message_ids})

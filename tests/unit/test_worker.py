@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -318,6 +319,59 @@ def test_run_worker_survives_a_database_outage(
             stop.set()
             thread.join(timeout=5)
     assert "database unavailable (database error: connection refused)" in caplog.text
+
+
+def test_claims_a_database_outage_stranded_are_given_back_when_it_returns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database goes while the event is in hand: its handler's own write fails, and so do
+    # marking it failed and giving it back. When the database answers again, the loop gives the
+    # claim back at once and runs the event again, long before its 30 s lease would lapse.
+    event_id = add(store, "k", now=datetime.now(UTC) - timedelta(seconds=1))
+    real_mark_failed = store.inbox.mark_failed
+    real_release = store.inbox.release_claims
+    down = threading.Event()
+    down.set()
+
+    def unless_down(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if down.is_set():
+                raise StoreError("database error: connection refused")
+            return real(*args, **kwargs)
+
+        return call
+
+    def release_then_recover(*args: Any, **kwargs: Any) -> Any:
+        if down.is_set():
+            down.clear()  # the database is back right after the give-back failed
+            raise StoreError("database error: connection refused")
+        return real_release(*args, **kwargs)
+
+    monkeypatch.setattr(store.inbox, "mark_failed", unless_down(real_mark_failed))
+    monkeypatch.setattr(store.inbox, "release_claims", release_then_recover)
+    monkeypatch.setattr(worker, "STORE_RETRY_SECONDS", 0.01)
+    runs: list[int] = []
+
+    def handler(item: InboxItem) -> None:
+        runs.append(item.id)
+        if len(runs) == 1:
+            raise StoreError("database error: the connection was lost mid-event")
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.run_worker,
+        args=(store, handler),
+        kwargs={"worker_id": "w", "stop": stop, "poll_interval": 0.02},
+    )
+    thread.start()
+    try:
+        assert wait_for(lambda: status_of(store, event_id).status == inbox.DONE)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert runs == [event_id, event_id]
+    # The failed run was the database's fault, not the event's: its attempt was given back.
+    assert status_of(store, event_id).attempts == 1
 
 
 def test_default_worker_id_names_host_process_and_loop() -> None:

@@ -298,8 +298,18 @@ def run_worker(
     """
     log.info("worker %s started", worker_id)
     store_wait = STORE_RETRY_SECONDS
+    # After a database error this loop may still hold claims it could not settle or give back
+    # (the event in hand when the database went, the rest of its batch). Between batches it
+    # holds nothing on purpose, so once the database answers again they are given back at once
+    # rather than waiting out their lease (a recording to stop would wait up to 30 s more).
+    may_hold_claims = False
     while not stop.is_set():
         try:
+            if may_hold_claims:
+                released = store.inbox.release_held(worker_id)
+                may_hold_claims = False
+                if released:
+                    log.info("worker %s: database back, gave back %d events", worker_id, released)
             processed = drain_once(
                 store,
                 handler,
@@ -313,6 +323,7 @@ def run_worker(
                 stop=stop,
             )
         except StoreError as exc:
+            may_hold_claims = True
             log.error("worker %s: database unavailable (%s); retrying", worker_id, exc.message)
             stop.wait(store_wait)
             store_wait = min(store_wait * 2, STORE_RETRY_CAP_SECONDS)
