@@ -114,7 +114,7 @@ def test_postgres_down_20_s_loses_nothing_and_does_everything_once(
         # A recording whose stop is in the worker's hands when the database goes: Zoom is slow,
         # so the stop reaches Zoom during the outage, and its record cannot be written.
         in_hand = state.add_meeting(host, topic="Intake", settings=COMPLIANT)["id"]
-        sandbox.config.latency_ms = 3000
+        sandbox.config.latency_ms = 5000
         state.start_recording(in_hand)
 
         def stop_on_its_way() -> bool:  # the intent is written just before the call to Zoom
@@ -124,7 +124,7 @@ def test_postgres_down_20_s_loses_nothing_and_does_everything_once(
         assert wait_until(stop_on_its_way, timeout=20, interval=0.02), worker.output()
         postgres.pause("fast")
         stopped_at = time.monotonic()
-        sandbox.config.latency_ms = 0  # the request in flight still takes its 3 s
+        sandbox.config.latency_ms = 0  # the request in flight still takes its 5 s
         assert state.live[in_hand].recording_state == "recording"
         state.start_recording(recorded)
         state.update_meeting(opened, {"settings": {"join_before_host": True}})

@@ -168,5 +168,5 @@ def test_alerts_produced_while_smtp_is_down_are_each_delivered_once(
     # tries than there were emails, rather than one per email per flush.
     failed_per_flush = [int(n) for n in re.findall(r"alerts: .* (\d+) failed", clock.output())]
     assert failed_per_flush, clock.output()
-    assert max(failed_per_flush) == 1
+    assert max(failed_per_flush) <= 1
     assert 1 <= refused < 10, refused
