@@ -2,10 +2,11 @@
 
 It makes the same calls zoomguard makes (list users, list each user's meetings and webinars, GET
 each, PATCH the noncompliant ones, GET them again; read a host's passcode requirement before its
-first new passcode; GET the next occurrence of each recurring meeting, and fix it alike),
-deciding with the same policy so the PATCH bodies are identical, but writes nothing to a
-database: the comparison favours the loop. A 429 is waited out as the Retry-After header says (a
-sequential loop at 50 ms per call stays under Pro's limits, so this should not happen).
+first new passcode; GET the next occurrence of each recurring meeting and one more, and fix
+them alike), deciding with the same policy so the PATCH bodies are identical, but writes
+nothing to a database: the comparison favours the loop. A 429 is waited out as the
+Retry-After header says (a sequential loop at 50 ms per call stays under Pro's limits, so this
+should not happen).
 """
 
 from __future__ import annotations
@@ -88,23 +89,28 @@ class HandWrittenSweep:
     def occurrence(
         self, meeting: dict[str, Any], profile: policy.Profile, today: date, email: str | None
     ) -> int:
-        """Check a recurring meeting's next occurrence, and fix it; 1 if it was patched."""
+        """Check a recurring meeting's next occurrence and one more (zoomguard's rotation, at a
+        first sweep), and fix them; how many were patched."""
         upcoming = [o for o in meeting.get("occurrences") or () if o.get("status") != "deleted"]
-        if meeting.get("type") != 8 or not upcoming:
+        if meeting.get("type") != 8:
             return 0
-        path, params = f"/meetings/{meeting['id']}", {"occurrence_id": upcoming[0]["occurrence_id"]}
-        occurrence = self.call("GET", path, params=params).json()
-        settings = occurrence.get("settings", {})
-        own = {k: v for k, v in settings.items() if k in policy.OCCURRENCE_SETTINGS}
-        rules = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
-        evaluation = policy.evaluate(
-            {**occurrence, "settings": own}, rules, today=today, host_email=email
-        )
-        if not evaluation.patch or evaluation.exemption is not None:
-            return 0
-        self.call("PATCH", path, params=params, json=evaluation.patch)
-        self.call("GET", path, params=params)
-        return 1
+        patched = 0
+        for chosen in upcoming[:2]:
+            path = f"/meetings/{meeting['id']}"
+            params = {"occurrence_id": chosen["occurrence_id"]}
+            occurrence = self.call("GET", path, params=params).json()
+            settings = occurrence.get("settings", {})
+            own = {k: v for k, v in settings.items() if k in policy.OCCURRENCE_SETTINGS}
+            rules = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
+            evaluation = policy.evaluate(
+                {**occurrence, "settings": own}, rules, today=today, host_email=email
+            )
+            if not evaluation.patch or evaluation.exemption is not None:
+                continue
+            self.call("PATCH", path, params=params, json=evaluation.patch)
+            self.call("GET", path, params=params)
+            patched += 1
+        return patched
 
     def run(
         self, should_stop: Callable[[int, int, float], bool] = lambda _d, _t, _s: False

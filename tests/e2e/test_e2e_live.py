@@ -5,6 +5,7 @@ recurring occurrences with their own settings, and who goes to the waiting room.
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -224,6 +225,75 @@ def test_a_waiting_room_for_outsiders_only_is_fixed(tmp_path: Path) -> None:
         assert _patches(sandbox) == [(f"/v2/meetings/{meeting['id']}", "", 204)]
 
 
+FOLLOW_SETTING = {"mode": "follow_setting"}
+
+
+def _fixed_findings(database: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(database) as db:
+        return list(db.execute("SELECT meeting_id, rule_id, status FROM findings ORDER BY id"))
+
+
+def test_follow_setting_where_the_host_places_only_outsiders_is_fixed(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        state = sandbox.state
+        host = state.add_user("host@agency.example")
+        state.settings.patch_user(host["id"], None, {"participants_to_place_in_waiting_room": 1})
+        meeting = state.add_meeting(
+            host, topic="Intake", settings={**COMPLIANT, "waiting_room_options": FOLLOW_SETTING}
+        )
+        other = state.add_meeting(
+            host, topic="Check-in", settings={**COMPLIANT, "waiting_room_options": FOLLOW_SETTING}
+        )
+        _sweep(sandbox, tmp_path)
+        for fixed in (meeting, other):
+            assert state.meetings[fixed["id"]]["settings"]["waiting_room_options"] == {
+                "mode": "custom",
+                "who_goes_to_waiting_room": "everyone",
+            }
+        assert sorted(_patches(sandbox)) == sorted(
+            (f"/v2/meetings/{m['id']}", "", 204) for m in (meeting, other)
+        )
+        # The host's setting is read once for both meetings; each is re-read after its fix
+        # and the re-read confirms it.
+        log = state.request_log()
+        settings_reads = [r for r in log if r.path == f"/v2/users/{host['id']}/settings"]
+        assert [r.query for r in settings_reads] == ["option=meeting_security"]
+        for fixed in (meeting, other):
+            reads = [
+                r for r in log if r.method == "GET" and r.path == f"/v2/meetings/{fixed['id']}"
+            ]
+            assert len(reads) == 2
+        assert sorted(_fixed_findings(tmp_path / "sweep.db")) == sorted(
+            (str(m["id"]), "waiting_room", "fixed") for m in (meeting, other)
+        )
+
+
+def test_follow_setting_where_the_account_sends_everyone_is_left_alone(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        state = sandbox.state
+        host = state.add_user("host@agency.example")
+        meeting = state.add_meeting(
+            host, topic="Intake", settings={**COMPLIANT, "waiting_room_options": FOLLOW_SETTING}
+        )
+        _sweep(sandbox, tmp_path)
+        assert _patches(sandbox) == []
+        assert state.meetings[meeting["id"]]["settings"]["waiting_room_options"] == FOLLOW_SETTING
+        settings_reads = [
+            r.query for r in state.request_log() if r.path == f"/v2/users/{host['id']}/settings"
+        ]
+        assert settings_reads == ["option=meeting_security"]
+        assert _fixed_findings(tmp_path / "sweep.db") == []
+
+
+def test_a_meeting_not_following_the_setting_costs_no_settings_read(tmp_path: Path) -> None:
+    with SandboxServer(SandboxConfig()) as sandbox:
+        state = sandbox.state
+        host = state.add_user("host@agency.example")
+        state.add_meeting(host, topic="Intake", settings=COMPLIANT)
+        _sweep(sandbox, tmp_path)
+        assert not [r for r in state.request_log() if r.path.endswith("/settings")]
+
+
 NUMBERS_ONLY = {
     "length": 8,
     "have_number": True,
@@ -333,14 +403,15 @@ def test_a_sweep_fixes_an_occurrence_through_its_occurrence_id(tmp_path: Path) -
         view = occurrence_view(state, state.meetings[meeting_id], occurrence_id)
         assert view is not None
         assert view["settings"]["waiting_room"] is True
-        # One read of the series and one of its next occurrence, not one per occurrence.
+        # One read of the series, its next occurrence and one more in rotation (of its four),
+        # not one per occurrence.
         reads = [
             r.query
             for r in state.request_log()
             if r.method == "GET" and r.path == f"/v2/meetings/{meeting_id}"
         ]
         assert reads.count(f"occurrence_id={occurrence_id}") == 2  # read, then re-read
-        assert len(reads) == 3
+        assert len(reads) == 4
 
 
 def test_a_single_occurrence_changed_is_checked_at_once(live_rig: LiveRig) -> None:

@@ -29,6 +29,8 @@ SCHEMA_TABLES = {
     "dashboard_users",
     "oauth_states",
     "dashboard_sessions",
+    "remembered_occurrences",
+    "occurrence_cursors",
 }
 
 

@@ -833,27 +833,62 @@ def test_ai_companion_rules_can_be_switched_off_and_exempted() -> None:
 WAITING_ROOM_FOR_EVERYONE = {"mode": "custom", "who_goes_to_waiting_room": "everyone"}
 
 
+SENDS_EVERYONE = policy.HostSettings(waiting_room_places=0)
+OUTSIDERS_ONLY = policy.HostSettings(waiting_room_places=1)
+
+
 @pytest.mark.parametrize(
-    ("waiting_room", "options", "patch"),
+    ("waiting_room", "options", "host", "patch"),
     [
-        (True, None, {}),
-        (True, {"mode": "follow_setting"}, {}),
-        (True, WAITING_ROOM_FOR_EVERYONE, {}),
+        (True, None, policy.UNKNOWN_HOST, {}),
+        (True, {"mode": "follow_setting"}, SENDS_EVERYONE, {}),
+        (
+            True,
+            {"mode": "follow_setting"},
+            OUTSIDERS_ONLY,
+            {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+        (
+            True,
+            {"mode": "follow_setting"},
+            policy.HostSettings(waiting_room_places=2),
+            {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+        # Unknown (not read, or the read failed): the stricter reading.
+        (
+            True,
+            {"mode": "follow_setting"},
+            policy.UNKNOWN_HOST,
+            {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+        (True, WAITING_ROOM_FOR_EVERYONE, policy.UNKNOWN_HOST, {}),
         (
             True,
             {"mode": "custom", "who_goes_to_waiting_room": "users_not_in_account"},
+            SENDS_EVERYONE,
             {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
         ),
-        (False, {"mode": "follow_setting"}, {"settings": {"waiting_room": True}}),
+        (False, {"mode": "follow_setting"}, SENDS_EVERYONE, {"settings": {"waiting_room": True}}),
+        # Off and following a setting nobody read: turned on for everyone, no read needed.
+        (
+            False,
+            {"mode": "follow_setting"},
+            policy.UNKNOWN_HOST,
+            {"settings": {"waiting_room": True, "waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
         (
             False,
             {"mode": "custom", "who_goes_to_waiting_room": "users_not_on_invite"},
+            SENDS_EVERYONE,
             {"settings": {"waiting_room": True, "waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
         ),
     ],
 )
 def test_the_waiting_room_must_hold_everyone(
-    waiting_room: bool, options: dict[str, str] | None, patch: dict[str, Any]
+    waiting_room: bool,
+    options: dict[str, str] | None,
+    host: policy.HostSettings,
+    patch: dict[str, Any],
 ) -> None:
     meeting = {
         "id": 85746065432,
@@ -866,9 +901,73 @@ def test_the_waiting_room_must_hold_everyone(
             **({"waiting_room_options": options} if options is not None else {}),
         },
     }
-    evaluation = policy.evaluate(meeting, policy.Profile(), today=date(2026, 1, 5))
+    evaluation = policy.evaluate(meeting, policy.Profile(), today=date(2026, 1, 5), host=host)
     assert evaluation.patch == patch
     assert [f.rule_id for f in evaluation.findings] == (["waiting_room"] if patch else [])
+
+
+def _following_the_host(waiting_room: bool = True) -> dict[str, Any]:
+    return {
+        "id": 85746065432,
+        "type": 2,
+        "password": "Xy3*abcd9Q",
+        "settings": {
+            "waiting_room": waiting_room,
+            "join_before_host": False,
+            "auto_recording": "none",
+            "waiting_room_options": {"mode": "follow_setting"},
+        },
+    }
+
+
+def test_a_host_setting_for_outsiders_only_is_named_in_the_finding() -> None:
+    evaluation = policy.evaluate(
+        _following_the_host(), policy.Profile(), today=date(2026, 1, 5), host=OUTSIDERS_ONLY
+    )
+    [finding] = evaluation.findings
+    assert finding.field == "settings.waiting_room_options"
+    assert finding.actual == "follow_setting: only users not in the account"
+    assert "only users not in the account" in finding.reason
+
+
+def test_a_host_setting_that_could_not_be_read_is_a_finding_that_says_so() -> None:
+    evaluation = policy.evaluate(_following_the_host(), policy.Profile(), today=date(2026, 1, 5))
+    [finding] = evaluation.findings
+    assert finding.actual == "follow_setting: not confirmed"
+    assert "could not read" in finding.reason
+
+
+def test_only_a_waiting_room_on_that_follows_the_setting_needs_the_host_read() -> None:
+    assert policy.waiting_room_follows_host(_following_the_host())
+    assert not policy.waiting_room_follows_host(_following_the_host(waiting_room=False))
+    custom = _following_the_host()
+    custom["settings"]["waiting_room_options"] = WAITING_ROOM_FOR_EVERYONE
+    assert not policy.waiting_room_follows_host(custom)
+    without_options = _following_the_host()
+    del without_options["settings"]["waiting_room_options"]
+    assert not policy.waiting_room_follows_host(without_options)
+
+
+def test_a_fix_to_custom_everyone_is_confirmed_whatever_the_host_setting() -> None:
+    evaluation = policy.evaluate(
+        _following_the_host(), policy.Profile(), today=date(2026, 1, 5), host=OUTSIDERS_ONLY
+    )
+    reread = _following_the_host()
+    reread["settings"]["waiting_room_options"] = WAITING_ROOM_FOR_EVERYONE
+    fixed, still = policy.verify(
+        evaluation, reread, policy.Profile(), today=date(2026, 1, 5), host=OUTSIDERS_ONLY
+    )
+    assert [f.rule_id for f in fixed] == ["waiting_room"]
+    assert still == []
+    kept, failing = policy.verify(
+        evaluation,
+        _following_the_host(),
+        policy.Profile(),
+        today=date(2026, 1, 5),
+        host=OUTSIDERS_ONLY,
+    )
+    assert kept == []
+    assert [f.rule_id for f in failing] == ["waiting_room"]
 
 
 def test_the_live_table_says_what_to_do_when_a_stop_is_refused() -> None:

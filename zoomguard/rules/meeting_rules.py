@@ -22,8 +22,11 @@ from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.rules.identifying import REDACTED, find_identifying, redact
 from zoomguard.rules.rule_types import (
     MISSING,
+    WAITING_ROOM_PLACES,
+    WAITING_ROOM_PLACES_EVERYONE,
     Check,
     Fix,
+    HostSettings,
     MeetingRule,
     Outcome,
     Rule,
@@ -52,7 +55,9 @@ PMI_MEETING_TYPE: Final = 4
 # Checks that need more than ``setting_must_be`` -------------------------------------------------
 
 
-def _check_passcode(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+def _check_passcode(
+    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
     password = meeting.get("password", MISSING)
     if isinstance(password, str) and password:
         return None
@@ -86,17 +91,20 @@ _WAITING_ROOM_FIX: Final = Fix(
 )
 
 
-def _check_waiting_room(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+def _check_waiting_room(
+    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
     """The waiting room is on, and nobody skips it.
 
     With ``waiting_room_options`` mode "custom", only ``who_goes_to_waiting_room`` "everyone"
-    sends everyone there; "follow_setting" (or no options) follows the account's own waiting
-    room setting (``waiting_room_settings.participants_to_place_in_waiting_room``), which is
-    accepted here as it is: the meeting's JSON does not say whom that setting admits."""
-    off = _check_waiting_room_on(meeting, settings)
+    sends everyone there. Mode "follow_setting" follows the host's own waiting-room setting
+    (``host.waiting_room_places``), compliant only where it places everyone; unknown is the
+    stricter reading (a finding: it could not be confirmed). A meeting without options is
+    accepted: its JSON does not say that it follows the setting (see the README)."""
+    off = _check_waiting_room_on(meeting, settings, host)
     if isinstance(off, Unreadable):
         return off
-    for_some = _waiting_room_for_some(settings)
+    for_some = _waiting_room_for_some(settings, host)
     if isinstance(for_some, Unreadable):
         return for_some
     if off is None:
@@ -110,15 +118,33 @@ def _check_waiting_room(meeting: Mapping[str, Any], settings: Mapping[str, Any])
     )
 
 
-def _waiting_room_for_some(settings: Mapping[str, Any]) -> Violation | Unreadable | None:
+FOLLOW_SETTING: Final = "follow_setting"
+
+
+def waiting_room_follows_host(meeting: Mapping[str, Any]) -> bool:
+    """True when the meeting's waiting room is on and follows the host's own setting: only then
+    does the waiting-room rule need ``HostSettings.waiting_room_places`` (a meeting with the
+    waiting room off is fixed to "custom" / "everyone" without it)."""
+    settings = meeting.get("settings")
+    if not isinstance(settings, Mapping) or settings.get("waiting_room") is not True:
+        return False
+    options = settings.get("waiting_room_options")
+    return isinstance(options, Mapping) and options.get("mode") == FOLLOW_SETTING
+
+
+def _waiting_room_for_some(
+    settings: Mapping[str, Any], host: HostSettings
+) -> Violation | Unreadable | None:
     options = settings.get("waiting_room_options", MISSING)
     if options is MISSING or options is None:
         return None
     if not isinstance(options, Mapping):
         return Unreadable(WAITING_ROOM_OPTIONS_PATH, "an object", json_type(options))
-    mode = options.get("mode", "follow_setting")
+    mode = options.get("mode", MISSING)
     who = options.get("who_goes_to_waiting_room", MISSING)
-    if mode == "follow_setting" or (mode == "custom" and who == EVERYONE):
+    if mode == FOLLOW_SETTING:
+        return _host_setting_for_some(host)
+    if mode == "custom" and who == EVERYONE:
         return None
     if not isinstance(mode, str) or (who is not MISSING and not isinstance(who, str)):
         return Unreadable(
@@ -131,11 +157,43 @@ def _waiting_room_for_some(settings: Mapping[str, Any]) -> Violation | Unreadabl
         problem=f"The waiting room holds only some participants ({shown}): the others join "
         "without the host admitting them.",
         field=WAITING_ROOM_OPTIONS_PATH,
-        fix_paths=tuple(path for path, _ in _WAITING_ROOM_FIX.also),
+        fix_paths=_OPTIONS_FIX_PATHS,
     )
 
 
-def _check_auto_recording(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+_OPTIONS_FIX_PATHS: Final = tuple(path for path, _ in _WAITING_ROOM_FIX.also)
+
+
+def _host_setting_for_some(host: HostSettings) -> Violation | None:
+    """Mode "follow_setting": whom the host's own setting places in the waiting room."""
+    places = host.waiting_room_places
+    if places == WAITING_ROOM_PLACES_EVERYONE:
+        return None
+    if places is None:
+        actual = f"{FOLLOW_SETTING}: not confirmed"
+        problem = (
+            "The waiting room follows the host's own waiting-room setting, which zoomguard "
+            "could not read, so it cannot confirm that everyone waits to be admitted."
+        )
+    else:
+        whom = WAITING_ROOM_PLACES.get(places, f"participants of type {places}")
+        actual = f"{FOLLOW_SETTING}: {whom}"
+        problem = (
+            f"The waiting room follows the host's own setting, which holds {whom}: the "
+            "others join without the host admitting them."
+        )
+    return Violation(
+        expected=EVERYONE,
+        actual=actual,
+        problem=problem,
+        field=WAITING_ROOM_OPTIONS_PATH,
+        fix_paths=_OPTIONS_FIX_PATHS,
+    )
+
+
+def _check_auto_recording(
+    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
     value = settings.get("auto_recording", MISSING)
     if value == "none":
         return None
@@ -157,16 +215,18 @@ def _ai_companion_off(key: str, problem: str) -> Check:
     """
     must_be_false = setting_must_be(key, False, problem)
 
-    def check(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+    def check(
+        meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+    ) -> Outcome:
         if key not in settings:
             return None
-        return must_be_false(meeting, settings)
+        return must_be_false(meeting, settings, host)
 
     return check
 
 
 def _check_identifying_information(
-    meeting: Mapping[str, Any], settings: Mapping[str, Any]
+    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
 ) -> Outcome:
     flagged: list[tuple[str, str, list[str]]] = []  # (field, redacted text, kinds)
     for key in ("topic", "agenda"):
@@ -202,7 +262,9 @@ _check_use_pmi = setting_must_be(
 )
 
 
-def _check_no_pmi(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+def _check_no_pmi(
+    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
     if meeting.get("type") == PMI_MEETING_TYPE:
         # The meeting *is* the host's personal room: no setting of it can change that.
         return Violation(
@@ -212,7 +274,7 @@ def _check_no_pmi(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Ou
             "invited before can reuse.",
             fixable=False,
         )
-    return _check_use_pmi(meeting, settings)
+    return _check_use_pmi(meeting, settings, host)
 
 
 # The catalog ----------------------------------------------------------------------------------
@@ -242,7 +304,8 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 check=_check_waiting_room,
                 fix=_WAITING_ROOM_FIX,
                 checks_text="`settings.waiting_room` is true and `waiting_room_options` sends "
-                "everyone there (mode `follow_setting`, or `custom` with `everyone`)",
+                "everyone there (mode `custom` with `everyone`, or `follow_setting` where the "
+                "host's own setting places everyone)",
                 fix_text="turned on, for everyone",
             ),
             MeetingRule(

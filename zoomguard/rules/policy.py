@@ -40,6 +40,7 @@ from zoomguard.rules.meeting_rules import (
     UNREADABLE,
     UNREADABLE_RULE,
     WAITING_ROOM,
+    waiting_room_follows_host,
 )
 from zoomguard.rules.passcodes import PASSCODE_ALPHABET, acceptable_passcode, generate_passcode
 from zoomguard.rules.profile import (
@@ -54,7 +55,9 @@ from zoomguard.rules.profile import (
 )
 from zoomguard.rules.rule_types import (
     MISSING,
+    UNKNOWN_HOST,
     Fix,
+    HostSettings,
     JSONScalar,
     MeetingRule,
     Rule,
@@ -83,6 +86,7 @@ __all__ = [
     "REDACTED",
     "RULES",
     "RULE_DEFAULTS",
+    "UNKNOWN_HOST",
     "UNREADABLE",
     "WAITING_ROOM",
     "WEBINAR",
@@ -91,6 +95,7 @@ __all__ = [
     "Evaluation",
     "Exemption",
     "Finding",
+    "HostSettings",
     "JSONScalar",
     "MeetingRule",
     "Mode",
@@ -104,6 +109,7 @@ __all__ = [
     "load_profile",
     "redact",
     "verify",
+    "waiting_room_follows_host",
 ]
 
 MASK: Final = PATCH_MASK
@@ -221,15 +227,24 @@ def evaluate(
     today: date,
     host_email: str | None = None,
     make_passcode: Callable[[], str] = generate_passcode,
+    host: HostSettings = UNKNOWN_HOST,
 ) -> Evaluation:
     """Check ``meeting`` (GET /meetings/{id}) against ``profile``.
 
     The patch fixes every fixable finding at once, touches no field that is already compliant,
     and is empty in report mode, for an exempt meeting and for a compliant one. Recurring
     meetings need nothing special: a PATCH without ``occurrence_id`` updates the whole series.
+    ``host`` is what the host's own settings say, for a meeting that defers to them (see
+    ``waiting_room_follows_host``); unknown is read the stricter way.
     """
     return _evaluate(
-        _KINDS[MEETING], meeting, profile, today, host_email=host_email, make_passcode=make_passcode
+        _KINDS[MEETING],
+        meeting,
+        profile,
+        today,
+        host_email=host_email,
+        make_passcode=make_passcode,
+        host=host,
     )
 
 
@@ -247,7 +262,13 @@ def evaluate_webinar(
     the webinar's ID, one by host email matches its host.
     """
     return _evaluate(
-        _KINDS[WEBINAR], webinar, profile, today, host_email=host_email, make_passcode=make_passcode
+        _KINDS[WEBINAR],
+        webinar,
+        profile,
+        today,
+        host_email=host_email,
+        make_passcode=make_passcode,
+        host=UNKNOWN_HOST,  # no webinar rule defers to the host's settings
     )
 
 
@@ -259,8 +280,9 @@ def _evaluate(
     *,
     host_email: str | None,
     make_passcode: Callable[[], str],
+    host: HostSettings,
 ) -> Evaluation:
-    assessment = _assess(meeting, profile, kind)
+    assessment = _assess(meeting, profile, kind, host)
     email = host_email if host_email is not None else assessment.host_email
     exemption = profile.exemption_for(assessment.meeting_id, email, today=today)
     patch: dict[str, Any] = {}
@@ -283,6 +305,7 @@ def verify(
     profile: Profile,
     *,
     today: date,
+    host: HostSettings = UNKNOWN_HOST,
 ) -> tuple[list[Finding], list[Finding]]:
     """After the PATCH, which fixes the re-read meeting shows: (confirmed fixed, still failing).
 
@@ -290,12 +313,13 @@ def verify(
     were (``actual`` is the value before); still-failing ones describe the re-read meeting.
     A passcode counts as fixed when the re-read one is non-empty, whatever its value.
     ``today`` is accepted for symmetry with ``evaluate``: exemptions do not apply to a re-read.
+    ``host``: as for ``evaluate``.
     """
     del today
     attempted = [f for f in evaluation.findings if f.fixable] if evaluation.patch else []
     if not attempted:
         return [], []
-    after = _assess(reread_meeting, profile, _KINDS[evaluation.kind])
+    after = _assess(reread_meeting, profile, _KINDS[evaluation.kind], host)
     now_failing = {v.finding.rule_id: v.finding for v in after.violations}
     unreadable_rules = {u.rule_id for u in after.unreadable}
     confirmed: list[Finding] = []
@@ -337,7 +361,7 @@ def _patch(violations: tuple[_Broken, ...], make_passcode: Callable[[], str]) ->
     return patch
 
 
-def _assess(meeting: Any, profile: Profile, kind: _Kind) -> _Assessment:
+def _assess(meeting: Any, profile: Profile, kind: _Kind, host: HostSettings) -> _Assessment:
     if not isinstance(meeting, Mapping):
         problem = _Unreadable(None, Unreadable(kind.name, "a JSON object", json_type(meeting)))
         return _Assessment("", None, None, None, (), (problem,), True, kind.name)
@@ -367,7 +391,7 @@ def _assess(meeting: Any, profile: Profile, kind: _Kind) -> _Assessment:
     for rule in kind.rules.values():
         if not profile.enabled(rule.id):
             continue
-        outcome = rule.check(meeting, settings)
+        outcome = rule.check(meeting, settings, host)
         if isinstance(outcome, Violation):
             violations.append(_broken(rule, outcome))
         elif isinstance(outcome, Unreadable):

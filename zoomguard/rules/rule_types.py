@@ -42,7 +42,34 @@ class Unreadable:
 
 
 Outcome = Violation | Unreadable | None  # None: the meeting complies
-Check = Callable[[Mapping[str, Any], Mapping[str, Any]], Outcome]  # (meeting, its settings)
+
+# ``meeting_security.waiting_room_settings.participants_to_place_in_waiting_room`` of a user's
+# settings: whom the waiting room holds in a meeting that follows the host's own setting.
+WAITING_ROOM_PLACES_EVERYONE: Final = 0
+WAITING_ROOM_PLACES: Final[Mapping[int, str]] = {
+    0: "everyone",
+    1: "only users not in the account",
+    2: "only users not in the account and not in the allowed domains",
+}
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """What the host's own settings say, for a rule whose meeting defers to them.
+
+    The service reads them (``GET /users/{id}/settings?option=meeting_security``, the value in
+    force for that host: the account's, the group's or the user's own) and passes them in, so
+    the rules stay pure. None: not known (not read, or the read failed); a rule then takes the
+    stricter reading.
+    """
+
+    waiting_room_places: int | None = None
+
+
+UNKNOWN_HOST: Final = HostSettings()
+
+# (meeting, its settings, what the host's own settings say)
+Check = Callable[[Mapping[str, Any], Mapping[str, Any], HostSettings], Outcome]
 
 
 @dataclass(frozen=True)
@@ -109,7 +136,9 @@ def json_type(value: Any) -> str:
 def setting_must_be(key: str, wanted: bool, problem: str) -> Check:
     """The check of a boolean meeting setting (``settings.<key>``) that must equal ``wanted``."""
 
-    def check(meeting: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+    def check(
+        meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+    ) -> Outcome:
         value = settings.get(key, MISSING)
         if value is MISSING:
             # Absent is not "off" for certain: we cannot confirm the rule holds, so set it.

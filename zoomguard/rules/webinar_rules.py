@@ -22,6 +22,7 @@ from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.rules.rule_types import (
     MISSING,
     Fix,
+    HostSettings,
     MeetingRule,
     Outcome,
     Unreadable,
@@ -40,7 +41,9 @@ WEBINAR_AI_COMPANION_OFF: Final = "webinar_ai_companion_off"
 WEBINAR_TYPES: Final[frozenset[int]] = frozenset({5, 6, 9})
 
 
-def _check_passcode(webinar: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+def _check_passcode(
+    webinar: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
     password = webinar.get("password", MISSING)
     if isinstance(password, str) and password:
         return None
@@ -54,7 +57,9 @@ def _check_passcode(webinar: Mapping[str, Any], settings: Mapping[str, Any]) -> 
     )
 
 
-def _check_auto_recording(webinar: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+def _check_auto_recording(
+    webinar: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
     value = settings.get("auto_recording", MISSING)
     if value == "none":
         return None
@@ -75,7 +80,9 @@ _check_on_demand = setting_must_be(
 )
 
 
-def _check_ai_companion(webinar: Mapping[str, Any], settings: Mapping[str, Any]) -> Outcome:
+def _check_ai_companion(
+    webinar: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
     value = settings.get("auto_start_meeting_summary", MISSING)
     if value is MISSING or value is False:
         return None  # a webinar without the field has no AI Companion summary to switch off

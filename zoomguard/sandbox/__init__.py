@@ -61,9 +61,14 @@ Where it differs from Zoom, and why:
   stricter reading: such an occurrence is fixed only through its ``occurrence_id``). An
   unknown ``occurrence_id`` answers 404, code 3001. A series' GET lists only occurrences that
   have not ended, as Zoom does without ``show_previous_occurrences``.
-- Waiting room options: validated and kept per meeting; the account's own
-  ``waiting_room_settings`` (who goes to the waiting room under ``follow_setting``) is not
-  modelled.
+- Waiting room options: validated and kept per meeting. Whom the waiting room holds under
+  ``follow_setting`` is ``participants_to_place_in_waiting_room`` of
+  ``meeting_security.waiting_room_settings`` on the account, a group or a user (0 everyone,
+  the default; 1 or 2 outsiders only), read
+  and set through the settings endpoints (``?option=meeting_security``) and inherited like
+  the other settings (``state.settings.patch_user(...,
+  {"participants_to_place_in_waiting_room": 1})``); nobody joins a sandbox meeting, so it
+  changes what the settings say, not who waits.
 - Webinars (webinars, webinar_state, api_webinars): list, get, PATCH and delete only, never
   generated (tests add them with ``state.add_webinar``). Zoom's documents give no example
   payloads for these endpoints; the webhook objects follow the webinar.* examples. A webinar

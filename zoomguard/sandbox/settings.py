@@ -124,6 +124,16 @@ SETTINGS: tuple[Setting, ...] = (
         account_lock=(_MS + "waiting_room",),
         group_lock=(_IM + "waiting_room", _MS + "waiting_room"),
     ),
+    # Whom the waiting room holds in a meeting whose waiting_room_options follow the setting:
+    # 0 everyone (Zoom's default), 1 users not in the account, 2 those and not in the allowed
+    # domains.
+    _setting(
+        "participants_to_place_in_waiting_room",
+        0,
+        account=(_MS + "waiting_room_settings.participants_to_place_in_waiting_room",),
+        group=(_MS + "waiting_room_settings.participants_to_place_in_waiting_room",),
+        user=(_MS + "waiting_room_settings.participants_to_place_in_waiting_room",),
+    ),
     _setting(
         "file_transfer",
         True,
@@ -278,6 +288,7 @@ ENUMS: dict[str, tuple[Any, ...]] = {
     "require_password_for_pmi_meetings": ("jbh_only", "all", "none"),
     "encryption_type": ("enhanced_encryption", "e2ee"),
     "jbh_time": (0, 5, 10, 15),
+    "participants_to_place_in_waiting_room": (0, 1, 2),
     "auto_delete_cmr_days": (30, 60, 90, 120),
 }
 

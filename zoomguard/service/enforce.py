@@ -101,10 +101,11 @@ class MeetingEnforcer:
         self.dry_run = dry_run
         self.actor = actor
         self.clock = clock
-        # Host id -> a passcode generator meeting the host's passcode requirement.
-        self._passcode_makers: dict[str, Callable[[], str]] = {}
-        self._passcode_lock = threading.Lock()
-        self._passcode_host_locks: dict[str, threading.Lock] = {}
+        # Host id -> the host's meeting_security settings as read (None: the read failed),
+        # read at most once per host by this enforcer (one sweep, or one event).
+        self._host_security: dict[str, Mapping[str, Any] | None] = {}
+        self._host_lock = threading.Lock()
+        self._per_host_locks: dict[str, threading.Lock] = {}
 
     def enforce(
         self,
@@ -128,14 +129,25 @@ class MeetingEnforcer:
         if occurrence_id is not None:
             profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
             meeting = _occurrence_settings_only(meeting)
-        evaluate = policy.evaluate_webinar if kind == policy.WEBINAR else policy.evaluate
-        evaluation = evaluate(
-            meeting,
-            profile,
-            today=today,
-            host_email=host_email,
-            make_passcode=lambda: self._passcodes_for(host_id)(),
-        )
+        host = policy.UNKNOWN_HOST
+        if kind == policy.WEBINAR:
+            evaluation = policy.evaluate_webinar(
+                meeting,
+                profile,
+                today=today,
+                host_email=host_email,
+                make_passcode=lambda: self._passcodes_for(host_id)(),
+            )
+        else:
+            host = self._host_settings_for(meeting, profile)
+            evaluation = policy.evaluate(
+                meeting,
+                profile,
+                today=today,
+                host_email=host_email,
+                make_passcode=lambda: self._passcodes_for(host_id)(),
+                host=host,
+            )
         if occurrence_id is not None and evaluation.meeting_id:
             evaluation = dataclasses.replace(
                 evaluation,
@@ -159,7 +171,7 @@ class MeetingEnforcer:
                 for f in evaluation.fixable_findings:
                     details[f.rule_id] = hold_back or "dry run: would be fixed"
             return self._outcome(evaluation, statuses, details, after, meeting, None, None)
-        return self._patch(evaluation, meeting, statuses, details, after, today)
+        return self._patch(evaluation, meeting, statuses, details, after, today, host)
 
     def _patch(
         self,
@@ -169,6 +181,7 @@ class MeetingEnforcer:
         details: dict[str, str | None],
         after: dict[str, Any],
         today: date,
+        host: policy.HostSettings,
     ) -> MeetingOutcome:
         fixable = evaluation.fixable_findings
         host_id = evaluation.host_id or ""
@@ -237,7 +250,7 @@ class MeetingEnforcer:
         if occurrence_id is not None:
             profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
             reread = _occurrence_settings_only(reread)
-        fixed, still = policy.verify(evaluation, reread, profile, today=today)
+        fixed, still = policy.verify(evaluation, reread, profile, today=today, host=host)
         for f in fixed:
             statuses[f.rule_id] = "fixed"
             details[f.rule_id] = None
@@ -299,31 +312,60 @@ class MeetingEnforcer:
         return None
 
     def _passcodes_for(self, host_id: Any) -> Callable[[], str]:
-        """A passcode generator that meets the host's passcode requirement, read once per host
-        from the host's settings (Zoom returns the value in force: the account's, the group's
-        or the user's own)."""
+        """A passcode generator that meets the host's passcode requirement, from the host's
+        settings (Zoom returns the value in force: the account's, the group's or the user's
+        own); the default passcode when they cannot be read (Zoom's refusal is handled in
+        ``_send``)."""
         if not isinstance(host_id, str) or not host_id:
             return generate_passcode
-        with self._passcode_lock:
-            host_lock = self._passcode_host_locks.setdefault(host_id, threading.Lock())
-        with host_lock:  # two meetings of one host at once read the host's settings once
-            return self._read_passcode_maker(host_id)
-
-    def _read_passcode_maker(self, host_id: str) -> Callable[[], str]:
-        known = self._passcode_makers.get(host_id)
-        if known is not None:
-            return known
-        try:
-            found = self.client.get_user_settings(host_id, option="meeting_security")
-        except ZoomAPIError:
-            found = {}  # unreadable: the default passcode, and Zoom's refusal handled above
-        security = found.get("meeting_security")
+        security = self._security_of(host_id) or {}
         requirement = PasscodeRequirement.from_settings(
-            security.get("meeting_password_requirement") if isinstance(security, Mapping) else None
+            security.get("meeting_password_requirement")
         )
-        maker = passcode_maker(requirement)
-        self._passcode_makers[host_id] = maker
-        return maker
+        return passcode_maker(requirement)
+
+    def _host_settings_for(
+        self, meeting: Mapping[str, Any], profile: policy.Profile
+    ) -> policy.HostSettings:
+        """What the host's settings say, read only for a meeting whose waiting room follows
+        them (a compliant meeting that does not costs no request)."""
+        host_id = meeting.get("host_id")
+        if (
+            not profile.enabled(policy.WAITING_ROOM)
+            or not policy.waiting_room_follows_host(meeting)
+            or not isinstance(host_id, str)
+            or not host_id
+        ):
+            return policy.UNKNOWN_HOST
+        security = self._security_of(host_id) or {}
+        waiting_room = security.get("waiting_room_settings")
+        places = (
+            waiting_room.get("participants_to_place_in_waiting_room")
+            if isinstance(waiting_room, Mapping)
+            else None
+        )
+        if not isinstance(places, int) or isinstance(places, bool):
+            return policy.UNKNOWN_HOST  # unread or unreadable: the rule's stricter reading
+        return policy.HostSettings(waiting_room_places=places)
+
+    def _security_of(self, host_id: str) -> Mapping[str, Any] | None:
+        """The host's ``meeting_security`` settings, read once per host for every need (the
+        passcode requirement, the waiting room); None when Zoom would not give them."""
+        with self._host_lock:
+            host_lock = self._per_host_locks.setdefault(host_id, threading.Lock())
+        with host_lock:  # two meetings of one host at once read the host's settings once
+            if host_id in self._host_security:
+                return self._host_security[host_id]
+            security: Mapping[str, Any] | None
+            try:
+                found = self.client.get_user_settings(host_id, option="meeting_security")
+            except ZoomAPIError:
+                security = None
+            else:
+                section = found.get("meeting_security")
+                security = section if isinstance(section, Mapping) else None
+            self._host_security[host_id] = security
+            return security
 
     def _outcome(
         self,

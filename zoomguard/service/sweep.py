@@ -15,6 +15,10 @@ A sweep that could not list the users, or the meetings of a user, or read most m
 ``incomplete``, not ``completed``: its error names the cause (the missing scope by name, from
 ``zoomguard/zoom/scopes.py``, when Zoom answers code 4711), the officer is alerted at once, and
 its findings do not close anything the sweep did not see.
+
+Each recurring meeting's series is read, then its next occurrence, the occurrences known to
+have settings of their own, and one more in rotation (``zoomguard.service.occurrences``):
+at most 2 + (remembered) extra requests per recurring meeting, none for any other meeting.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from zoomguard.notify import categories
 from zoomguard.rules import policy
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
+from zoomguard.service.occurrences import differs_from_series, plan_occurrences
 from zoomguard.service.reconcile import reconcile_intents
 from zoomguard.store import AccountRecord, Store, SweepCounts
 from zoomguard.store.models import (
@@ -53,6 +58,7 @@ from zoomguard.store.models import (
     SWEEP_INCOMPLETE,
     SWEEP_INTERRUPTED,
 )
+from zoomguard.store.occurrences import NOTHING_KNOWN, KnownOccurrences
 from zoomguard.zoom import scopes
 from zoomguard.zoom.client import MAX_PAGE_SIZE, MAX_USERS_PAGE_SIZE, ZoomClient
 
@@ -60,31 +66,6 @@ log = logging.getLogger(__name__)
 
 # A gap that is not a cause of its own: the scope to list meetings is missing for every user.
 _LISTING_REFUSED = "listing refused"
-
-# Recurring meetings with a fixed time: the only type whose occurrences have their own settings.
-RECURRING_WITH_OCCURRENCES = 8
-
-
-def next_occurrence_id(meeting: Mapping[str, Any]) -> str | None:
-    """The recurring meeting's next occurrence that is still to happen, or None.
-
-    Zoom does not say which occurrences have settings of their own, and reading every
-    occurrence of a daily meeting at every sweep would cost a request per occurrence. So each
-    sweep reads the next one: every occurrence is checked before it takes place (as long as
-    sweeps run more often than the meeting recurs), at one request per recurring meeting, and
-    a change to a single occurrence is checked at once through its ``meeting.updated`` event
-    (``scope: "single"``). The series' GET lists only upcoming occurrences, the first first.
-    """
-    if meeting.get("type") != RECURRING_WITH_OCCURRENCES:
-        return None
-    for occurrence in meeting.get("occurrences") or ():
-        if not isinstance(occurrence, Mapping) or occurrence.get("status") == "deleted":
-            continue
-        occurrence_id = occurrence.get("occurrence_id")
-        if isinstance(occurrence_id, str) and occurrence_id:
-            return occurrence_id
-    return None
-
 
 # The sweep lease is renewed every third of this while the sweep runs (``_LeaseHeartbeat``), so
 # a sweep may take as long as it needs while a second one of the same account is refused; a
@@ -223,6 +204,8 @@ class Sweeper:
         # not read; under _errors_lock.
         self._gaps: dict[str, str] = {}
         self._unreadable = 0
+        # Recurring meetings' remembered occurrences and rotation cursors, read once per sweep.
+        self._known_occurrences: Mapping[str, KnownOccurrences] = {}
 
     # The public entry point -------------------------------------------------------------------
 
@@ -308,6 +291,7 @@ class Sweeper:
         meeting_slots = threading.BoundedSemaphore(workers * 4)
         user_slots = threading.BoundedSemaphore(listers * 2)
         today = self.clock().astimezone(UTC).date()
+        self._known_occurrences = self.store.occurrences.known(self.account.id)
         with (
             ThreadPoolExecutor(workers, thread_name_prefix="zg-meeting") as meeting_pool,
             ThreadPoolExecutor(listers, thread_name_prefix="zg-list") as list_pool,
@@ -512,13 +496,38 @@ class Sweeper:
             return
         self.progress.add(**{"webinars" if webinar else "meetings": 1})
         self._enforce(sweep_id, meeting, host_email, today, kind=kind)
-        occurrence_id = None if webinar else next_occurrence_id(meeting)
-        if occurrence_id is not None:
-            occurrence = self.client.get_meeting(meeting_id, occurrence_id)
-            if occurrence is not None:
-                self._enforce(sweep_id, occurrence, host_email, today, occurrence_id)
+        if not webinar:
+            self._check_occurrences(sweep_id, str(meeting_id), meeting, host_email, today)
         if self.on_progress is not None:
             self.on_progress(self.progress)
+
+    def _check_occurrences(
+        self,
+        sweep_id: int,
+        meeting_id: str,
+        series: Mapping[str, Any],
+        host_email: str | None,
+        today: date,
+    ) -> None:
+        """Read and enforce the occurrences this sweep looks at (see ``service.occurrences``);
+        remember one that differs from its series, forget the remembered that have passed."""
+        known = self._known_occurrences.get(meeting_id, NOTHING_KNOWN)
+        plan = plan_occurrences(series, known)
+        now = self.clock()
+        occurrences = self.store.occurrences
+        if plan.forget:
+            occurrences.forget(self.account.id, meeting_id, plan.forget)
+        if plan.cursor is not None:
+            occurrences.move_cursor(self.account.id, meeting_id, plan.cursor, now=now)
+        for occurrence_id in plan.read:
+            occurrence = self.client.get_meeting(meeting_id, occurrence_id)
+            if occurrence is None:
+                continue  # deleted meanwhile: the next sweep no longer lists it
+            if occurrence_id not in known.remembered and differs_from_series(occurrence, series):
+                occurrences.remember(
+                    self.account.id, meeting_id, occurrence_id, noted_by="sweep", now=now
+                )
+            self._enforce(sweep_id, occurrence, host_email, today, occurrence_id)
 
     def _enforce(
         self,

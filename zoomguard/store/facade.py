@@ -2,8 +2,9 @@
 
 ``store.accounts``, ``store.sweeps``, ``store.findings``, ``store.audit``, ``store.budget``,
 ``store.leases``, ``store.inbox``, ``store.outbox``, ``store.users``, ``store.sessions``,
-``store.retention`` and ``store.stats`` share the store's ``Database``; ``store.transaction()``
-opens a transaction that any of them joins when given its ``session``.
+``store.retention``, ``store.stats`` and ``store.occurrences`` share the store's
+``Database``; ``store.transaction()`` opens a transaction that any of them joins when given
+its ``session``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from zoomguard.store.inbox import Inbox
 from zoomguard.store.leases import Leases
 from zoomguard.store.migrate import ensure_current
 from zoomguard.store.oauth_states import OAuthStates
+from zoomguard.store.occurrences import Occurrences
 from zoomguard.store.outbox import Outbox
 from zoomguard.store.rekey import reencrypt_secrets
 from zoomguard.store.retention import Retention
@@ -53,6 +55,7 @@ class Store:
         self.oauth_states = OAuthStates(self.db)
         self.retention = Retention(self.db)
         self.stats = Stats(self.db)
+        self.occurrences = Occurrences(self.db)
 
     @classmethod
     def open(cls, settings: Settings, *, pre_ping: bool = True) -> Store:

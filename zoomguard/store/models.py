@@ -323,3 +323,34 @@ class DashboardSession(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# --- occurrences of recurring meetings (migration 0007) ---------------------------------------
+
+OCCURRENCE_NOTED_BY = ("event", "sweep")
+
+
+class RememberedOccurrence(Base):
+    """An upcoming occurrence of a recurring meeting known to have settings of its own (a
+    ``meeting.updated`` with ``scope: "single"`` named it, or a sweep read it differing from its
+    series): every sweep reads it until it has ended or been deleted."""
+
+    __tablename__ = "remembered_occurrences"
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    occurrence_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    noted_by: Mapped[str] = mapped_column(String(16))  # "event" or "sweep"
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OccurrenceCursor(Base):
+    """Where each recurring meeting's rotation stands: the occurrence the last sweep read in
+    turn, so the next sweep reads the one after it."""
+
+    __tablename__ = "occurrence_cursors"
+
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    occurrence_id: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

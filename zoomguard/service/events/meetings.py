@@ -73,7 +73,12 @@ def joined_before_host(context: EventContext, event: ZoomEvent) -> None:
 @listeners.on(zoom.MEETING_DELETED, scopes=(MEETING_READ_SCOPE,))
 def meeting_deleted(context: EventContext, event: ZoomEvent) -> None:
     meeting_id = event.object_id()
+    # One occurrence deleted (``scope: "single"``): only it is forgotten; else the meeting.
+    occurrence_ids = _single_occurrences(event) or None
     with context.store.transaction() as session:
+        context.store.occurrences.forget(
+            event.enforced_account.id, str(meeting_id), occurrence_ids, session=session
+        )
         context.store.findings.resolve_meeting(
             account_pk=event.enforced_account.id,
             meeting_id=str(meeting_id),
@@ -100,6 +105,11 @@ def _enforce_meeting(
     if meeting is None:
         return None  # deleted since: nothing to enforce
     now = context.clock()
+    if occurrence_id is not None:
+        # It has settings of its own now: every sweep reads it until it has passed.
+        context.store.occurrences.remember(
+            account.id, str(meeting_id), occurrence_id, noted_by="event", now=now
+        )
     # The id findings and audit entries are filed under (see MeetingEnforcer.enforce).
     key = f"{meeting_id}{OCCURRENCE_SEPARATOR}{occurrence_id}" if occurrence_id else meeting_id
     hold_back = None
