@@ -18,11 +18,12 @@ from zoomguard.config import Settings
 from zoomguard.errors import ConfigError, StoreError
 from zoomguard.service.clients import register_env_account
 from zoomguard.store import Store
+from zoomguard.store.inbox_writer import InboxWriter
 from zoomguard.webhooks import health
 from zoomguard.webhooks.context import EXTENSION_KEY, AppContext
 from zoomguard.webhooks.dashboard.setup import install_dashboard
 from zoomguard.webhooks.launcher import SweepLauncher
-from zoomguard.webhooks.receiver import routes
+from zoomguard.webhooks.receiver.endpoint import WebhookEndpoint
 
 log = logging.getLogger("zoomguard.webhooks")
 
@@ -78,16 +79,17 @@ def create_app(
         register_env_account(settings, store)
 
     app = Flask(__name__)
-    # Also enforced by werkzeug for declared lengths; routes._read_body handles chunked bodies.
+    # The dashboard's forms; the webhook endpoint enforces the same bound itself.
     app.config["MAX_CONTENT_LENGTH"] = settings.webhook_max_body_bytes
-    app.extensions[EXTENSION_KEY] = AppContext(
+    context = AppContext(
         settings=settings,
         store=store,
         secret=secret,
         clock=clock,
         launcher=SweepLauncher(settings, store),
+        inbox_writer=InboxWriter(store.db),
     )
-    app.register_blueprint(routes.bp)
+    app.extensions[EXTENSION_KEY] = context
     app.register_blueprint(health.bp)  # GET /healthz, GET /metrics
     install_dashboard(app, settings, insecure_loopback_cookies=insecure_loopback_cookies)
     app.register_error_handler(HTTPException, _http_error)
@@ -95,6 +97,8 @@ def create_app(
     app.register_error_handler(StoreError, _storage_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.after_request(_add_security_headers)
+    # POST /webhooks/zoom is answered in front of Flask (receiver/endpoint.py); the rest is Flask's.
+    app.wsgi_app = WebhookEndpoint(app.wsgi_app, context, SECURITY_HEADERS)  # type: ignore[method-assign]
     return app
 
 

@@ -10,6 +10,7 @@ from flask import current_app
 
 from zoomguard.config import Settings
 from zoomguard.store import Store
+from zoomguard.store.inbox_writer import InboxWriter
 from zoomguard.webhooks.launcher import SweepLauncher
 
 EXTENSION_KEY = "zoomguard"
@@ -22,6 +23,7 @@ class AppContext:
     secret: str = field(repr=False)  # the webhook secret token Zoom signs with
     clock: Callable[[], float]  # unix seconds, for the webhook timestamp window
     launcher: SweepLauncher  # the dashboard's "sweep now" button
+    inbox_writer: InboxWriter  # the receiver's group commit (one writer thread per app)
 
 
 def app_context() -> AppContext:

@@ -77,6 +77,30 @@ def exponential_backoff(
 DEFAULT_BACKOFF: Backoff = exponential_backoff(base_seconds=60.0)
 
 
+def new_event_row(
+    *,
+    dedupe_key: str,
+    event: str,
+    zoom_account_id: str | None,
+    event_ts: int | None,
+    body: str,
+    status: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The column values of a delivery just received (``Inbox.add_event``, ``InboxWriter``)."""
+    return {
+        "dedupe_key": dedupe_key,
+        "event": event,
+        "zoom_account_id": zoom_account_id,
+        "event_ts": event_ts,
+        "received_at": now,
+        "body": body,
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
 def _insert_event(db: Session | Connection, values: dict[str, Any]) -> tuple[int, bool]:
     dialect = db.get_bind().dialect.name if isinstance(db, Session) else db.dialect.name
     new_id = db.execute(_insert_statement(dialect), values).scalar()
@@ -153,27 +177,25 @@ class Inbox:
         delivery holds the key nothing is inserted and that row's id is returned. No savepoint is
         needed, so the caller's transaction is never disturbed by a duplicate. With a ``session``
         the caller's transaction is joined (and not committed); without one the row is committed
-        before this returns. This is the receiver's whole database work per webhook, so it is one
-        prebuilt Core statement rather than an ORM flush in a savepoint: a third of the CPU
-        (docs/benchmarks.md).
+        before this returns. One prebuilt Core statement rather than an ORM flush in a savepoint.
+        The webhook receiver stores its deliveries through ``InboxWriter`` (inbox_writer.py), which
+        commits the deliveries of concurrent requests together; this is for one row at a time.
         """
         if status not in (PENDING, IGNORED):
             raise ValueError(f"a new inbox event is pending or ignored, not {status!r}")
-        values = {
-            "dedupe_key": dedupe_key,
-            "event": event,
-            "zoom_account_id": zoom_account_id,
-            "event_ts": event_ts,
-            "received_at": now,
-            "body": body,
-            "status": status,
-            "attempts": 0,
-            "next_attempt_at": now,
-        }
+        values = new_event_row(
+            dedupe_key=dedupe_key,
+            event=event,
+            zoom_account_id=zoom_account_id,
+            event_ts=event_ts,
+            body=body,
+            status=status,
+            now=now,
+        )
         if session is not None:
             return _insert_event(session, values)
         if self._db.engine.dialect.name == "sqlite":
-            # The receiver's threads queue here, waking as soon as the previous INSERT commits,
+            # Concurrent callers queue here, waking as soon as the previous INSERT commits,
             # rather than in SQLite's busy handler, which sleeps in steps of up to 100 ms while
             # another connection holds the write lock: 4 threads managed 150 webhooks/s that way.
             with _SQLITE_RECEIVERS, self._db.connection() as connection:

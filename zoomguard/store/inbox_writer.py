@@ -1,0 +1,294 @@
+"""Group commit for the webhook receiver: many deliveries, one INSERT and one COMMIT.
+
+Each webhook the receiver answers 200 must be in the database first (Zoom does not deliver it
+again), so every request waits for a commit. Committed one by one, the requests of a web process
+queue for the database's write lock (SQLite has one per file; on PostgreSQL each COMMIT is a
+round trip and a WAL flush), and the thread holding the lock competes for the GIL with every
+other request thread each time the driver hands the GIL back: profiled under wrk, the receiver
+spent half its time waiting in that convoy and managed a quarter of a Flask hello-world's rate
+(docs/benchmarks.md). Here the request threads hand their row to one writer thread and wait; the
+writer takes whatever has queued up (up to ``MAX_BATCH``), stores it with one multi-row
+``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``, commits once, and wakes each request
+with its row's id. The writer talks to the driver directly, on one connection of the engine's
+pool that it keeps: SQLAlchemy's execution layer (checkout, events, compilation of a multi-row
+statement, result wrapping) cost more CPU per webhook than the rest of the request; the column
+values still go through the columns' own bind processors, so what is stored is what the ORM
+would store. Under light load a batch is one row and nothing waits longer than before; under
+a burst the cost of a commit is shared by the batch.
+
+The promise to Zoom is unchanged: a request learns its id only after the COMMIT that holds its row
+returned; if the batch fails, every request in it gets the error (503: Zoom delivers again) and
+nothing of the batch is kept. Duplicates (a Zoom retry of a stored delivery, or the same body twice
+in one batch) get the id of the row that holds their key, as ``Inbox.add_event`` does.
+
+One writer per web process, started with the first delivery (nothing runs at import time) and
+stopped by ``close``; a daemon thread, so a process that is killed or exits takes it along, and the
+deliveries it had not committed were never answered 200.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.pool import PoolProxiedConnection
+
+from zoomguard.errors import StoreError
+from zoomguard.store.database import Database
+from zoomguard.store.inbox import IGNORED, PENDING, new_event_row
+from zoomguard.store.models import InboxEvent
+
+log = logging.getLogger(__name__)
+
+# Rows per INSERT: well under SQLite's 32,766 bound parameters (9 a row) and more than a web
+# process has requests in flight (WEB_THREADS).
+MAX_BATCH = 64
+# A request gives up waiting after this long (503, Zoom delivers again; Zoom itself waits 3 s).
+WAIT_SECONDS = 10.0
+
+_TABLE_NAME = InboxEvent.__tablename__
+_TABLE = InboxEvent.__table__
+_COLUMNS = (
+    "dedupe_key",
+    "event",
+    "zoom_account_id",
+    "event_ts",
+    "received_at",
+    "body",
+    "status",
+    "attempts",
+    "next_attempt_at",
+)
+
+
+@dataclass(eq=False)
+class _Delivery:
+    row: dict[str, Any]
+    # Held until the writer is done with the row: a bare lock is the cheapest way to wake one
+    # waiting thread (threading.Event is a Condition and a lock in Python code).
+    done: threading.Lock = field(default_factory=threading.Lock)
+    result: tuple[int, bool] | None = None
+    error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self.done.acquire()
+
+
+class InboxWriter:
+    """Stores the receiver's deliveries in batches; ``add`` returns once its row is committed."""
+
+    def __init__(self, db: Database, *, max_batch: int = MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._sql = _Statements(db.engine)
+        self._engine = db.engine
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._connection: PoolProxiedConnection | None = None
+        self._closed = False
+
+    def add(
+        self,
+        *,
+        dedupe_key: str,
+        event: str,
+        zoom_account_id: str | None,
+        event_ts: int | None,
+        body: str,
+        status: str,
+        now: datetime,
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> tuple[int, bool]:
+        """``(id, created)`` of the delivery once committed, as ``Inbox.add_event``; raises
+        ``StoreError`` when the database failed or did not answer within ``wait_seconds``."""
+        if status not in (PENDING, IGNORED):
+            raise ValueError(f"a new inbox event is pending or ignored, not {status!r}")
+        delivery = _Delivery(
+            new_event_row(
+                dedupe_key=dedupe_key,
+                event=event,
+                zoom_account_id=zoom_account_id,
+                event_ts=event_ts,
+                body=body,
+                status=status,
+                now=now,
+            )
+        )
+        self._ensure_started()
+        self._queue.put(delivery)
+        if not delivery.done.acquire(timeout=wait_seconds):
+            raise StoreError("inbox: the database did not answer in time", reason="store_timeout")
+        if delivery.error is not None:
+            if isinstance(delivery.error, StoreError):
+                raise delivery.error
+            raise StoreError(
+                f"inbox: batch not stored ({type(delivery.error).__name__})",
+                reason="store_unavailable",
+            ) from delivery.error
+        assert delivery.result is not None
+        return delivery.result
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Store what is queued, then stop the writer thread and give its connection back."""
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._closed:
+                raise StoreError("inbox: the writer is closed", reason="store_unavailable")
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def _run(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < self._max_batch:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                self._store(batch)
+                if stop:
+                    return
+        finally:
+            self._drop_connection(broken=False)
+
+    def _store(self, batch: list[_Delivery]) -> None:
+        try:
+            results = self._write([delivery.row for delivery in batch])
+        except Exception as error:  # every waiting request must hear of it, whatever it is
+            log.error(
+                "inbox: a batch of %d deliveries not stored: %s", len(batch), type(error).__name__
+            )
+            self._drop_connection(broken=True)
+            for delivery in batch:
+                delivery.error = error
+                delivery.done.release()
+            return
+        for delivery, result in zip(batch, results, strict=True):
+            delivery.result = result
+            delivery.done.release()
+
+    def _write(self, rows: list[dict[str, Any]]) -> list[tuple[int, bool]]:
+        """One INSERT for the batch's distinct keys and, when some were already stored, one
+        SELECT for their rows; committed. The ``(id, created)`` of each row, in order; only the
+        first row of a key repeated within the batch can be the one created."""
+        first_of_key: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            first_of_key.setdefault(row["dedupe_key"], row)
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        connection = self._connection
+        cursor = connection.cursor()
+        try:
+            if self._sql.begin is not None:
+                cursor.execute(self._sql.begin)
+            sql, parameters = self._sql.insert(first_of_key.values())
+            cursor.execute(sql, parameters)
+            created = {key: int(row_id) for row_id, key in cursor.fetchall()}
+            held = [key for key in first_of_key if key not in created]
+            existing: dict[str, int] = {}
+            if held:
+                cursor.execute(self._sql.find(len(held)), held)
+                existing = {key: int(row_id) for key, row_id in cursor.fetchall()}
+                if len(existing) < len(held):
+                    # The row that held a key was deleted (a purge) between the two statements.
+                    raise StoreError(
+                        "inbox: a duplicate's row vanished meanwhile", reason="store_conflict"
+                    )
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            cursor.close()
+        results: list[tuple[int, bool]] = []
+        for row in rows:
+            key = row["dedupe_key"]
+            if key in created:
+                results.append((created[key], first_of_key[key] is row))
+            else:
+                results.append((existing[key], False))
+        return results
+
+    def _drop_connection(self, *, broken: bool) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if broken:
+                # It may be dead (a database restart): the pool must not hand it out again.
+                connection.invalidate()
+            else:
+                connection.close()  # back to the pool
+        except Exception as error:  # closing a dead connection can itself fail
+            log.warning("inbox: writer connection not closed cleanly: %s", type(error).__name__)
+
+
+class _Statements:
+    """The writer's SQL for one engine, spelled in its driver's parameter style, and the
+    columns' bind processors (what SQLAlchemy would apply to each value)."""
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+        # SQLite: take the write lock at BEGIN, as every zoomguard transaction does
+        # (zoomguard.store.base); the driver runs in autocommit, so BEGIN is ours to send.
+        # psycopg opens the transaction itself with the first statement.
+        self.begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
+        self._processors = [_TABLE.c[name].type.bind_processor(dialect) for name in _COLUMNS]
+        one_row = "(" + ", ".join([self._placeholder] * len(_COLUMNS)) + ")"
+        # Built from the model's own names and placeholders only; every value is a parameter.
+        self._insert_head = f"INSERT INTO {_TABLE_NAME} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
+        self._insert_tail = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
+        self._one_row = one_row
+        self._inserts: dict[int, str] = {}
+        self._finds: dict[int, str] = {}
+
+    def insert(self, rows: Iterable[dict[str, Any]]) -> tuple[str, list[Any]]:
+        parameters: list[Any] = []
+        count = 0
+        for row in rows:
+            count += 1
+            for name, process in zip(_COLUMNS, self._processors, strict=True):
+                value = row[name]
+                parameters.append(process(value) if process is not None else value)
+        sql = self._inserts.get(count)
+        if sql is None:
+            sql = self._insert_head + ", ".join([self._one_row] * count) + self._insert_tail
+            self._inserts[count] = sql
+        return sql, parameters
+
+    def find(self, count: int) -> str:
+        sql = self._finds.get(count)
+        if sql is None:
+            marks = ", ".join([self._placeholder] * count)
+            sql = f"SELECT dedupe_key, id FROM {_TABLE_NAME} WHERE dedupe_key IN ({marks})"  # noqa: S608
+            self._finds[count] = sql
+        return sql
