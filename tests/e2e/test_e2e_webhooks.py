@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +246,11 @@ def test_a_deleted_meeting_resolves_its_open_findings(rig: Rig) -> None:
 def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     account_id = rig.settings.zoom_account_id
     assert account_id
+    connected = rig.store.accounts.by_zoom_id(account_id)
+    assert connected is not None
+    now = datetime.now(UTC)
+    rig.store.occurrences.remember(connected.id, "555", "1700000000000", noted_by="event", now=now)
+    rig.store.occurrences.move_cursor(connected.id, "555", "1700000000000", now=now)
     body = {
         "event": "app_deauthorized",
         "event_ts": int(time.time() * 1000),
@@ -265,6 +270,7 @@ def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     assert still is not None
     assert still.status == "active"
     assert "account.deauthorized" not in rig.alert_categories()
+    assert set(rig.store.occurrences.known(still.id)) == {"555"}
 
     assert rig.post_signed(body) == 200
     rig.drain()
@@ -279,6 +285,8 @@ def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     assert not accounts_check.ok
     assert not account.has_client_secret
     assert not account.has_access_token
+    # What it remembered of the account's recurring meetings went with the findings.
+    assert rig.store.occurrences.known(account.id) == {}
     # Events for that account are no longer acted on.
     state = rig.sandbox.state
     host = state.add_user("host@agency.example")
