@@ -311,8 +311,8 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 check=_check_waiting_room,
                 fix=_WAITING_ROOM_FIX,
                 checks_text="`settings.waiting_room` is true and `waiting_room_options` sends "
-                "everyone there (mode `custom` with `everyone`, or `follow_setting` where the "
-                "host's own setting places everyone)",
+                "everyone there (mode `custom` with `everyone`, or `follow_setting` or no "
+                "options where the host's own setting places everyone)",
                 fix_text="turned on, for everyone",
             ),
             MeetingRule(
