@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import select
+from support.sandbox import SANDBOX_HOST_DEFAULT
 from werkzeug.serving import make_server
 
 from zoomguard.config import Settings
@@ -164,7 +165,10 @@ def test_meeting_made_noncompliant_is_fixed_once(rig: Rig) -> None:
     rig.drain()
     assert rig.patches_of(meeting["id"]) == 1
     evaluation = policy.evaluate(
-        state.meetings[meeting["id"]], policy.default_profile(), today=date.today()
+        state.meetings[meeting["id"]],
+        policy.default_profile(),
+        today=date.today(),
+        host=SANDBOX_HOST_DEFAULT,  # no options: the account's setting, everyone waits
     )
     assert evaluation.compliant, evaluation.findings
     # zoomguard's own PATCH came back as meeting.updated: processed, and no second PATCH.
