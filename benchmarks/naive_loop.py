@@ -1,8 +1,9 @@
 """The sweep as a user would write it by hand: one requests.Session, one call after another.
 
 It makes the same calls zoomguard makes (list users, list each user's meetings and webinars, GET
-each, PATCH the noncompliant ones, GET them again; read a host's passcode requirement before its
-first new passcode; GET the next occurrence of each recurring meeting and one more, and fix
+each, PATCH the noncompliant ones, GET them again; read a host's meeting_security settings once,
+before its first new passcode or its first meeting whose waiting room follows the host's own
+setting; GET the next occurrence of each recurring meeting and one more, and fix
 them alike), deciding with the same policy so the PATCH bodies are identical, but writes
 nothing to a database: the comparison favours the loop. A 429 is waited out as the
 Retry-After header says (a sequential loop at 50 ms per call stays under Pro's limits, so this
@@ -11,7 +12,6 @@ should not happen).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -99,11 +99,8 @@ class HandWrittenSweep:
             path = f"/meetings/{meeting['id']}"
             params = {"occurrence_id": chosen["occurrence_id"]}
             occurrence = self.call("GET", path, params=params).json()
-            settings = occurrence.get("settings", {})
-            own = {k: v for k, v in settings.items() if k in policy.OCCURRENCE_SETTINGS}
-            rules = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
             evaluation = policy.evaluate(
-                {**occurrence, "settings": own}, rules, today=today, host_email=email
+                occurrence, profile, today=today, host_email=email, occurrence=True
             )
             if not evaluation.patch or evaluation.exemption is not None:
                 continue
@@ -132,34 +129,35 @@ class HandWrittenSweep:
                 {"type": "scheduled", "page_size": str(PAGE_SIZE)},
                 "meetings",
             )
-            makers: list[Callable[[], str]] = []
+            read: list[dict[str, Any]] = []
 
-            def make_passcode(
-                user_id: str = user["id"], makers: list[Callable[[], str]] = makers
-            ) -> str:
-                if not makers:  # the host's requirement, read once
+            def security(user_id: str = user["id"], read: list[dict[str, Any]] = read) -> Any:
+                if not read:  # the host's meeting_security settings, read once
                     found = self.call(
                         "GET", f"/users/{user_id}/settings", params={"option": "meeting_security"}
                     ).json()
-                    requirement = found.get("meeting_security", {})
-                    makers.append(
-                        passcode_maker(
-                            PasscodeRequirement.from_settings(
-                                requirement.get("meeting_password_requirement")
-                            )
-                        )
-                    )
-                return makers[0]()
+                    read.append(found.get("meeting_security", {}))
+                return read[0]
+
+            def make_passcode(security: Callable[[], Any] = security) -> str:
+                requirement = security().get("meeting_password_requirement")
+                return passcode_maker(PasscodeRequirement.from_settings(requirement))()
 
             for item in listing:
                 meeting = self.call("GET", f"/meetings/{item['id']}").json()
                 meetings += 1
+                host = policy.UNKNOWN_HOST
+                if policy.waiting_room_follows_host(meeting):
+                    waiting = security().get("waiting_room_settings", {})
+                    places = waiting.get("participants_to_place_in_waiting_room")
+                    host = policy.HostSettings(waiting_room_places=places)
                 evaluation = policy.evaluate(
                     meeting,
                     profile,
                     today=today,
                     host_email=user.get("email"),
                     make_passcode=make_passcode,
+                    host=host,
                 )
                 if evaluation.patch and evaluation.exemption is None:
                     self.call("PATCH", f"/meetings/{item['id']}", json=evaluation.patch)

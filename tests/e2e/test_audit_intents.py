@@ -221,6 +221,11 @@ def test_a_sweep_killed_between_patch_and_record_is_audited_and_alerted_once_by_
     [reconciled] = by_target[f"meeting:{victim}"]
     assert (reconciled.state, reconciled.confirmed) == (None, True)
     assert reconciled.detail == RECONCILED_NOTE
-    assert reconciled.after == {"settings.waiting_room": True}
+    # Turned on for everyone: without options it would follow a host setting nobody read.
+    assert reconciled.after == {
+        "settings.waiting_room": True,
+        "settings.waiting_room_options.mode": "custom",
+        "settings.waiting_room_options.who_goes_to_waiting_room": "everyone",
+    }
     fixed_alerts = [a.details["meeting_id"] for a in rig.alerts() if a.category == "meeting.fixed"]
     assert sorted(fixed_alerts) == sorted(str(m["id"]) for m in meetings)

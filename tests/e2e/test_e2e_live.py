@@ -226,6 +226,13 @@ def test_a_waiting_room_for_outsiders_only_is_fixed(tmp_path: Path) -> None:
 
 
 FOLLOW_SETTING = {"mode": "follow_setting"}
+EVERYONE_WAITS = {"mode": "custom", "who_goes_to_waiting_room": "everyone"}
+# A meeting that follows the host's own waiting-room setting: it says so, or it has no options
+# of its own at all (what the sandbox, like Zoom, returns for a meeting nobody set them on).
+FOLLOWING_THE_HOST = [
+    pytest.param({"waiting_room_options": FOLLOW_SETTING}, id="follow_setting"),
+    pytest.param({}, id="no options"),
+]
 
 
 def _fixed_findings(database: Path) -> list[tuple[str, str, str]]:
@@ -233,23 +240,24 @@ def _fixed_findings(database: Path) -> list[tuple[str, str, str]]:
         return list(db.execute("SELECT meeting_id, rule_id, status FROM findings ORDER BY id"))
 
 
-def test_follow_setting_where_the_host_places_only_outsiders_is_fixed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", FOLLOWING_THE_HOST)
+def test_following_a_host_setting_for_outsiders_only_is_fixed(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
     with SandboxServer(SandboxConfig()) as sandbox:
         state = sandbox.state
         host = state.add_user("host@agency.example")
         state.settings.patch_user(host["id"], None, {"participants_to_place_in_waiting_room": 1})
-        meeting = state.add_meeting(
-            host, topic="Intake", settings={**COMPLIANT, "waiting_room_options": FOLLOW_SETTING}
-        )
-        other = state.add_meeting(
-            host, topic="Check-in", settings={**COMPLIANT, "waiting_room_options": FOLLOW_SETTING}
+        meeting = state.add_meeting(host, topic="Intake", settings={**COMPLIANT, **options})
+        other = state.add_meeting(host, topic="Check-in", settings={**COMPLIANT, **options})
+        assert ("waiting_room_options" in state.meetings[meeting["id"]]["settings"]) == bool(
+            options
         )
         _sweep(sandbox, tmp_path)
         for fixed in (meeting, other):
-            assert state.meetings[fixed["id"]]["settings"]["waiting_room_options"] == {
-                "mode": "custom",
-                "who_goes_to_waiting_room": "everyone",
-            }
+            assert state.meetings[fixed["id"]]["settings"]["waiting_room_options"] == (
+                EVERYONE_WAITS
+            )
         assert sorted(_patches(sandbox)) == sorted(
             (f"/v2/meetings/{m['id']}", "", 204) for m in (meeting, other)
         )
@@ -268,16 +276,24 @@ def test_follow_setting_where_the_host_places_only_outsiders_is_fixed(tmp_path: 
         )
 
 
-def test_follow_setting_where_the_account_sends_everyone_is_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", FOLLOWING_THE_HOST)
+def test_following_an_account_setting_for_everyone_is_left_alone(
+    tmp_path: Path, options: dict[str, Any]
+) -> None:
     with SandboxServer(SandboxConfig()) as sandbox:
         state = sandbox.state
         host = state.add_user("host@agency.example")
-        meeting = state.add_meeting(
-            host, topic="Intake", settings={**COMPLIANT, "waiting_room_options": FOLLOW_SETTING}
-        )
+        meetings = [
+            state.add_meeting(host, topic=topic, settings={**COMPLIANT, **options})
+            for topic in ("Intake", "Check-in")
+        ]
         _sweep(sandbox, tmp_path)
         assert _patches(sandbox) == []
-        assert state.meetings[meeting["id"]]["settings"]["waiting_room_options"] == FOLLOW_SETTING
+        for meeting in meetings:
+            assert state.meetings[meeting["id"]]["settings"].get("waiting_room_options") == (
+                options.get("waiting_room_options")
+            )
+        # One read of the host's setting for both meetings.
         settings_reads = [
             r.query for r in state.request_log() if r.path == f"/v2/users/{host['id']}/settings"
         ]
@@ -289,7 +305,9 @@ def test_a_meeting_not_following_the_setting_costs_no_settings_read(tmp_path: Pa
     with SandboxServer(SandboxConfig()) as sandbox:
         state = sandbox.state
         host = state.add_user("host@agency.example")
-        state.add_meeting(host, topic="Intake", settings=COMPLIANT)
+        state.add_meeting(
+            host, topic="Intake", settings={**COMPLIANT, "waiting_room_options": EVERYONE_WAITS}
+        )
         _sweep(sandbox, tmp_path)
         assert not [r for r in state.request_log() if r.path.endswith("/settings")]
 

@@ -256,3 +256,40 @@ def _receive_webhooks(rig: Rig) -> Callable[[], None]:
         thread.join(5)
 
     return stop
+
+
+def test_a_series_without_options_is_fixed_once_and_its_occurrences_not_for_its_options(
+    rig: Rig,
+) -> None:
+    """No options follow the host's setting, here outsiders only: the series gets custom /
+    everyone; an occurrence, which has the series' options and cannot have its own, is PATCHed
+    only for its own waiting room."""
+    state = rig.sandbox.state
+    meeting_id, ids = _weekly(rig)
+    host_id = state.meetings[meeting_id]["host_id"]
+    state.settings.patch_user(host_id, None, {"participants_to_place_in_waiting_room": 1})
+    assert "waiting_room_options" not in state.meetings[meeting_id]["settings"]
+    update_occurrence(
+        state, meeting_id, ids[0], {"settings": {"waiting_room": False}}, operator_id=None
+    )
+    since = len(state.request_log())
+    assert rig.sweep() == "completed"
+    patches = [
+        (r.query, r.body, r.status)
+        for r in state.request_log(since)
+        if r.method == "PATCH" and r.path == f"/v2/meetings/{meeting_id}"
+    ]
+    everyone = {"mode": "custom", "who_goes_to_waiting_room": "everyone"}
+    assert patches == [
+        ("", {"settings": {"waiting_room_options": everyone}}, 204),
+        (f"occurrence_id={ids[0]}", {"settings": {"waiting_room": True}}, 204),
+    ]
+    assert state.meetings[meeting_id]["settings"]["waiting_room_options"] == everyone
+    assert _waiting_room(rig, meeting_id, ids[0])
+    # The host's setting is read once, for the series; no occurrence needs it.
+    reads = [r for r in state.request_log(since) if r.path == f"/v2/users/{host_id}/settings"]
+    assert len(reads) == 1
+    # The next sweep finds nothing to change, series or occurrence.
+    since = len(state.request_log())
+    assert rig.sweep() == "completed"
+    assert not [r for r in state.request_log(since) if r.method == "PATCH"]

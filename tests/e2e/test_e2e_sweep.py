@@ -21,6 +21,7 @@ from support.commands import (
     run_zoomguard,
     zoomguard_env,
 )
+from support.sandbox import SANDBOX_HOST_DEFAULT
 
 from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxConfig, SandboxServer
@@ -102,7 +103,11 @@ def read_meeting(server: SandboxServer, meeting_id: int) -> dict[str, Any] | Non
 def remaining_rules(server: SandboxServer, meeting_id: int) -> set[str]:
     meeting = read_meeting(server, meeting_id)
     assert meeting is not None
-    evaluation = policy.evaluate(meeting, policy.default_profile(), today=date.today())
+    # The sandbox account's own waiting-room setting places everyone (its default): a meeting
+    # without options follows it.
+    evaluation = policy.evaluate(
+        meeting, policy.default_profile(), today=date.today(), host=SANDBOX_HOST_DEFAULT
+    )
     return {f.rule_id for f in evaluation.findings}
 
 

@@ -9,13 +9,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import select
+from support.sandbox import SANDBOX_HOST_DEFAULT
 from werkzeug.serving import make_server
 
 from zoomguard.config import Settings
@@ -164,7 +165,10 @@ def test_meeting_made_noncompliant_is_fixed_once(rig: Rig) -> None:
     rig.drain()
     assert rig.patches_of(meeting["id"]) == 1
     evaluation = policy.evaluate(
-        state.meetings[meeting["id"]], policy.default_profile(), today=date.today()
+        state.meetings[meeting["id"]],
+        policy.default_profile(),
+        today=date.today(),
+        host=SANDBOX_HOST_DEFAULT,  # no options: the account's setting, everyone waits
     )
     assert evaluation.compliant, evaluation.findings
     # zoomguard's own PATCH came back as meeting.updated: processed, and no second PATCH.
@@ -246,6 +250,11 @@ def test_a_deleted_meeting_resolves_its_open_findings(rig: Rig) -> None:
 def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     account_id = rig.settings.zoom_account_id
     assert account_id
+    connected = rig.store.accounts.by_zoom_id(account_id)
+    assert connected is not None
+    now = datetime.now(UTC)
+    rig.store.occurrences.remember(connected.id, "555", "1700000000000", noted_by="event", now=now)
+    rig.store.occurrences.move_cursor(connected.id, "555", "1700000000000", now=now)
     body = {
         "event": "app_deauthorized",
         "event_ts": int(time.time() * 1000),
@@ -265,6 +274,7 @@ def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     assert still is not None
     assert still.status == "active"
     assert "account.deauthorized" not in rig.alert_categories()
+    assert set(rig.store.occurrences.known(still.id)) == {"555"}
 
     assert rig.post_signed(body) == 200
     rig.drain()
@@ -279,6 +289,8 @@ def test_app_deauthorized_stops_enforcement_and_purges_tokens(rig: Rig) -> None:
     assert not accounts_check.ok
     assert not account.has_client_secret
     assert not account.has_access_token
+    # What it remembered of the account's recurring meetings went with the findings.
+    assert rig.store.occurrences.known(account.id) == {}
     # Events for that account are no longer acted on.
     state = rig.sandbox.state
     host = state.add_user("host@agency.example")

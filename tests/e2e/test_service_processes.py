@@ -34,6 +34,7 @@ from support.processes import (
     service_env,
     wait_until,
 )
+from support.sandbox import SANDBOX_HOST_DEFAULT
 from support.store import MigratedDatabases, empty_all_tables
 
 from zoomguard.crypto import Vault
@@ -292,7 +293,10 @@ def assert_webhook_processed(store: Store, sandbox: SandboxServer, meeting_id: i
 
     assert wait_until(settled, timeout=20)
     evaluation = policy.evaluate(
-        sandbox.state.meetings[meeting_id], policy.default_profile(), today=date.today()
+        sandbox.state.meetings[meeting_id],
+        policy.default_profile(),
+        today=date.today(),
+        host=SANDBOX_HOST_DEFAULT,  # no options: the account's setting, everyone waits
     )
     assert evaluation.compliant, evaluation.findings
     deliveries = sandbox.state.deliveries_snapshot("meeting.updated")

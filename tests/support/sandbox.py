@@ -18,12 +18,18 @@ from urllib.parse import quote
 import requests
 
 from support.openapi import match_operation, validate_response
+from zoomguard.rules.policy import HostSettings
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 
 # A documentation defect, not a sandbox choice: Zoom's document gives PATCH
 # /accounts/{accountId}/lock_settings a "200" whose description is an error message ("Only
 # available for Paid account"); Zoom answers 204 like every other settings PATCH.
 UNDOCUMENTED_SUCCESS = {("PATCH", "/accounts/{accountId}/lock_settings"): 204}
+
+# The sandbox account's own waiting-room setting unless a test changes it: it places everyone.
+# A meeting without waiting_room_options follows it, so a test's own policy.evaluate of such a
+# meeting passes it as the host's settings, as zoomguard reads them.
+SANDBOX_HOST_DEFAULT = HostSettings(waiting_room_places=0)
 
 
 def double_encode(value: str) -> str:

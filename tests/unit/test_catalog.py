@@ -37,6 +37,7 @@ from zoomguard.service.outcome import MeetingOutcome
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "zoomguard"
 TODAY = date(2026, 3, 1)
+EVERYONE_WAITS = {"mode": "custom", "who_goes_to_waiting_room": "everyone"}
 
 
 # The policy file --------------------------------------------------------------------------------
@@ -118,6 +119,7 @@ def test_each_fix_is_its_part_of_the_single_patch(rule_id: str) -> None:
         "password": "Xy3*abcd9Q",
         "settings": {
             "waiting_room": True,
+            "waiting_room_options": EVERYONE_WAITS,
             "join_before_host": False,
             "auto_recording": "none",
             "meeting_authentication": True,
@@ -147,6 +149,52 @@ def test_each_fix_is_its_part_of_the_single_patch(rule_id: str) -> None:
     assert evaluation.patch == expected
 
 
+def test_an_occurrence_is_checked_only_for_what_it_can_have_of_its_own() -> None:
+    assert set(policy.OCCURRENCE_CATALOG) == policy.OCCURRENCE_RULES
+    assert policy.WAITING_ROOM in policy.OCCURRENCE_CATALOG
+    for rule in policy.OCCURRENCE_CATALOG.values():
+        assert rule.fix is not None
+        for path, _ in rule.fix.assignments():
+            # PATCH ?occurrence_id= takes only these: anything else Zoom refuses.
+            assert path.removeprefix("settings.") in policy.OCCURRENCE_SETTINGS
+
+
+def _occurrence(waiting_room: bool) -> dict[str, Any]:
+    """One occurrence, its own settings only: no waiting_room_options (the series has them)."""
+    return {
+        "id": 85746065432,
+        "type": 8,
+        "password": "Xy3*abcd9Q",
+        "settings": {
+            "waiting_room": waiting_room,
+            "join_before_host": False,
+            "auto_recording": "none",
+        },
+    }
+
+
+def test_an_occurrence_is_not_flagged_for_the_options_only_its_series_has() -> None:
+    profile = default_profile()
+    # As a series, no options means "follows the host's setting", here unread: a finding.
+    assert [
+        f.rule_id for f in policy.evaluate(_occurrence(True), profile, today=TODAY).findings
+    ] == [policy.WAITING_ROOM]
+    # As an occurrence, the same settings comply: its options are its series', checked there.
+    evaluation = policy.evaluate(_occurrence(True), profile, today=TODAY, occurrence=True)
+    assert evaluation.compliant
+
+
+def test_an_occurrence_waiting_room_off_is_turned_on_without_options_and_confirmed() -> None:
+    profile = default_profile()
+    evaluation = policy.evaluate(_occurrence(False), profile, today=TODAY, occurrence=True)
+    assert evaluation.occurrence
+    [finding] = evaluation.findings
+    assert (finding.rule_id, finding.field) == (policy.WAITING_ROOM, "settings.waiting_room")
+    assert evaluation.patch == {"settings": {"waiting_room": True}}
+    fixed, still = policy.verify(evaluation, _occurrence(True), profile, today=TODAY)
+    assert ([f.rule_id for f in fixed], still) == ([policy.WAITING_ROOM], [])
+
+
 def test_officer_advice_comes_from_the_rule() -> None:
     rule = MEETING_RULES[IDENTIFYING_INFORMATION]
     assert rule.advice is not None
@@ -155,7 +203,12 @@ def test_officer_advice_comes_from_the_rule() -> None:
         "type": 2,
         "topic": "Intake for SIN 046 454 286",
         "password": "Xy3*abcd9Q",
-        "settings": {"waiting_room": True, "join_before_host": False, "auto_recording": "none"},
+        "settings": {
+            "waiting_room": True,
+            "waiting_room_options": EVERYONE_WAITS,
+            "join_before_host": False,
+            "auto_recording": "none",
+        },
     }
     evaluation = policy.evaluate(meeting, default_profile(), today=TODAY)
     (finding,) = evaluation.findings

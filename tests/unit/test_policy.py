@@ -49,6 +49,7 @@ def compliant_meeting(**overrides: Any) -> dict[str, Any]:
         "password": "s3cret-Pw",
         "settings": {
             "waiting_room": True,
+            "waiting_room_options": {"mode": "custom", "who_goes_to_waiting_room": "everyone"},
             "join_before_host": False,
             "auto_recording": "none",
             "meeting_authentication": True,
@@ -840,7 +841,26 @@ OUTSIDERS_ONLY = policy.HostSettings(waiting_room_places=1)
 @pytest.mark.parametrize(
     ("waiting_room", "options", "host", "patch"),
     [
-        (True, None, policy.UNKNOWN_HOST, {}),
+        # No options at all: the meeting follows the host's setting, as with "follow_setting".
+        (True, None, SENDS_EVERYONE, {}),
+        (
+            True,
+            None,
+            OUTSIDERS_ONLY,
+            {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+        (
+            True,
+            None,
+            policy.UNKNOWN_HOST,
+            {"settings": {"waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
+        (
+            False,
+            None,
+            policy.UNKNOWN_HOST,
+            {"settings": {"waiting_room": True, "waiting_room_options": WAITING_ROOM_FOR_EVERYONE}},
+        ),
         (True, {"mode": "follow_setting"}, SENDS_EVERYONE, {}),
         (
             True,
@@ -930,6 +950,29 @@ def test_a_host_setting_for_outsiders_only_is_named_in_the_finding() -> None:
     assert "only users not in the account" in finding.reason
 
 
+def test_a_meeting_without_options_is_named_as_following_the_host_setting() -> None:
+    meeting = _following_the_host()
+    del meeting["settings"]["waiting_room_options"]
+    evaluation = policy.evaluate(
+        meeting, policy.Profile(), today=date(2026, 1, 5), host=OUTSIDERS_ONLY
+    )
+    [finding] = evaluation.findings
+    assert finding.field == "settings.waiting_room_options"
+    assert finding.actual == "no options: only users not in the account"
+    assert "has no options of its own, so it follows the host's own setting" in finding.reason
+
+
+def test_null_options_are_read_as_no_options() -> None:
+    meeting = _following_the_host()
+    meeting["settings"]["waiting_room_options"] = None
+    assert policy.waiting_room_follows_host(meeting)
+    assert policy.evaluate(
+        meeting, policy.Profile(), today=date(2026, 1, 5), host=SENDS_EVERYONE
+    ).compliant
+    [finding] = policy.evaluate(meeting, policy.Profile(), today=date(2026, 1, 5)).findings
+    assert finding.actual == "no options: not confirmed"
+
+
 def test_a_host_setting_that_could_not_be_read_is_a_finding_that_says_so() -> None:
     evaluation = policy.evaluate(_following_the_host(), policy.Profile(), today=date(2026, 1, 5))
     [finding] = evaluation.findings
@@ -937,7 +980,7 @@ def test_a_host_setting_that_could_not_be_read_is_a_finding_that_says_so() -> No
     assert "could not read" in finding.reason
 
 
-def test_only_a_waiting_room_on_that_follows_the_setting_needs_the_host_read() -> None:
+def test_the_host_is_read_only_for_a_waiting_room_on_that_follows_it_or_has_no_options() -> None:
     assert policy.waiting_room_follows_host(_following_the_host())
     assert not policy.waiting_room_follows_host(_following_the_host(waiting_room=False))
     custom = _following_the_host()
@@ -945,6 +988,8 @@ def test_only_a_waiting_room_on_that_follows_the_setting_needs_the_host_read() -
     assert not policy.waiting_room_follows_host(custom)
     without_options = _following_the_host()
     del without_options["settings"]["waiting_room_options"]
+    assert policy.waiting_room_follows_host(without_options)
+    without_options["settings"]["waiting_room"] = False
     assert not policy.waiting_room_follows_host(without_options)
 
 

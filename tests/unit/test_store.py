@@ -190,7 +190,7 @@ def test_oauth_account_keeps_tokens_not_a_client_secret(store: Store) -> None:
         store.accounts.s2s_credentials(record)
 
 
-def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
+def test_deauthorize_purges_secrets_tokens_findings_and_occurrences_but_keeps_the_audit(
     store: Store, db_engine: Engine
 ) -> None:
     pk = add_account(store, "acct-1")
@@ -210,6 +210,9 @@ def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
             now=T0,
             session=session,
         )
+    for account_pk in (pk, other):
+        store.occurrences.remember(account_pk, "555", "1700000000000", noted_by="event", now=T0)
+        store.occurrences.move_cursor(account_pk, "555", "1700000000000", now=T0)
 
     record = store.accounts.deauthorize("acct-1", T0 + timedelta(hours=1))
 
@@ -225,6 +228,10 @@ def test_deauthorize_purges_secrets_tokens_and_findings_but_keeps_the_audit(
         pk=pk,
     ) == [(None, None, None, None)]
     assert [f.id for f in store.findings.including_resolved()] == [kept]
+    # Its remembered occurrences and rotation cursors go too; the other account's stay.
+    assert store.occurrences.known(pk) == {}
+    assert raw(db_engine, "SELECT account_id FROM remembered_occurrences") == [(other,)]
+    assert raw(db_engine, "SELECT account_id FROM occurrence_cursors") == [(other,)]
     assert [a.account_id for a in store.audit.recent()] == [pk]
     assert [a.id for a in store.accounts.list_all()] == [other]
     assert [a.id for a in store.accounts.list_all(active_only=False)] == [pk, other]

@@ -99,8 +99,9 @@ def _check_waiting_room(
     With ``waiting_room_options`` mode "custom", only ``who_goes_to_waiting_room`` "everyone"
     sends everyone there. Mode "follow_setting" follows the host's own waiting-room setting
     (``host.waiting_room_places``), compliant only where it places everyone; unknown is the
-    stricter reading (a finding: it could not be confirmed). A meeting without options is
-    accepted: its JSON does not say that it follows the setting (see the README)."""
+    stricter reading (a finding: it could not be confirmed). A meeting without options follows
+    the setting too: in Zoom an absent ``waiting_room_options`` means the meeting has none of
+    its own, so whom its waiting room holds is the host's (account's, group's) setting."""
     off = _check_waiting_room_on(meeting, settings, host)
     if isinstance(off, Unreadable):
         return off
@@ -122,13 +123,16 @@ FOLLOW_SETTING: Final = "follow_setting"
 
 
 def waiting_room_follows_host(meeting: Mapping[str, Any]) -> bool:
-    """True when the meeting's waiting room is on and follows the host's own setting: only then
-    does the waiting-room rule need ``HostSettings.waiting_room_places`` (a meeting with the
-    waiting room off is fixed to "custom" / "everyone" without it)."""
+    """True when the meeting's waiting room is on and follows the host's own setting (mode
+    "follow_setting", or no options at all): only then does the waiting-room rule need
+    ``HostSettings.waiting_room_places`` (a meeting with the waiting room off is fixed to
+    "custom" / "everyone" without it)."""
     settings = meeting.get("settings")
     if not isinstance(settings, Mapping) or settings.get("waiting_room") is not True:
         return False
     options = settings.get("waiting_room_options")
+    if options is None:
+        return True
     return isinstance(options, Mapping) and options.get("mode") == FOLLOW_SETTING
 
 
@@ -137,13 +141,13 @@ def _waiting_room_for_some(
 ) -> Violation | Unreadable | None:
     options = settings.get("waiting_room_options", MISSING)
     if options is MISSING or options is None:
-        return None
+        return _host_setting_for_some(host, stated=False)
     if not isinstance(options, Mapping):
         return Unreadable(WAITING_ROOM_OPTIONS_PATH, "an object", json_type(options))
     mode = options.get("mode", MISSING)
     who = options.get("who_goes_to_waiting_room", MISSING)
     if mode == FOLLOW_SETTING:
-        return _host_setting_for_some(host)
+        return _host_setting_for_some(host, stated=True)
     if mode == "custom" and who == EVERYONE:
         return None
     if not isinstance(mode, str) or (who is not MISSING and not isinstance(who, str)):
@@ -164,22 +168,25 @@ def _waiting_room_for_some(
 _OPTIONS_FIX_PATHS: Final = tuple(path for path, _ in _WAITING_ROOM_FIX.also)
 
 
-def _host_setting_for_some(host: HostSettings) -> Violation | None:
-    """Mode "follow_setting": whom the host's own setting places in the waiting room."""
+def _host_setting_for_some(host: HostSettings, *, stated: bool) -> Violation | None:
+    """Mode "follow_setting" (``stated``), or no options at all: whom the host's own setting
+    places in the waiting room."""
     places = host.waiting_room_places
     if places == WAITING_ROOM_PLACES_EVERYONE:
         return None
+    mode = FOLLOW_SETTING if stated else "no options"
+    follows = "follows" if stated else "has no options of its own, so it follows"
     if places is None:
-        actual = f"{FOLLOW_SETTING}: not confirmed"
+        actual = f"{mode}: not confirmed"
         problem = (
-            "The waiting room follows the host's own waiting-room setting, which zoomguard "
+            f"The waiting room {follows} the host's own waiting-room setting, which zoomguard "
             "could not read, so it cannot confirm that everyone waits to be admitted."
         )
     else:
         whom = WAITING_ROOM_PLACES.get(places, f"participants of type {places}")
-        actual = f"{FOLLOW_SETTING}: {whom}"
+        actual = f"{mode}: {whom}"
         problem = (
-            f"The waiting room follows the host's own setting, which holds {whom}: the "
+            f"The waiting room {follows} the host's own setting, which holds {whom}: the "
             "others join without the host admitting them."
         )
     return Violation(
@@ -304,8 +311,8 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 check=_check_waiting_room,
                 fix=_WAITING_ROOM_FIX,
                 checks_text="`settings.waiting_room` is true and `waiting_room_options` sends "
-                "everyone there (mode `custom` with `everyone`, or `follow_setting` where the "
-                "host's own setting places everyone)",
+                "everyone there (mode `custom` with `everyone`, or `follow_setting` or no "
+                "options where the host's own setting places everyone)",
                 fix_text="turned on, for everyone",
             ),
             MeetingRule(
@@ -431,6 +438,37 @@ OCCURRENCE_RULES: Final[frozenset[str]] = frozenset(
     if rule.fix is not None
     and rule.fix.path.startswith("settings.")
     and rule.fix.path.removeprefix("settings.") in OCCURRENCE_SETTINGS
+)
+
+
+def _check_occurrence_waiting_room(
+    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
+) -> Outcome:
+    """An occurrence's own waiting room is on. Whom it holds is not the occurrence's to say:
+    PATCH ?occurrence_id= takes no ``waiting_room_options``, so every occurrence has its
+    series' options, which are checked (and fixed) with the series. Reading their absence from
+    an occurrence's own settings as "follows the host's setting" would flag every occurrence,
+    and PATCH it in vain, for what only its series can change."""
+    return _check_waiting_room_on(meeting, settings, host)
+
+
+# The occurrence rules as one occurrence is checked (GET ?occurrence_id=, its own settings):
+# the waiting-room rule without the options, which only the series has.
+OCCURRENCE_CATALOG: Final[Mapping[str, MeetingRule]] = MappingProxyType(
+    {
+        rule.id: (
+            dataclasses.replace(
+                rule,
+                field=WAITING_ROOM_PATH,
+                check=_check_occurrence_waiting_room,
+                fix=Fix(WAITING_ROOM_PATH, True),
+            )
+            if rule.id == WAITING_ROOM
+            else rule
+        )
+        for rule in MEETING_RULES.values()
+        if rule.id in OCCURRENCE_RULES
+    }
 )
 
 UNREADABLE_RULE: Final = Rule(

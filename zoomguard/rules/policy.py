@@ -33,6 +33,7 @@ from zoomguard.rules.meeting_rules import (
     MEETING_RULES,
     NO_AUTO_RECORDING,
     NO_PMI,
+    OCCURRENCE_CATALOG,
     OCCURRENCE_RULES,
     OCCURRENCE_SETTINGS,
     PASSCODE,
@@ -79,6 +80,7 @@ __all__ = [
     "MODES",
     "NO_AUTO_RECORDING",
     "NO_PMI",
+    "OCCURRENCE_CATALOG",
     "OCCURRENCE_RULES",
     "OCCURRENCE_SETTINGS",
     "PASSCODE",
@@ -134,6 +136,13 @@ _KINDS: Final[Mapping[str, _Kind]] = {
     MEETING: _Kind(MEETING, MEETING_RULES, MEETING_TYPES),
     WEBINAR: _Kind(WEBINAR, WEBINAR_RULES, WEBINAR_TYPES),
 }
+# One occurrence of a recurring meeting: a meeting (its endpoints, with ?occurrence_id=) checked
+# against only what an occurrence can have of its own.
+_OCCURRENCE: Final = _Kind(MEETING, OCCURRENCE_CATALOG, MEETING_TYPES)
+
+
+def _kind_of(evaluation: Evaluation) -> _Kind:
+    return _OCCURRENCE if evaluation.occurrence else _KINDS[evaluation.kind]
 
 
 # Values ----------------------------------------------------------------------------------------
@@ -163,6 +172,7 @@ class Evaluation:
     patch: dict[str, Any] = dataclasses.field(hash=False)
     exemption: Exemption | None = None
     kind: str = MEETING  # MEETING or WEBINAR: which endpoints fix and re-read it
+    occurrence: bool = False  # one occurrence of a meeting, checked by OCCURRENCE_CATALOG
 
     @property
     def compliant(self) -> bool:
@@ -228,6 +238,7 @@ def evaluate(
     host_email: str | None = None,
     make_passcode: Callable[[], str] = generate_passcode,
     host: HostSettings = UNKNOWN_HOST,
+    occurrence: bool = False,
 ) -> Evaluation:
     """Check ``meeting`` (GET /meetings/{id}) against ``profile``.
 
@@ -235,10 +246,11 @@ def evaluate(
     and is empty in report mode, for an exempt meeting and for a compliant one. Recurring
     meetings need nothing special: a PATCH without ``occurrence_id`` updates the whole series.
     ``host`` is what the host's own settings say, for a meeting that defers to them (see
-    ``waiting_room_follows_host``); unknown is read the stricter way.
+    ``waiting_room_follows_host``); unknown is read the stricter way. With ``occurrence``,
+    ``meeting`` is one occurrence (GET ?occurrence_id=) and only ``OCCURRENCE_CATALOG`` applies.
     """
     return _evaluate(
-        _KINDS[MEETING],
+        _OCCURRENCE if occurrence else _KINDS[MEETING],
         meeting,
         profile,
         today,
@@ -296,6 +308,7 @@ def _evaluate(
         patch=patch,
         exemption=exemption,
         kind=kind.name,
+        occurrence=kind is _OCCURRENCE,
     )
 
 
@@ -319,7 +332,7 @@ def verify(
     attempted = [f for f in evaluation.findings if f.fixable] if evaluation.patch else []
     if not attempted:
         return [], []
-    after = _assess(reread_meeting, profile, _KINDS[evaluation.kind], host)
+    after = _assess(reread_meeting, profile, _kind_of(evaluation), host)
     now_failing = {v.finding.rule_id: v.finding for v in after.violations}
     unreadable_rules = {u.rule_id for u in after.unreadable}
     confirmed: list[Finding] = []

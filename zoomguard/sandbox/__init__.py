@@ -61,7 +61,13 @@ Where it differs from Zoom, and why:
   stricter reading: such an occurrence is fixed only through its ``occurrence_id``). An
   unknown ``occurrence_id`` answers 404, code 3001. A series' GET lists only occurrences that
   have not ended, as Zoom does without ``show_previous_occurrences``.
-- Waiting room options: validated and kept per meeting. Whom the waiting room holds under
+- Waiting room options: validated and kept per meeting. A meeting has them only once a create
+  or PATCH set them (the generator never does): until then its GET carries no
+  ``waiting_room_options`` at all, which zoomguard reads as following the host's setting (the
+  stricter reading: Zoom's document defines the modes, not an absent object, nor when Zoom
+  omits it). An
+  occurrence never has its own (a PATCH ``?occurrence_id=`` with them is refused); its GET
+  shows the series'. Whom the waiting room holds under
   ``follow_setting`` is ``participants_to_place_in_waiting_room`` of
   ``meeting_security.waiting_room_settings`` on the account, a group or a user (0 everyone,
   the default; 1 or 2 outsiders only), read

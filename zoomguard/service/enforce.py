@@ -60,16 +60,6 @@ def split_occurrence(meeting_key: str) -> tuple[str, str | None]:
     return meeting_id, occurrence_id or None
 
 
-def _occurrence_settings_only(meeting: Mapping[str, Any]) -> dict[str, Any]:
-    """The occurrence with only the settings it can have of its own: the rest are the series',
-    checked and fixed with the series."""
-    settings = meeting.get("settings")
-    if not isinstance(settings, Mapping):
-        return dict(meeting)
-    own = {k: v for k, v in settings.items() if k in policy.OCCURRENCE_SETTINGS}
-    return {**meeting, "settings": own}
-
-
 # The audit actions of a fix, and so of its intent (``zoomguard.service.reconcile`` settles them).
 MEETING_UPDATE = "meeting.update"
 WEBINAR_UPDATE = "webinar.update"
@@ -121,14 +111,14 @@ class MeetingEnforcer:
 
         ``hold_back`` names why a fix must not be sent now (it is then reported with that reason).
         With ``occurrence_id``, ``meeting`` is that occurrence as Zoom returns it: only the
-        rules an occurrence can break on its own are checked, the fix goes to that occurrence,
-        and its findings are filed as "<meeting id> occurrence <occurrence id>".
+        rules an occurrence can break on its own are checked (``policy.OCCURRENCE_CATALOG``:
+        the rest, such as the waiting room's options, are the series', checked and fixed with
+        the series), the fix goes to that occurrence, and its findings are filed as
+        "<meeting id> occurrence <occurrence id>".
         """
         host_id = meeting.get("host_id")
         profile = self.profile
-        if occurrence_id is not None:
-            profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
-            meeting = _occurrence_settings_only(meeting)
+        occurrence = occurrence_id is not None
         host = policy.UNKNOWN_HOST
         if kind == policy.WEBINAR:
             evaluation = policy.evaluate_webinar(
@@ -139,7 +129,8 @@ class MeetingEnforcer:
                 make_passcode=lambda: self._passcodes_for(host_id)(),
             )
         else:
-            host = self._host_settings_for(meeting, profile)
+            if not occurrence:  # no occurrence rule defers to the host's settings
+                host = self._host_settings_for(meeting, profile)
             evaluation = policy.evaluate(
                 meeting,
                 profile,
@@ -147,8 +138,9 @@ class MeetingEnforcer:
                 host_email=host_email,
                 make_passcode=lambda: self._passcodes_for(host_id)(),
                 host=host,
+                occurrence=occurrence,
             )
-        if occurrence_id is not None and evaluation.meeting_id:
+        if occurrence and evaluation.meeting_id:
             evaluation = dataclasses.replace(
                 evaluation,
                 meeting_id=f"{evaluation.meeting_id}{OCCURRENCE_SEPARATOR}{occurrence_id}",
@@ -246,11 +238,7 @@ class MeetingEnforcer:
             return not_made(
                 FixFailure.MEETING_GONE, f"could not confirm: the {noun} was deleted after the fix"
             )
-        profile = self.profile
-        if occurrence_id is not None:
-            profile = dataclasses.replace(profile, rules=profile.rules & policy.OCCURRENCE_RULES)
-            reread = _occurrence_settings_only(reread)
-        fixed, still = policy.verify(evaluation, reread, profile, today=today, host=host)
+        fixed, still = policy.verify(evaluation, reread, self.profile, today=today, host=host)
         for f in fixed:
             statuses[f.rule_id] = "fixed"
             details[f.rule_id] = None

@@ -22,6 +22,8 @@ from zoomguard.store.models import (
     AUTH_S2S,
     Account,
     Finding,
+    OccurrenceCursor,
+    RememberedOccurrence,
 )
 from zoomguard.store.records import AccountRecord, account_record
 
@@ -273,7 +275,9 @@ class Accounts:
     def deauthorize(
         self, zoom_account_id: str, now: datetime, *, session: Session | None = None
     ) -> AccountRecord | None:
-        """The app was removed from the account: purge its secrets, tokens and findings.
+        """The app was removed from the account: purge its secrets, tokens, findings and what
+        it remembers of the account's recurring meetings (remembered occurrences and rotation
+        cursors: meeting ids of an account zoomguard no longer sees, kept for nothing).
 
         The account row stays (status ``deauthorized``) so the audit log keeps pointing at it;
         the audit log itself is never touched. None if the account is unknown.
@@ -290,10 +294,11 @@ class Accounts:
             row.access_token_expires_at = None
             row.refresh_token_enc = None
             row.updated_at = now
-            s.execute(
-                delete(Finding)
-                .where(Finding.account_id == row.id)
-                .execution_options(synchronize_session="fetch")
-            )
+            for table in (Finding, RememberedOccurrence, OccurrenceCursor):
+                s.execute(
+                    delete(table)
+                    .where(table.account_id == row.id)
+                    .execution_options(synchronize_session="fetch")
+                )
             s.flush()
             return account_record(row)
