@@ -50,6 +50,8 @@ FEATURE_SCOPES: Final[dict[str, tuple[ScopeNeed, ...]]] = {
         *_api(LIST_MEETINGS, "GET /users/{userId}/meetings"),
         *_api(READ_MEETING, "GET /meetings/{meetingId}"),
         *_api(UPDATE_MEETING, "PATCH /meetings/{meetingId}"),
+        # The host's passcode requirement and who its waiting room holds (meeting_security).
+        *_api("user:read:settings:admin", "GET /users/{userId}/settings"),
         *_api("webinar:read:list_webinars:admin", "GET /users/{userId}/webinars"),
         *_api("webinar:read:webinar:admin", "GET /webinars/{webinarId}"),
         *_api("webinar:update:webinar:admin", "PATCH /webinars/{webinarId}"),
