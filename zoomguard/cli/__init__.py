@@ -9,6 +9,8 @@ and are registered here; none of them imports this module.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import sys
 import threading
@@ -25,6 +27,15 @@ from zoomguard.errors import ZoomGuardError
 
 class ZoomGuardGroup(click.Group):
     """Turns our errors into one line and exit 1, never a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # The process ends when the command returns. Python's finalisation then runs garbage
+        # collections over every object imports created (SQLAlchemy's alone made that 0.4 s
+        # of a sweep's 0.5 s after its last answer); frozen, they are not walked, and every
+        # object is still released by reference counting. Registered once per process.
+        atexit.unregister(gc.freeze)
+        atexit.register(gc.freeze)
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
