@@ -377,11 +377,12 @@ class MeetingEnforcer:
                     # A reconciliation settled (and alerted) this change meanwhile: the audit
                     # entry and the alert exist once already.
                     return
+            open_statuses = self.store.findings.open_statuses(
+                self.account.id, meeting_id, session=session
+            )
             for f in evaluation.findings:
                 status = outcome.statuses[f.rule_id]
-                previous = self.store.findings.open_status(
-                    self.account.id, meeting_id, f.rule_id, session=session
-                )
+                previous = open_statuses.get(f.rule_id)
                 self.store.findings.upsert(
                     account_pk=self.account.id,
                     sweep_id=sweep_id,
