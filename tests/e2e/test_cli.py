@@ -29,7 +29,11 @@ SECRET_KEY = "a test passphrase, never used in production"
 
 def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     """Every command and subcommand of the group, as the words that name it."""
-    for name, command in sorted(group.commands.items()):
+    # list_commands/get_command, not group.commands: the group imports most commands lazily.
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None
         path = (*prefix, name)
         yield path
         if isinstance(command, click.Group):

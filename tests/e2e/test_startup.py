@@ -26,6 +26,31 @@ def test_the_command_line_does_not_load_the_sandbox_server_or_alembic() -> None:
     assert "authlib" not in loaded
 
 
+def test_a_sweep_loads_neither_the_other_commands_nor_what_only_its_end_needs() -> None:
+    # What `zoomguard sweep` imports before its first request: the sweep's own modules; not
+    # the sandbox, the demo, the web or scheduler processes, user OAuth (Authlib), or the
+    # email templates (Jinja2, loaded in the background during the sweep).
+    loaded = loaded_after(
+        "from zoomguard.cli import main\n"
+        "from zoomguard.cli.common import load_settings, open_store\n"
+        "main.get_command(None, 'sweep')\n"
+        "from zoomguard import service"
+    )
+    assert "zoomguard.service.sweep" in loaded
+    for unwanted in (
+        "zoomguard.sandbox.cli",
+        "zoomguard.cli.demo",
+        "zoomguard.cli.service",
+        "zoomguard.cli.users",
+        "authlib",
+        "jinja2",
+        "flask",
+        "apscheduler",
+        "faker",
+    ):
+        assert unwanted not in loaded, unwanted
+
+
 def test_the_sandbox_package_still_gives_its_classes() -> None:
     loaded = loaded_after("from zoomguard.sandbox import SandboxServer, SandboxConfig")
     assert "zoomguard.sandbox.server" in loaded

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import threading
 from datetime import date
 
 import pytest
@@ -27,6 +28,7 @@ from zoomguard.rules.identifying import (
     SIN,
     STREET_ADDRESS,
     find_identifying,
+    names,
     redact,
 )
 from zoomguard.rules.identifying.phn import phn_valid
@@ -126,6 +128,37 @@ def test_name_lists_are_not_read_when_zoomguard_is_imported() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_name_lists_are_read_once_when_threads_ask_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A sweep's meeting threads reach their first topics together: one reads, the others wait.
+    lists = names.NameLists(frozenset({"Grace"}), frozenset({"Lee"}), frozenset())
+    reads: list[int] = []
+    reading = threading.Event()
+    release = threading.Event()
+
+    def slow_read() -> names.NameLists:
+        reads.append(1)
+        reading.set()
+        release.wait(timeout=10)
+        return lists
+
+    monkeypatch.setattr(names, "_lists", None)
+    monkeypatch.setattr(names, "_read_name_lists", slow_read)
+    results: list[names.NameLists] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(names.name_lists())) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    assert reading.wait(timeout=10)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(reads) == 1
+    assert results == [lists] * 8
 
 
 # Numbers, addresses, postal codes ---------------------------------------------------------------

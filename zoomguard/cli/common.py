@@ -74,6 +74,13 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(signum, handler)
 
 
+def prepare_alerts() -> None:
+    """What ``deliver_alerts`` needs, loaded ahead (a sweep runs it during its API calls)."""
+    from zoomguard import notify
+
+    notify.prepare_templates()
+
+
 def deliver_alerts(settings: Settings, store: Store) -> None:
     """Compose the run's emails and try to send them now; failures wait in the outbox."""
     from zoomguard import notify

@@ -16,12 +16,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from zoomguard.masking import scrub_details
 from zoomguard.notify import categories as cat
+
+if TYPE_CHECKING:
+    import jinja2
 
 PRIVACY_OFFICER_DEFAULT = "PrivacyOfficerCLBC@gov.bc.ca"
 # Alerts shown in full in one digest; the rest are counted in its summary.
@@ -349,9 +350,16 @@ def group_by_meeting(views: Iterable[AlertView]) -> list[MeetingGroup]:
 # --- templates ----------------------------------------------------------------------------------
 
 
+# Every email zoomguard writes, by template name (a .txt and an .html each).
+TEMPLATES = ("officer_immediate", "officer_digest", "host_notice")
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
-    # Built on first use, not at import time.
+    # Built on first use, not at import time; Jinja2 itself is imported here too, so the
+    # processes and commands that compose no email (a sweep until its end) do not load it.
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("zoomguard", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -360,6 +368,15 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def prepare_templates() -> None:
+    """Load and compile the email templates now (Jinja2 caches them in its environment): a
+    sweep does it in the background, so its digest is composed sooner after the last answer."""
+    env = _environment()
+    for name in TEMPLATES:
+        env.get_template(f"{name}.txt")
+        env.get_template(f"{name}.html")
 
 
 def _render(name: str, *, subject: str, **context: Any) -> RenderedEmail:

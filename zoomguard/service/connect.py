@@ -29,10 +29,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 
 from zoomguard.config import Settings
 from zoomguard.crypto import Vault
@@ -40,6 +39,9 @@ from zoomguard.errors import ConfigError, OAuthConnectError, ZoomAuthError, Zoom
 from zoomguard.store import AccountRecord, Store
 from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH
 from zoomguard.zoom import scopes
+
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,11 @@ class OAuthApp:
         )
 
     def session(self, redirect_uri: str | None = None) -> OAuth2Session:
+        # Imported here: Authlib takes a quarter of a second to import, and only connecting
+        # from the browser and refreshing user OAuth tokens need it (a sweep of a
+        # Server-to-Server account does not).
+        from authlib.integrations.requests_client import OAuth2Session
+
         session = OAuth2Session(
             client_id=self.client_id,
             client_secret=self.client_secret,

@@ -190,23 +190,31 @@ class MeetingEnforcer:
                 evaluation, statuses, details, after, meeting, None, False, failures
             )
 
-        if not self.store.budget.reserve(
-            self.account.id, host_id, today, self.settings.update_budget
-        ):
-            return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
         meeting_id, occurrence_id = split_occurrence(evaluation.meeting_id)
         # Audit before effect: should this process die between the PATCH and its record, the
-        # intent tells the next reconciliation what to look for in Zoom.
+        # intent tells the next reconciliation what to look for in Zoom. The update budget's
+        # reservation and the intent are committed together, before the PATCH (one write
+        # transaction where there were two: on SQLite every one waits for the write lock).
         paths = list(_patched_paths(evaluation.patch))
-        intent_id = self.store.audit.begin(
-            account_pk=self.account.id,
-            actor=self.actor,
-            action=f"{evaluation.kind}.update",
-            target=f"{evaluation.kind}:{evaluation.meeting_id}",
-            before={p: passcode_state(p, _field_value(meeting, p)) for p in paths},
-            intended={p: passcode_state(p, _field_value(evaluation.patch, p)) for p in paths},
-            now=self.clock(),
-        )
+        intent_id: int | None = None
+        with self.store.transaction() as session:
+            if self.store.budget.reserve(
+                self.account.id, host_id, today, self.settings.update_budget, session=session
+            ):
+                intent_id = self.store.audit.begin(
+                    account_pk=self.account.id,
+                    actor=self.actor,
+                    action=f"{evaluation.kind}.update",
+                    target=f"{evaluation.kind}:{evaluation.meeting_id}",
+                    before={p: passcode_state(p, _field_value(meeting, p)) for p in paths},
+                    intended={
+                        p: passcode_state(p, _field_value(evaluation.patch, p)) for p in paths
+                    },
+                    now=self.clock(),
+                    session=session,
+                )
+        if intent_id is None:
+            return fail_all(FixFailure.UPDATE_CAP, "could not fix: daily update limit")
 
         def not_made(kind: FixFailure, reason: str) -> MeetingOutcome:
             self.store.audit.abandon(intent_id, detail=reason)
@@ -399,11 +407,12 @@ class MeetingEnforcer:
                     # A reconciliation settled (and alerted) this change meanwhile: the audit
                     # entry and the alert exist once already.
                     return
+            open_statuses = self.store.findings.open_statuses(
+                self.account.id, meeting_id, session=session
+            )
             for f in evaluation.findings:
                 status = outcome.statuses[f.rule_id]
-                previous = self.store.findings.open_status(
-                    self.account.id, meeting_id, f.rule_id, session=session
-                )
+                previous = open_statuses.get(f.rule_id)
                 self.store.findings.upsert(
                     account_pk=self.account.id,
                     sweep_id=sweep_id,

@@ -46,6 +46,8 @@ from zoomguard.errors import (
 )
 from zoomguard.notify import categories
 from zoomguard.rules import policy
+from zoomguard.rules.identifying.names import name_lists
+from zoomguard.rules.meeting_rules import IDENTIFYING_INFORMATION
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.service.occurrences import differs_from_series, plan_occurrences
@@ -173,6 +175,7 @@ class Sweeper:
         stop: threading.Event | None = None,
         on_progress: Callable[[SweepProgress], None] | None = None,
         clock: Clock = utcnow,
+        prepare: tuple[Callable[[], object], ...] = (),
     ) -> None:
         self.settings = settings
         self.store = store
@@ -186,6 +189,8 @@ class Sweeper:
         # (the clock's or the CLI's shutdown), which a failing sweep must not set.
         self._halt = threading.Event()
         self.on_progress = on_progress
+        # Work the caller will need after the sweep, done in a background thread during it.
+        self.prepare = prepare
         self.clock = clock
         self.progress = SweepProgress()
         self.enforcer = MeetingEnforcer(
@@ -338,6 +343,7 @@ class Sweeper:
                     # Not an error: without a webinar plan (or licence) there are no webinars.
                     self.progress.add(without_webinar_plan=1)
 
+            self._prepare_in_background()
             # Every user first, in the largest pages Zoom allows: the users' page token is then
             # never held while meetings are listed and read.
             users = self._list_users()
@@ -358,6 +364,26 @@ class Sweeper:
             raise self._errors[0]
         if self._stopping():
             raise Interrupted("sweep interrupted")
+
+    def _prepare_in_background(self) -> None:
+        """Read the name lists of the identifying-information rule (a quarter of a second of
+        CPU) while the first requests are on their way, rather than when the first meetings
+        arrive, where every meeting thread would wait for them; then the caller's
+        ``prepare`` (the CLI: the alert templates its digest needs after the last answer)."""
+        tasks: list[Callable[[], object]] = []
+        if self.profile.enabled(IDENTIFYING_INFORMATION):
+            tasks.append(name_lists)
+        tasks += self.prepare
+
+        def run() -> None:
+            for task in tasks:
+                try:
+                    task()
+                except Exception:  # only a head start: the work is done again when needed
+                    log.debug("sweep: background preparation failed", exc_info=True)
+
+        if tasks:
+            threading.Thread(target=run, name="zg-sweep-prepare", daemon=True).start()
 
     def _list_users(self) -> list[Mapping[str, Any]]:
         try:

@@ -70,10 +70,12 @@ class AuditLog:
         intended: Any,
         now: datetime,
         event_id: int | None = None,
+        session: Session | None = None,
     ) -> int:
-        """Write the intent row, committed before this returns (so before the call to Zoom).
+        """Write the intent row, committed before this returns (so before the call to Zoom);
+        with ``session``, in the caller's transaction, which must commit before that call.
         ``event_id``: the inbox event whose handler asks (see ``for_event``)."""
-        with self._db.transaction() as s:
+        with self._db.joined(session) as s:
             row = AuditEntry(
                 at=now,
                 account_id=account_pk,

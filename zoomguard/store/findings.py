@@ -39,18 +39,24 @@ class Findings:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def open_status(
-        self,
-        account_pk: int | None,
-        meeting_id: str,
-        rule_id: str,
-        *,
-        session: Session | None = None,
-    ) -> str | None:
-        """The status of the open finding for (account, meeting, rule), or None."""
+    def open_statuses(
+        self, account_pk: int | None, meeting_id: str, *, session: Session | None = None
+    ) -> dict[str, str]:
+        """The status of each open finding of (account, meeting), by rule: one query for the
+        meeting's findings, where asking rule by rule cost a query per finding."""
         with self._db.joined(session) as s:
-            row = _open_finding(s, account_pk, meeting_id, rule_id)
-            return row.status if row is not None else None
+            rows = s.execute(
+                select(Finding.rule_id, Finding.status)
+                .where(
+                    _same_account(Finding.account_id, account_pk),
+                    Finding.meeting_id == meeting_id,
+                    Finding.resolved_at.is_(None),
+                )
+                # Locked, as the upserts that follow lock them: on PostgreSQL no other
+                # transaction changes a status between this read and the caller's writes.
+                .with_for_update()
+            )
+            return {rule_id: status for rule_id, status in rows}
 
     def upsert(
         self,
