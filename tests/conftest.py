@@ -44,6 +44,7 @@ from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.store import Store, make_engine
 from zoomguard.store import users as dashboard_users
 from zoomguard.webhooks import create_app
+from zoomguard.webhooks.context import EXTENSION_KEY
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -151,9 +152,12 @@ def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def app(store: Store) -> Flask:
+def app(store: Store) -> Iterator[Flask]:
     """The web process's app (receiver, health, dashboard) over the test's store."""
-    return create_app(Settings(zoom_webhook_secret_token=WEBHOOK_SECRET), store)
+    made = create_app(Settings(zoom_webhook_secret_token=WEBHOOK_SECRET), store)
+    yield made
+    # The receiver's writer thread holds a connection of the store's pool: give it back.
+    made.extensions[EXTENSION_KEY].inbox_writer.close()
 
 
 @pytest.fixture

@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 64
 # A request gives up waiting after this long (503, Zoom delivers again; Zoom itself waits 3 s).
 WAIT_SECONDS = 10.0
+# The writer gives its connection back to the pool after this long without a delivery, so a
+# quiet web process holds no database connection.
+IDLE_SECONDS = 30.0
 
 _TABLE_NAME = InboxEvent.__tablename__
 _TABLE = InboxEvent.__table__
@@ -159,7 +162,11 @@ class InboxWriter:
     def _run(self) -> None:
         try:
             while True:
-                first = self._queue.get()
+                try:
+                    first = self._queue.get(timeout=IDLE_SECONDS)
+                except queue.Empty:
+                    self._drop_connection(broken=False)
+                    continue
                 if first is None:
                     return
                 batch = [first]
