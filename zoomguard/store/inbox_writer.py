@@ -54,6 +54,8 @@ WAIT_SECONDS = 10.0
 # The writer gives its connection back to the pool after this long without a delivery, so a
 # quiet web process holds no database connection.
 IDLE_SECONDS = 30.0
+# Writer threads on PostgreSQL (see InboxWriter).
+POSTGRES_WRITERS = 2
 
 _TABLE_NAME = InboxEvent.__tablename__
 _TABLE = InboxEvent.__table__
@@ -92,10 +94,13 @@ class InboxWriter:
         self._sql = _Statements(db.engine)
         self._engine = db.engine
         self._max_batch = max_batch
+        # PostgreSQL: a second writer fills its batch while the first waits for its COMMIT (the
+        # server's WAL flush): two transactions inserting different keys do not wait on each
+        # other. SQLite has one write lock per file, so a second writer would only queue.
+        self._writers = POSTGRES_WRITERS if db.engine.dialect.name == "postgresql" else 1
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._connection: PoolProxiedConnection | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     def add(
@@ -140,26 +145,49 @@ class InboxWriter:
         return delivery.result
 
     def close(self, timeout: float = 5.0) -> None:
-        """Store what is queued, then stop the writer thread and give its connection back."""
+        """Store what is queued, then stop the writer threads and give their connections back."""
         with self._start_lock:
             self._closed = True
-            thread = self._thread
-        if thread is not None:
-            self._queue.put(None)
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(None)  # one stop for each writer
+        for thread in threads:
             thread.join(timeout)
 
     def _ensure_started(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
         with self._start_lock:
             if self._closed:
                 raise StoreError("inbox: the writer is closed", reason="store_unavailable")
-            if self._thread is None:
-                thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
-                thread.start()
-                self._thread = thread
+            if not self._threads:
+                for index in range(self._writers):
+                    writer = _Writer(self._engine, self._sql, self._queue, self._max_batch)
+                    thread = threading.Thread(
+                        target=writer.run, name=f"inbox-writer-{index}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
 
-    def _run(self) -> None:
+
+class _Writer:
+    """One writer thread's loop and its connection (taken from the engine's pool, kept while
+    deliveries come, given back after ``IDLE_SECONDS`` without any, dropped when it fails)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sql: _Statements,
+        deliveries: queue.SimpleQueue[_Delivery | None],
+        max_batch: int,
+    ) -> None:
+        self._engine = engine
+        self._sql = sql
+        self._queue = deliveries
+        self._max_batch = max_batch
+        self._connection: PoolProxiedConnection | None = None
+
+    def run(self) -> None:
         try:
             while True:
                 try:
