@@ -70,8 +70,13 @@ INVALID_FIELD = 300
 # How often one listing starts again from its first page after its page token expired.
 MAX_LISTING_RESTARTS = 3
 _MEETING_PATH = re.compile(r"^/meetings/[^/]+$")
-# Requests are paced at this share of the rate they are given (see ZoomTransport.__init__).
-JITTER_HEADROOM = 0.97
+# Requests are paced at this share of the rate they are given (see ZoomTransport.__init__):
+# evenly sent requests whose arrival at Zoom varies by up to ARRIVAL_JITTER_SECONDS arrive, in
+# any one-second window, from a sending window of 1 + jitter seconds, so pacing at
+# rate / (1 + jitter) keeps every window Zoom counts within the rate. 20 ms is the jitter the
+# sandbox adds at 100 ms latency; more than that is met by the limiter's decrease on a 429.
+ARRIVAL_JITTER_SECONDS = 0.02
+JITTER_HEADROOM = 1 / (1 + ARRIVAL_JITTER_SECONDS)
 
 ResponseObserver = Callable[[str, str, int, float], None]
 
