@@ -93,6 +93,7 @@ class ServiceProcess:
     ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
+        self._descendants: set[tuple[int, str]] = set()
         argv = command if command is not None else [sys.executable, "-m", "zoomguard", *args]
         self.proc = subprocess.Popen(
             argv,
@@ -125,6 +126,7 @@ class ServiceProcess:
 
     def signal(self, signum: int) -> None:
         if self.proc.poll() is None:
+            self._descendants.update(descendants(self.proc.pid))
             os.killpg(self.proc.pid, signum)
 
     def stop(self, timeout: float = 20.0) -> int:
@@ -136,12 +138,54 @@ class ServiceProcess:
             self.close()
 
     def close(self) -> None:
-        """Kill whatever is left of the process group (after a failed test) and close the log."""
+        """Kill whatever is left of the process group (after a failed test) and close the log.
+
+        Also every descendant seen while the process ran: a supervisor such as honcho starts
+        each child in a session of its own, so a child it failed to stop is in no group of ours
+        and would outlive the test."""
         if self.proc.poll() is None:
+            self._descendants.update(descendants(self.proc.pid))
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        for pid, started in self._descendants:
+            if _start_time(pid) == started:  # still the same process, not a reused pid
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self._log.close()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # After "pid (command) ": state, ppid, ... starttime is field 22 (1-based) of the line.
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
+
+
+def descendants(root: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every live descendant of ``root``, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[tuple[int, str]] = set()
+    pending = list(children.get(root, ()))
+    while pending:
+        pid = pending.pop()
+        started = _start_time(pid)
+        if started is not None:
+            found.add((pid, started))
+        pending.extend(children.get(pid, ()))
+    return found
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
