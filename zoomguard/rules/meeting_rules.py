@@ -24,7 +24,6 @@ from zoomguard.rules.rule_types import (
     MISSING,
     WAITING_ROOM_PLACES,
     WAITING_ROOM_PLACES_EVERYONE,
-    Check,
     Fix,
     HostSettings,
     MeetingRule,
@@ -32,7 +31,10 @@ from zoomguard.rules.rule_types import (
     Rule,
     Unreadable,
     Violation,
+    ai_companion_off,
     json_type,
+    no_auto_recording,
+    passcode_required,
     setting_must_be,
 )
 from zoomguard.rules.webinar_rules import WEBINAR_RULES
@@ -53,22 +55,6 @@ PMI_MEETING_TYPE: Final = 4
 
 
 # Checks that need more than ``setting_must_be`` -------------------------------------------------
-
-
-def _check_passcode(
-    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
-) -> Outcome:
-    password = meeting.get("password", MISSING)
-    if isinstance(password, str) and password:
-        return None
-    if password is not MISSING and not isinstance(password, str):
-        return Unreadable("password", "a string", json_type(password))
-    # Never the passcode itself in a finding: "" (empty) or None (absent) is all we report.
-    return Violation(
-        expected="a passcode",
-        actual=None if password is MISSING else "",
-        problem="The meeting has no passcode, so anyone who gets the link can join.",
-    )
 
 
 _check_waiting_room_on = setting_must_be(
@@ -198,40 +184,6 @@ def _host_setting_for_some(host: HostSettings, *, stated: bool) -> Violation | N
     )
 
 
-def _check_auto_recording(
-    meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
-) -> Outcome:
-    value = settings.get("auto_recording", MISSING)
-    if value == "none":
-        return None
-    if value is MISSING:
-        problem = "The meeting does not say whether it records automatically."
-    elif isinstance(value, str):
-        problem = f"The meeting records automatically ({value} recording) when it starts."
-    else:
-        return Unreadable("settings.auto_recording", 'a string such as "none"', json_type(value))
-    return Violation(expected="none", actual=None if value is MISSING else value, problem=problem)
-
-
-def _ai_companion_off(key: str, problem: str) -> Check:
-    """An AI Companion auto-start setting (``settings.<key>``) that must be false.
-
-    Unlike the other boolean settings, absent counts as off: Zoom leaves these fields out of
-    meetings on accounts without AI Companion, and there is then nothing that could start.
-    Setting them anyway would spend a PATCH on every such meeting at every sweep.
-    """
-    must_be_false = setting_must_be(key, False, problem)
-
-    def check(
-        meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
-    ) -> Outcome:
-        if key not in settings:
-            return None
-        return must_be_false(meeting, settings, host)
-
-    return check
-
-
 def _check_identifying_information(
     meeting: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
 ) -> Outcome:
@@ -296,7 +248,7 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 default=True,
                 guidance=quotes.PASSCODE_TO_ACCESS,
                 field="password",
-                check=_check_passcode,
+                check=passcode_required("meeting"),
                 fix=Fix("password", new_passcode=True),
                 checks_text="meeting `password` is set",
                 fix_text="a random 10-character passcode that meets the host's passcode "
@@ -334,7 +286,7 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 default=True,
                 guidance=quotes.NOT_RECORDED,
                 field="settings.auto_recording",
-                check=_check_auto_recording,
+                check=no_auto_recording("meeting"),
                 fix=Fix("settings.auto_recording", "none"),
                 checks_text="`settings.auto_recording` is `none`",
                 fix_text="set to `none`",
@@ -345,7 +297,7 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 default=True,
                 guidance=quotes.NOT_RECORDED,
                 field="settings.auto_start_meeting_summary",
-                check=_ai_companion_off(
+                check=ai_companion_off(
                     "auto_start_meeting_summary",
                     "AI Companion starts writing a summary of what is said as soon as the "
                     "meeting starts: a record of the call.",
@@ -361,7 +313,7 @@ MEETING_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 default=True,
                 guidance=quotes.NOT_RECORDED,
                 field="settings.auto_start_ai_companion_questions",
-                check=_ai_companion_off(
+                check=ai_companion_off(
                     "auto_start_ai_companion_questions",
                     "AI Companion starts transcribing the meeting to answer questions about it "
                     "as soon as the meeting starts: a record of the call.",

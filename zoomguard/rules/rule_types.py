@@ -155,3 +155,62 @@ def setting_must_be(key: str, wanted: bool, problem: str) -> Check:
         return Violation(expected=wanted, actual=value, problem=problem)
 
     return check
+
+
+def passcode_required(noun: str) -> Check:
+    """The check that a meeting or webinar (``noun``) has a passcode (top-level ``password``)."""
+
+    def check(item: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings) -> Outcome:
+        password = item.get("password", MISSING)
+        if isinstance(password, str) and password:
+            return None
+        if password is not MISSING and not isinstance(password, str):
+            return Unreadable("password", "a string", json_type(password))
+        # Never the passcode itself in a finding: "" (empty) or None (absent) is all we report.
+        return Violation(
+            expected="a passcode",
+            actual=None if password is MISSING else "",
+            problem=f"The {noun} has no passcode, so anyone who gets the link can join.",
+        )
+
+    return check
+
+
+def no_auto_recording(noun: str) -> Check:
+    """The check that a meeting or webinar (``noun``) does not record when it starts."""
+
+    def check(item: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings) -> Outcome:
+        value = settings.get("auto_recording", MISSING)
+        if value == "none":
+            return None
+        if value is MISSING:
+            problem = f"The {noun} does not say whether it records automatically."
+        elif isinstance(value, str):
+            problem = f"The {noun} records automatically ({value} recording) when it starts."
+        else:
+            return Unreadable(
+                "settings.auto_recording", 'a string such as "none"', json_type(value)
+            )
+        return Violation(
+            expected="none", actual=None if value is MISSING else value, problem=problem
+        )
+
+    return check
+
+
+def ai_companion_off(key: str, problem: str) -> Check:
+    """An AI Companion auto-start setting (``settings.<key>``) that must be false.
+
+    Unlike the other boolean settings, absent counts as off: Zoom leaves these fields out of
+    meetings (and of webinars, whose document has none today) on accounts without AI Companion,
+    and there is then nothing that could start. Setting them anyway would spend a PATCH on every
+    such meeting at every sweep.
+    """
+    must_be_false = setting_must_be(key, False, problem)
+
+    def check(item: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings) -> Outcome:
+        if key not in settings:
+            return None
+        return must_be_false(item, settings, host)
+
+    return check

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from zoomguard.rules import guidance_quotes as quotes
 from zoomguard.rules.rule_types import (
-    MISSING,
     Fix,
-    HostSettings,
     MeetingRule,
-    Outcome,
-    Unreadable,
-    Violation,
-    json_type,
+    ai_companion_off,
+    no_auto_recording,
+    passcode_required,
     setting_must_be,
 )
 
@@ -41,59 +38,12 @@ WEBINAR_AI_COMPANION_OFF: Final = "webinar_ai_companion_off"
 WEBINAR_TYPES: Final[frozenset[int]] = frozenset({5, 6, 9})
 
 
-def _check_passcode(
-    webinar: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
-) -> Outcome:
-    password = webinar.get("password", MISSING)
-    if isinstance(password, str) and password:
-        return None
-    if password is not MISSING and not isinstance(password, str):
-        return Unreadable("password", "a string", json_type(password))
-    # Never the passcode itself in a finding: "" (empty) or None (absent) is all we report.
-    return Violation(
-        expected="a passcode",
-        actual=None if password is MISSING else "",
-        problem="The webinar has no passcode, so anyone who gets the link can join.",
-    )
-
-
-def _check_auto_recording(
-    webinar: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
-) -> Outcome:
-    value = settings.get("auto_recording", MISSING)
-    if value == "none":
-        return None
-    if value is MISSING:
-        problem = "The webinar does not say whether it records automatically."
-    elif isinstance(value, str):
-        problem = f"The webinar records automatically ({value} recording) when it starts."
-    else:
-        return Unreadable("settings.auto_recording", 'a string such as "none"', json_type(value))
-    return Violation(expected="none", actual=None if value is MISSING else value, problem=problem)
-
-
 _check_on_demand = setting_must_be(
     "on_demand",
     False,
     "The webinar is on demand: it is recorded and the recording is offered to registrants "
     "afterwards.",
 )
-
-
-def _check_ai_companion(
-    webinar: Mapping[str, Any], settings: Mapping[str, Any], host: HostSettings
-) -> Outcome:
-    value = settings.get("auto_start_meeting_summary", MISSING)
-    if value is MISSING or value is False:
-        return None  # a webinar without the field has no AI Companion summary to switch off
-    if not isinstance(value, bool):
-        return Unreadable("settings.auto_start_meeting_summary", "true or false", json_type(value))
-    return Violation(
-        expected=False,
-        actual=True,
-        problem="AI Companion writes a summary of what is said in the webinar as soon as it "
-        "starts.",
-    )
 
 
 WEBINAR_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
@@ -106,7 +56,7 @@ WEBINAR_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 default=True,
                 guidance=quotes.PASSCODE_TO_ACCESS,
                 field="password",
-                check=_check_passcode,
+                check=passcode_required("webinar"),
                 fix=Fix("password", new_passcode=True),
                 checks_text="webinar `password` is set",
                 fix_text="a random 10-character passcode",
@@ -117,7 +67,7 @@ WEBINAR_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 default=True,
                 guidance=quotes.NOT_RECORDED,
                 field="settings.auto_recording",
-                check=_check_auto_recording,
+                check=no_auto_recording("webinar"),
                 fix=Fix("settings.auto_recording", "none"),
                 checks_text="webinar `settings.auto_recording` is `none`",
                 fix_text="set to `none`",
@@ -139,7 +89,11 @@ WEBINAR_RULES: Final[Mapping[str, MeetingRule]] = MappingProxyType(
                 default=True,
                 guidance=quotes.NOT_RECORDED,
                 field="settings.auto_start_meeting_summary",
-                check=_check_ai_companion,
+                check=ai_companion_off(
+                    "auto_start_meeting_summary",
+                    "AI Companion writes a summary of what is said in the webinar as soon as it "
+                    "starts.",
+                ),
                 fix=Fix("settings.auto_start_meeting_summary", False),
                 checks_text="webinar `settings.auto_start_meeting_summary` is false where the "
                 "webinar has it",
