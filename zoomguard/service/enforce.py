@@ -197,7 +197,7 @@ class MeetingEnforcer:
         # transaction where there were two: on SQLite every one waits for the write lock).
         paths = list(_patched_paths(evaluation.patch))
         intent_id: int | None = None
-        with self.store.transaction() as session:
+        with self.store.core_transaction() as session:
             if self.store.budget.reserve(
                 self.account.id, host_id, today, self.settings.update_budget, session=session
             ):
@@ -395,7 +395,7 @@ class MeetingEnforcer:
         evaluation = outcome.evaluation
         now = self.clock()
         meeting_id = evaluation.meeting_id
-        with self.store.transaction() as session:
+        with self.store.core_transaction() as session:
             if outcome.patched and outcome.intent_id is not None:
                 settled_here = self.store.audit.complete(
                     outcome.intent_id,

@@ -14,25 +14,51 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Insert, Update, bindparam, func, insert, select, update
 
-from zoomguard.store.database import Database, rowcount
+from zoomguard.store.database import Database, Executor, inserted_id, rowcount, table_of
 from zoomguard.store.models import AUDIT_INTENT, AuditEntry
 from zoomguard.store.records import AuditRecord, audit_record
 
 # An intent whose change Zoom did not make (it refused, or the meeting was gone).
 ABANDONED = "abandoned"
 
+_AUDIT = table_of(AuditEntry)
+# Built once (so compiled once): the sweep writes and settles an intent for every PATCH.
+_INSERT: Insert = insert(_AUDIT)
+
+
+def _settle_statement(with_after: bool) -> Update:
+    values = {
+        "state": bindparam("p_state", type_=_AUDIT.c.state.type),
+        "confirmed": bindparam("p_confirmed", type_=_AUDIT.c.confirmed.type),
+        "detail": bindparam("p_detail", type_=_AUDIT.c.detail.type),
+    }
+    if with_after:
+        values["after"] = bindparam("p_after", type_=_AUDIT.c.after.type)
+    return (
+        update(_AUDIT)
+        .where(_AUDIT.c.id == bindparam("p_id"), _AUDIT.c.state == AUDIT_INTENT)
+        .values(values)
+    )
+
+
+# Settling keeps the intended values as ``after`` when it has no values of its own (abandon).
+_SETTLE = {True: _settle_statement(True), False: _settle_statement(False)}
+
 
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    def _insert(self, session: Executor | None, row: dict[str, Any]) -> int:
+        with self._db.joined_core(session) as s:
+            return inserted_id(s.execute(_INSERT, row))
+
     def append(
         self,
         *,
-        session: Session | None = None,
+        session: Executor | None = None,
         account_pk: int | None,
         actor: str,
         action: str,
@@ -43,21 +69,22 @@ class AuditLog:
         detail: str | None = None,
         now: datetime,
     ) -> int:
-        with self._db.joined(session) as s:
-            row = AuditEntry(
-                at=now,
-                account_id=account_pk,
-                actor=actor,
-                action=action,
-                target=target,
-                before=before,
-                after=after,
-                confirmed=confirmed,
-                detail=detail,
-            )
-            s.add(row)
-            s.flush()
-            return row.id
+        return self._insert(
+            session,
+            {
+                "at": now,
+                "account_id": account_pk,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "before": before,
+                "after": after,
+                "confirmed": confirmed,
+                "detail": detail,
+                "state": None,
+                "event_id": None,
+            },
+        )
 
     def begin(
         self,
@@ -70,28 +97,27 @@ class AuditLog:
         intended: Any,
         now: datetime,
         event_id: int | None = None,
-        session: Session | None = None,
+        session: Executor | None = None,
     ) -> int:
         """Write the intent row, committed before this returns (so before the call to Zoom);
         with ``session``, in the caller's transaction, which must commit before that call.
         ``event_id``: the inbox event whose handler asks (see ``for_event``)."""
-        with self._db.joined(session) as s:
-            row = AuditEntry(
-                at=now,
-                account_id=account_pk,
-                actor=actor,
-                action=action,
-                target=target,
-                before=before,
-                after=intended,
-                confirmed=None,
-                detail=f"about to {action} (outcome not yet known)",
-                state=AUDIT_INTENT,
-                event_id=event_id,
-            )
-            s.add(row)
-            s.flush()
-            return row.id
+        return self._insert(
+            session,
+            {
+                "at": now,
+                "account_id": account_pk,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "before": before,
+                "after": intended,
+                "confirmed": None,
+                "detail": f"about to {action} (outcome not yet known)",
+                "state": AUDIT_INTENT,
+                "event_id": event_id,
+            },
+        )
 
     def complete(
         self,
@@ -100,13 +126,13 @@ class AuditLog:
         after: Any,
         confirmed: bool | None,
         detail: str | None = None,
-        session: Session | None = None,
+        session: Executor | None = None,
     ) -> bool:
         """The intent becomes the entry of the change made; False if it was already settled
         (by a reconciliation or another worker): the caller must then not alert again."""
         return self._settle(entry_id, None, after, confirmed, detail, session)
 
-    def abandon(self, entry_id: int, *, detail: str, session: Session | None = None) -> bool:
+    def abandon(self, entry_id: int, *, detail: str, session: Executor | None = None) -> bool:
         """Zoom did not make the change: kept for the record, never listed as a change."""
         return self._settle(entry_id, ABANDONED, None, False, detail, session)
 
@@ -117,19 +143,19 @@ class AuditLog:
         after: Any,
         confirmed: bool | None,
         detail: str | None,
-        session: Session | None,
+        session: Executor | None,
     ) -> bool:
-        values: dict[str, Any] = {"state": state, "confirmed": confirmed, "detail": detail}
-        if after is not None:
-            values["after"] = after
-        stmt = (
-            update(AuditEntry)
-            .where(AuditEntry.id == entry_id, AuditEntry.state == AUDIT_INTENT)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        with self._db.joined(session) as s:
-            return rowcount(s.execute(stmt)) == 1
+        params: dict[str, Any] = {
+            "p_id": entry_id,
+            "p_state": state,
+            "p_confirmed": confirmed,
+            "p_detail": detail,
+            "p_after": after,
+        }
+        if after is None:
+            del params["p_after"]
+        with self._db.joined_core(session) as s:
+            return rowcount(s.execute(_SETTLE[after is not None], params)) == 1
 
     def unfinished(
         self, *, before: datetime, account_pk: int | None = None, limit: int = 500

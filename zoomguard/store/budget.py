@@ -5,16 +5,30 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
-from zoomguard.store.database import Database, rowcount, upsert_insert
+from zoomguard.store.database import Database, Executor, dialect_insert, rowcount, table_of
 from zoomguard.store.models import UpdateCounter
+
+_COUNTERS = table_of(UpdateCounter)
 
 
 class UpdateBudget:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Built once: a PATCH's reservation is on the sweep's per-meeting path.
+        insert = dialect_insert(db.dialect_name, _COUNTERS).values(
+            account_id=bindparam("p_account"),
+            host_id=bindparam("p_host"),
+            day=bindparam("p_day"),
+            count=1,
+        )
+        self._reserve = insert.on_conflict_do_update(
+            index_elements=[_COUNTERS.c.account_id, _COUNTERS.c.host_id, _COUNTERS.c.day],
+            set_={"count": _COUNTERS.c.count + 1},
+            where=_COUNTERS.c.count < bindparam("p_budget"),
+        ).returning(_COUNTERS.c.count)
 
     def reserve(
         self,
@@ -23,7 +37,7 @@ class UpdateBudget:
         day: date,
         budget: int,
         *,
-        session: Session | None = None,
+        session: Executor | None = None,
     ) -> bool:
         """Take one of the host's ``budget`` PATCHes for ``day``; False when none is left.
 
@@ -33,16 +47,9 @@ class UpdateBudget:
         """
         if budget <= 0:
             return False
-        with self._db.joined(session) as s:
-            insert = upsert_insert(s, UpdateCounter).values(
-                account_id=account_pk, host_id=host_id, day=day, count=1
-            )
-            stmt = insert.on_conflict_do_update(
-                index_elements=[UpdateCounter.account_id, UpdateCounter.host_id, UpdateCounter.day],
-                set_={"count": UpdateCounter.count + 1},
-                where=UpdateCounter.count < budget,
-            ).returning(UpdateCounter.count)
-            return s.execute(stmt).first() is not None
+        params = {"p_account": account_pk, "p_host": host_id, "p_day": day, "p_budget": budget}
+        with self._db.joined_core(session) as s:
+            return s.execute(self._reserve, params).first() is not None
 
     def release(
         self, account_pk: int, host_id: str, day: date, *, session: Session | None = None

@@ -86,6 +86,12 @@ class Store:
         """A session in one transaction: committed on success, rolled back on any error."""
         return self.db.transaction()
 
+    def core_transaction(self) -> AbstractContextManager[Connection]:
+        """A Core connection in one transaction, queued with this process's other writers on
+        SQLite (see ``Database.core_transaction``); the repositories' Core-written methods
+        (findings, audit, budget, outbox alerts, occurrences) join it as ``session``."""
+        return self.db.core_transaction()
+
     def connection(self) -> AbstractContextManager[Connection]:
         """A Core connection in one transaction (see ``Database.connection``)."""
         return self.db.connection()

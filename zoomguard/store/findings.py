@@ -7,11 +7,23 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exc, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.dml import ReturningInsert
 
-from zoomguard.store.database import Database, rowcount
-from zoomguard.store.models import FINDING_STATUSES, Finding, Sweep
+from zoomguard.store.database import Database, Executor, dialect_insert, rowcount, table_of
+from zoomguard.store.models import FINDING_OPEN, FINDING_STATUSES, Finding, Sweep
 from zoomguard.store.records import FindingRecord, finding_record
 
 
@@ -20,48 +32,104 @@ def _same_account(column: InstrumentedAttribute[int | None], pk: int | None) -> 
     return column.is_(None) if pk is None else column == pk
 
 
-def _open_finding(
-    session: Session, account_pk: int | None, meeting_id: str, rule_id: str
-) -> Finding | None:
-    return session.scalars(
-        select(Finding)
-        .where(
-            _same_account(Finding.account_id, account_pk),
-            Finding.meeting_id == meeting_id,
-            Finding.rule_id == rule_id,
-            Finding.resolved_at.is_(None),
-        )
+_FINDINGS = table_of(Finding)
+_OPEN = _FINDINGS.c.resolved_at.is_(None)
+
+# What an observation writes into the open row it updates (first_seen and sweep_id apart).
+_OBSERVED = (
+    "host_id",
+    "host_email",
+    "topic",
+    "start_time",
+    "field",
+    "expected",
+    "actual",
+    "after",
+    "status",
+    "detail",
+    "last_seen",
+)
+
+
+def _account_is(pk: int | None) -> ColumnElement[bool]:
+    # ``= NULL`` matches nothing in SQL: rows without an account need IS NULL.
+    if pk is None:
+        return _FINDINGS.c.account_id.is_(None)
+    return _FINDINGS.c.account_id == bindparam("p_account")
+
+
+def _open_statuses_statement(pk: int | None) -> Select[Any]:
+    return (
+        select(_FINDINGS.c.rule_id, _FINDINGS.c.status)
+        .where(_account_is(pk), _FINDINGS.c.meeting_id == bindparam("p_meeting"), _OPEN)
+        # Locked, as the upserts that follow lock them: on PostgreSQL no other transaction
+        # changes a status between this read and the caller's writes.
         .with_for_update()
-    ).first()
+    )
+
+
+def _update_open_statement() -> Update:
+    """Update the open row of (account, meeting, rule) with an observation; returns its id.
+    Only for rows without an account (``upsert`` explains why)."""
+    values: dict[str, Any] = {
+        name: bindparam(name, type_=_FINDINGS.c[name].type) for name in _OBSERVED
+    }
+    values["sweep_id"] = func.coalesce(bindparam("sweep_id", type_=Integer), _FINDINGS.c.sweep_id)
+    return (
+        update(_FINDINGS)
+        .where(
+            _account_is(None),
+            _FINDINGS.c.meeting_id == bindparam("p_meeting"),
+            _FINDINGS.c.rule_id == bindparam("p_rule"),
+            _OPEN,
+        )
+        .values(values)
+        .returning(_FINDINGS.c.id)
+    )
+
+
+def _upsert_statement(dialect_name: str) -> ReturningInsert[Any]:
+    """Open the row of (account, meeting, rule), or update the open one, in one statement: the
+    partial unique index on open rows is the conflict target, so a sweep and a webhook writing
+    the same finding at once meet in the database, not in a savepoint."""
+    insert = dialect_insert(dialect_name, _FINDINGS)
+    set_: dict[str, Any] = {name: insert.excluded[name] for name in _OBSERVED}
+    # ``sweep_id`` None (a webhook's observation) keeps the sweep that last saw it.
+    set_["sweep_id"] = func.coalesce(insert.excluded.sweep_id, _FINDINGS.c.sweep_id)
+    return insert.on_conflict_do_update(
+        index_elements=[_FINDINGS.c.account_id, _FINDINGS.c.meeting_id, _FINDINGS.c.rule_id],
+        index_where=FINDING_OPEN,
+        set_=set_,
+    ).returning(_FINDINGS.c.id)
 
 
 class Findings:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Built once (so compiled once): the sweep runs them for every noncompliant meeting.
+        self._open_statuses = {
+            True: _open_statuses_statement(None),
+            False: _open_statuses_statement(0),
+        }
+        self._upsert = _upsert_statement(db.dialect_name)
+        self._update_open = _update_open_statement()
+        self._insert = insert(_FINDINGS).returning(_FINDINGS.c.id)
 
     def open_statuses(
-        self, account_pk: int | None, meeting_id: str, *, session: Session | None = None
+        self, account_pk: int | None, meeting_id: str, *, session: Executor | None = None
     ) -> dict[str, str]:
         """The status of each open finding of (account, meeting), by rule: one query for the
-        meeting's findings, where asking rule by rule cost a query per finding."""
-        with self._db.joined(session) as s:
-            rows = s.execute(
-                select(Finding.rule_id, Finding.status)
-                .where(
-                    _same_account(Finding.account_id, account_pk),
-                    Finding.meeting_id == meeting_id,
-                    Finding.resolved_at.is_(None),
-                )
-                # Locked, as the upserts that follow lock them: on PostgreSQL no other
-                # transaction changes a status between this read and the caller's writes.
-                .with_for_update()
-            )
+        meeting's findings, where asking rule by rule cost a query per finding. Locked on
+        PostgreSQL until the caller's transaction ends."""
+        params = {"p_account": account_pk, "p_meeting": meeting_id}
+        with self._db.joined_core(session) as s:
+            rows = s.execute(self._open_statuses[account_pk is None], params)
             return {rule_id: status for rule_id, status in rows}
 
     def upsert(
         self,
         *,
-        session: Session | None = None,
+        session: Executor | None = None,
         account_pk: int | None,
         sweep_id: int | None,
         meeting_id: str,
@@ -98,33 +166,34 @@ class Findings:
             "detail": detail,
             "last_seen": now,
         }
-        with self._db.joined(session) as s:
-            row = _open_finding(s, account_pk, meeting_id, rule_id)
-            if row is None:
-                try:
-                    # A savepoint, so losing the race below does not doom the whole transaction.
-                    with s.begin_nested():
-                        row = Finding(
-                            account_id=account_pk,
-                            sweep_id=sweep_id,
-                            meeting_id=meeting_id,
-                            rule_id=rule_id,
-                            first_seen=now,
-                            **observed,
-                        )
-                        s.add(row)
-                    return row.id
-                except exc.IntegrityError:
-                    # Someone else opened the same finding concurrently: update theirs instead.
-                    row = _open_finding(s, account_pk, meeting_id, rule_id)
-                    if row is None:
-                        raise
-            for name, value in observed.items():
-                setattr(row, name, value)
-            if sweep_id is not None:
-                row.sweep_id = sweep_id
-            s.flush()
-            return row.id
+        with self._db.joined_core(session) as s:
+            if account_pk is not None:
+                row = {
+                    **observed,
+                    "account_id": account_pk,
+                    "sweep_id": sweep_id,
+                    "meeting_id": meeting_id,
+                    "rule_id": rule_id,
+                    "first_seen": now,
+                }
+                return int(s.execute(self._upsert, row).scalar_one())
+            # NULLs are distinct in a unique index, so rows without an account cannot be the
+            # upsert's conflict target: update the open one, else open one.
+            updated = s.execute(
+                self._update_open,
+                {**observed, "sweep_id": sweep_id, "p_meeting": meeting_id, "p_rule": rule_id},
+            ).first()
+            if updated is not None:
+                return int(updated[0])
+            row = {
+                **observed,
+                "account_id": None,
+                "sweep_id": sweep_id,
+                "meeting_id": meeting_id,
+                "rule_id": rule_id,
+                "first_seen": now,
+            }
+            return int(s.execute(self._insert, row).scalar_one())
 
     def resolve_not_seen(
         self,

@@ -15,12 +15,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from zoomguard.errors import StoreError
 from zoomguard.masking import scrub_details
-from zoomguard.store.database import Database, aggregate_utc, rowcount
+from zoomguard.store.database import (
+    Database,
+    Executor,
+    aggregate_utc,
+    inserted_id,
+    rowcount,
+    table_of,
+)
 from zoomguard.store.models import (
     ALERT_DELIVERIES,
     EMAIL_KINDS,
@@ -63,6 +70,10 @@ ALERT_COLUMNS = (
 )
 
 
+# Built once (so compiled once): the sweep writes an alert for most noncompliant meetings.
+_INSERT_ALERT = insert(table_of(Alert))
+
+
 def _scope_filter(scope: DigestScope) -> list[ColumnElement[bool]]:
     conditions = [
         Alert.email_id.is_(None),
@@ -102,27 +113,24 @@ class Outbox:
         category: str,
         details: Mapping[str, Any],
         now: datetime,
-        session: Session | None = None,
+        session: Executor | None = None,
     ) -> int:
         """Adds one alert in the caller's transaction (the one that writes its finding); its id."""
-        with self._db.joined(session) as session:
-            if delivery not in ALERT_DELIVERIES:
-                raise ValueError(
-                    f"alert delivery must be one of {ALERT_DELIVERIES}, got {delivery!r}"
-                )
-            if not category:
-                raise ValueError("alert category must not be empty")
-            alert = Alert(
-                account_id=account_pk,
-                sweep_id=sweep_id,
-                delivery=delivery,
-                category=category[:64],
-                details=scrub_details(details),
-                created_at=now,
-            )
-            session.add(alert)
-            session.flush()
-            return alert.id
+        if delivery not in ALERT_DELIVERIES:
+            raise ValueError(f"alert delivery must be one of {ALERT_DELIVERIES}, got {delivery!r}")
+        if not category:
+            raise ValueError("alert category must not be empty")
+        row = {
+            "account_id": account_pk,
+            "sweep_id": sweep_id,
+            "delivery": delivery,
+            "category": category[:64],
+            "details": scrub_details(details),
+            "created_at": now,
+            "email_id": None,
+        }
+        with self._db.joined_core(session) as s:
+            return inserted_id(s.execute(_INSERT_ALERT, row))
 
     def uncomposed_immediates(
         self, *, after_id: int = 0, limit: int = 1000, session: Session | None = None
