@@ -508,6 +508,91 @@ def test_a_failed_transaction_writes_nothing(store: Store) -> None:
     assert store.audit.recent() == []
 
 
+def test_a_failed_core_transaction_writes_nothing(store: Store) -> None:
+    # The sweep's per-meeting writes run on a Core connection: the same all-or-nothing rule.
+    pk = add_account(store)
+    sweep_id = store.sweeps.start(pk, False, T0)
+
+    def write_then_fail() -> None:
+        with store.core_transaction() as connection:
+            store.budget.reserve(pk, "host-1", DAY, 10, session=connection)
+            intent = store.audit.begin(
+                account_pk=pk,
+                actor="sweep",
+                action="meeting.update",
+                target="meeting:111",
+                before={},
+                intended={"settings.waiting_room": True},
+                now=T0,
+                session=connection,
+            )
+            assert store.audit.complete(intent, after={}, confirmed=True, session=connection)
+            finding(store, connection, account_pk=pk, sweep_id=sweep_id)
+            store.outbox.record_alert(
+                account_pk=pk,
+                sweep_id=sweep_id,
+                delivery="digest",
+                category="fixed",
+                details={"meeting_id": "111"},
+                now=T0,
+                session=connection,
+            )
+            store.occurrences.move_cursors(pk, {"555": "1700000000000"}, now=T0, session=connection)
+            raise RuntimeError("the process is stopping")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert store.findings.including_resolved() == []
+    assert store.audit.unfinished(before=T0 + timedelta(days=1)) == []
+    assert store.budget.used(pk, "host-1", DAY) == 0
+    assert store.occurrences.known(pk) == {}
+    assert store.outbox.pending_digests() == []
+
+
+def test_findings_without_an_account_are_updated_in_place_and_reopened_after_resolving(
+    store: Store,
+) -> None:
+    # NULLs are distinct in the open-findings index, so these rows take their own path.
+    first = finding(store, account_pk=None, now=T0)
+    again = finding(store, account_pk=None, status="fixed", now=T0 + timedelta(hours=1))
+    assert again == first
+    [row] = store.findings.open()
+    assert (row.status, row.first_seen, row.last_seen) == ("fixed", T0, T0 + timedelta(hours=1))
+
+    store.findings.resolve_meeting(account_pk=None, meeting_id="111", now=T0 + timedelta(hours=2))
+    reopened = finding(store, account_pk=None, now=T0 + timedelta(hours=3))
+    assert reopened != first
+    assert [f.id for f in store.findings.open()] == [reopened]
+    assert len(store.findings.including_resolved()) == 2
+
+
+def test_a_resolved_finding_seen_again_opens_a_new_row(store: Store) -> None:
+    pk = add_account(store)
+    first = finding(store, account_pk=pk, now=T0)
+    assert store.findings.open_statuses(pk, "111") == {"waiting_room": "reported"}
+    store.findings.resolve_meeting(account_pk=pk, meeting_id="111", now=T0 + timedelta(hours=1))
+    assert store.findings.open_statuses(pk, "111") == {}
+
+    reopened = finding(store, account_pk=pk, status="fixed", now=T0 + timedelta(hours=2))
+    assert reopened != first
+    [row] = store.findings.open(account_pk=pk)
+    assert (row.id, row.status, row.first_seen) == (reopened, "fixed", T0 + timedelta(hours=2))
+
+
+def test_cursor_moves_are_written_many_at_a_time_and_replace_earlier_ones(store: Store) -> None:
+    pk = add_account(store)
+    store.occurrences.move_cursor(pk, "555", "1", now=T0)
+    store.occurrences.move_cursors(pk, {"555": "2", "666": "7", "777": "9"}, now=T0)
+    store.occurrences.move_cursors(pk, {}, now=T0)  # nothing to write: no transaction at all
+
+    known = store.occurrences.known(pk)
+    assert {meeting: k.cursor for meeting, k in known.items()} == {
+        "555": "2",
+        "666": "7",
+        "777": "9",
+    }
+
+
 def test_foreign_keys_are_enforced(store: Store) -> None:
     with pytest.raises(exc.IntegrityError):
         store.sweeps.start(12345, False, T0)

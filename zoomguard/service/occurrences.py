@@ -21,12 +21,19 @@ before it happens while sweeps run more often than the meeting recurs.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zoomguard.errors import ZoomGuardError
 from zoomguard.rules import policy
+from zoomguard.service.clients import Clock
+from zoomguard.store import Store
 from zoomguard.store.occurrences import KnownOccurrences
+
+log = logging.getLogger(__name__)
 
 # Recurring meetings with a fixed time: the only type whose occurrences have their own settings.
 RECURRING_WITH_OCCURRENCES = 8
@@ -80,3 +87,38 @@ def differs_from_series(occurrence: Mapping[str, Any], series: Mapping[str, Any]
     if not isinstance(own, Mapping) or not isinstance(theirs, Mapping):
         return False
     return any(key in own and own[key] != theirs.get(key) for key in policy.OCCURRENCE_SETTINGS)
+
+
+class CursorMoves:
+    """A sweep's rotation cursor moves, kept in memory and written ``batch`` at a time and once
+    more when the sweep ends (``write``), not in a transaction of their own per recurring
+    meeting. A crash loses at most the unwritten ones, which costs nothing but repeating a
+    rotation read: for those meetings the next sweep reads again the occurrence this one read
+    in rotation. Thread-safe."""
+
+    def __init__(self, store: Store, account_pk: int, clock: Clock, *, batch: int = 200) -> None:
+        self._store = store
+        self._account_pk = account_pk
+        self._clock = clock
+        self._batch = batch
+        self._pending: dict[str, str] = {}  # meeting id -> occurrence id
+        self._lock = threading.Lock()
+
+    def move(self, meeting_id: str, occurrence_id: str) -> None:
+        """Note a move; write the batch once ``batch`` moves have gathered."""
+        with self._lock:
+            self._pending[meeting_id] = occurrence_id
+            if len(self._pending) < self._batch:
+                return
+            moves, self._pending = self._pending, {}
+        self._store.occurrences.move_cursors(self._account_pk, moves, now=self._clock())
+
+    def write(self) -> None:
+        """Write the moves not yet written. A failure only repeats rotation reads next time,
+        so it is logged, not raised (the sweep's outcome does not depend on it)."""
+        with self._lock:
+            moves, self._pending = self._pending, {}
+        try:
+            self._store.occurrences.move_cursors(self._account_pk, moves, now=self._clock())
+        except ZoomGuardError as exc:
+            log.warning("sweep: %d occurrence cursor(s) not saved: %s", len(moves), exc)

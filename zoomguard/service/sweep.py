@@ -50,7 +50,7 @@ from zoomguard.rules.identifying.names import name_lists
 from zoomguard.rules.meeting_rules import IDENTIFYING_INFORMATION
 from zoomguard.service.clients import Clock, holder_id, utcnow
 from zoomguard.service.enforce import MeetingEnforcer
-from zoomguard.service.occurrences import differs_from_series, plan_occurrences
+from zoomguard.service.occurrences import CursorMoves, differs_from_series, plan_occurrences
 from zoomguard.service.reconcile import reconcile_intents
 from zoomguard.store import AccountRecord, Store, SweepCounts
 from zoomguard.store.models import (
@@ -211,6 +211,7 @@ class Sweeper:
         self._unreadable = 0
         # Recurring meetings' remembered occurrences and rotation cursors, read once per sweep.
         self._known_occurrences: Mapping[str, KnownOccurrences] = {}
+        self._cursor_moves = CursorMoves(store, account.id, clock)
 
     # The public entry point -------------------------------------------------------------------
 
@@ -237,6 +238,8 @@ class Sweeper:
                         error = "stopped: its lease was lost, so another sweep may have begun"
                 except ZoomGuardError as exc:
                     status, error = SWEEP_FAILED, str(exc)
+                finally:
+                    self._cursor_moves.write()  # the pools have drained: every move is in
             gap = self._incomplete_cause()
             not_checked = self.progress.not_checked
             if status == SWEEP_COMPLETED and gap is not None:
@@ -544,7 +547,7 @@ class Sweeper:
         if plan.forget:
             occurrences.forget(self.account.id, meeting_id, plan.forget)
         if plan.cursor is not None:
-            occurrences.move_cursor(self.account.id, meeting_id, plan.cursor, now=now)
+            self._cursor_moves.move(meeting_id, plan.cursor)
         for occurrence_id in plan.read:
             occurrence = self.client.get_meeting(meeting_id, occurrence_id)
             if occurrence is None:

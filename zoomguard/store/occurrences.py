@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from zoomguard.store.database import Database, upsert_insert
+from zoomguard.store.database import Database, Executor, dialect_insert, table_of, upsert_insert
 from zoomguard.store.models import OccurrenceCursor, RememberedOccurrence
 
 
@@ -26,9 +25,21 @@ class KnownOccurrences:
 NOTHING_KNOWN = KnownOccurrences()
 
 
+_CURSORS = table_of(OccurrenceCursor)
+
+
 class Occurrences:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Built once (so compiled once); run with many rows at a time (executemany).
+        insert = dialect_insert(db.dialect_name, _CURSORS)
+        self._move_cursor = insert.on_conflict_do_update(
+            index_elements=[_CURSORS.c.account_id, _CURSORS.c.meeting_id],
+            set_={
+                "occurrence_id": insert.excluded.occurrence_id,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
 
     def known(self, account_pk: int) -> Mapping[str, KnownOccurrences]:
         """Every recurring meeting of the account with remembered occurrences or a cursor, by
@@ -64,10 +75,10 @@ class Occurrences:
         *,
         noted_by: str,
         now: datetime,
-        session: Session | None = None,
+        session: Executor | None = None,
     ) -> None:
         """Remember an occurrence with settings of its own (again: a no-op)."""
-        with self._db.joined(session) as s:
+        with self._db.joined_core(session) as s:
             stmt = (
                 upsert_insert(s, RememberedOccurrence)
                 .values(
@@ -87,7 +98,7 @@ class Occurrences:
         meeting_id: str,
         occurrence_ids: Collection[str] | None = None,
         *,
-        session: Session | None = None,
+        session: Executor | None = None,
     ) -> None:
         """Forget occurrences that ended or were deleted; ``None``: the whole meeting (its
         remembered occurrences and its cursor), as when it is deleted."""
@@ -95,7 +106,7 @@ class Occurrences:
             RememberedOccurrence.account_id == account_pk,
             RememberedOccurrence.meeting_id == meeting_id,
         )
-        with self._db.joined(session) as s:
+        with self._db.joined_core(session) as s:
             if occurrence_ids is None:
                 s.execute(remembered)
                 s.execute(
@@ -116,18 +127,30 @@ class Occurrences:
         occurrence_id: str,
         *,
         now: datetime,
-        session: Session | None = None,
+        session: Executor | None = None,
     ) -> None:
-        with self._db.joined(session) as s:
-            insert = upsert_insert(s, OccurrenceCursor).values(
-                account_id=account_pk,
-                meeting_id=meeting_id,
-                occurrence_id=occurrence_id,
-                updated_at=now,
-            )
-            s.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[OccurrenceCursor.account_id, OccurrenceCursor.meeting_id],
-                    set_={"occurrence_id": occurrence_id, "updated_at": now},
-                )
-            )
+        self.move_cursors(account_pk, {meeting_id: occurrence_id}, now=now, session=session)
+
+    def move_cursors(
+        self,
+        account_pk: int,
+        cursors: Mapping[str, str],
+        *,
+        now: datetime,
+        session: Executor | None = None,
+    ) -> None:
+        """Set the rotation cursors of many meetings (meeting id -> occurrence id) in one
+        statement run for every row (a sweep gathers them and writes them in batches)."""
+        if not cursors:
+            return
+        rows = [
+            {
+                "account_id": account_pk,
+                "meeting_id": meeting_id,
+                "occurrence_id": occurrence_id,
+                "updated_at": now,
+            }
+            for meeting_id, occurrence_id in cursors.items()
+        ]
+        with self._db.joined_core(session) as s:
+            s.execute(self._move_cursor, rows)
