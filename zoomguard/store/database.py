@@ -93,7 +93,12 @@ class Database:
         """The caller's session or connection when given (its transaction decides), else a new
         Core transaction: for repository methods written as Core statements, which run the same
         on either."""
-        if executor is not None:
+        if isinstance(executor, Session):
+            # A Core statement does not autoflush: objects the caller added to its session are
+            # written first, in order, as the ORM flush these methods used to do wrote them.
+            executor.flush()
+            yield executor
+        elif executor is not None:
             yield executor
         else:
             with self.core_transaction() as own:
