@@ -407,8 +407,12 @@ class MeetingEnforcer:
                     # A reconciliation settled (and alerted) this change meanwhile: the audit
                     # entry and the alert exist once already.
                     return
-            open_statuses = self.store.findings.open_statuses(
-                self.account.id, meeting_id, session=session
+            # The statuses before this observation only matter for one that may stay quiet:
+            # a meeting whose findings were all fixed or failed needs no read.
+            open_statuses = (
+                self.store.findings.open_statuses(self.account.id, meeting_id, session=session)
+                if QUIET_WHEN_UNCHANGED.intersection(outcome.statuses.values())
+                else {}
             )
             for f in evaluation.findings:
                 status = outcome.statuses[f.rule_id]
