@@ -10,6 +10,8 @@ import socket
 from support.sandbox import running, s2s_token
 
 from zoomguard.sandbox import SandboxConfig
+from zoomguard.zoom.client import ZoomClient
+from zoomguard.zoom.tokens import S2STokenProvider
 
 
 def _connection_port(connection: http.client.HTTPConnection) -> int:
@@ -74,3 +76,26 @@ def test_a_client_that_asks_to_close_is_closed() -> None:
                 received += chunk
         assert received.startswith(b"HTTP/1.1 401")
         assert b"\r\nConnection: close\r\n" in received
+
+
+def test_zoomguards_client_reuses_its_connection_for_reads_and_updates() -> None:
+    config = SandboxConfig(users=1, meetings=3, enforce_rate_limits=False, seed=4)
+    with running(config) as (server, _):
+        before = server.connections_accepted
+        client = ZoomClient(
+            server.api_url,
+            S2STokenProvider(
+                server.oauth_url + "/oauth/token",
+                config.account_id,
+                config.client_id,
+                config.client_secret,
+            ),
+        )
+        with client:
+            for meeting_id in list(server.state.meetings):
+                assert client.get_meeting(meeting_id) is not None
+                # A PATCH answers 204 with no body: its connection must go back to the pool.
+                client.update_meeting(meeting_id, {"settings": {"waiting_room": True}})
+                client.update_meeting(meeting_id, {"settings": {"join_before_host": False}})
+        # One for the token, one for the nine API calls made one after another.
+        assert server.connections_accepted - before <= 2

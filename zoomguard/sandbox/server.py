@@ -26,10 +26,12 @@ class _Connections:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[threading.Thread, socket.socket] = {}
+        self.accepted = 0
 
     def add(self, conn: socket.socket) -> None:
         with self._lock:
             self._open[threading.current_thread()] = conn
+            self.accepted += 1
 
     def remove(self) -> None:
         with self._lock:
@@ -211,6 +213,11 @@ class SandboxServer:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far: a client that reuses its connections opens few."""
+        return self._connections.accepted
 
     # -- where it is -------------------------------------------------------------------------
 

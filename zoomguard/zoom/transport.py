@@ -420,6 +420,9 @@ class ZoomTransport:
                     verify=self._verify,
                     proxies=self._proxies,
                 )
+                # Read the whole answer now, as Session.send does: that gives the connection
+                # back to the pool (an unread 204 would hold it until garbage collection).
+                _ = response.content
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self._observe(category, method, 0, self._clock() - started)
                 problem = type(exc).__name__
