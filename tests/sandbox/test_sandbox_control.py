@@ -155,7 +155,11 @@ def test_stop_frees_the_port_and_joins_threads() -> None:
     after = {t.name for t in threading.enumerate()}
     assert not {n for n in after - before if n.startswith("sandbox")}
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))  # free again
+        # Free again for a server: no listening socket holds it. (SO_REUSEADDR, as every
+        # server sets: a kept-alive connection the stop closed waits out TIME_WAIT on it.)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        probe.listen()
     with SandboxServer(SandboxConfig(port=port)) as again:
         assert again.port == port
 

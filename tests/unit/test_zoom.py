@@ -886,3 +886,29 @@ def test_a_seeded_token_is_used_until_it_is_due_for_renewal() -> None:
     assert provider.fetch_count == 0
     provider.seed("other", expires_at=now[0] + 7200)  # an existing token is not replaced
     assert provider.token() == "stored-token"
+
+
+def test_requests_are_sent_as_requests_would_prepare_them(
+    zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient]
+) -> None:
+    """The transport prepares requests itself (not through Session.request): the wire format,
+    the headers and the encoding of IDs and parameters must stay what Zoom expects."""
+    uuid = "/ajXp112QmuoKj4854875=="  # starts with "/": double-encoded
+    encoded = "%252FajXp112QmuoKj4854875%253D%253D"
+    zoom.patch(f"{API}/meetings/85746065", status=204)
+    zoom.delete(f"{API}/meetings/{encoded}/recordings", status=204)
+    client = make_client()
+    body = {"settings": {"waiting_room": True}, "password": "Zq8#k ä"}
+    client.update_meeting(85746065, body, occurrence_id="1648194360000")
+    client.delete_recordings(uuid)
+    patch, delete = (call.request for call in api_calls(zoom))
+    assert patch.method == "PATCH"
+    assert patch.url == f"{API}/meetings/85746065?occurrence_id=1648194360000"
+    assert patch.headers["Authorization"] == "Bearer tok-static"
+    assert patch.headers["Accept"] == "application/json"
+    assert patch.headers["Content-Type"] == "application/json"
+    assert int(patch.headers["Content-Length"]) == len(patch.body)
+    assert json.loads(patch.body) == body
+    assert delete.url == f"{API}/meetings/{encoded}/recordings?action=trash"
+    assert delete.body is None
+    assert "Content-Type" not in delete.headers

@@ -45,9 +45,11 @@ Where it differs from Zoom, and why:
   daily limits for heavy APIs are not modelled (zoomguard calls none).
 - Request log ``received_at`` is when the sandbox read the request, before its latency, so
   reaction times measured with it do not include the simulated network delay.
-- Connections: werkzeug's server closes the connection after every response, so each request
-  opens a new one (Zoom keeps connections alive). A client's CPU per request measured here
-  includes a TCP connect that Zoom would not cost it.
+- Connections: kept alive between requests, as Zoom's API does, when the request's length is
+  known from Content-Length (werkzeug's own server closes every connection; server.py's
+  handler keeps them). A chunked request or ``Connection: close`` from the client ends the
+  connection after its answer. Idle connections are never closed by the sandbox (Zoom's
+  front ends close them after an unspecified idle time, which urllib3 notices before reuse).
 - Refused in-meeting controls: HTTP 400 with ``{"code": 200, "message": "No permission."}``,
   what a library author got from Zoom for another host's meeting; the OpenAPI document lists
   "No permission." under code 300. Whether an admin's Server-to-Server app may control other

@@ -4,6 +4,7 @@ thread, with the webhook dispatcher beside it."""
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import threading
 from types import TracebackType
@@ -25,10 +26,12 @@ class _Connections:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[threading.Thread, socket.socket] = {}
+        self.accepted = 0
 
     def add(self, conn: socket.socket) -> None:
         with self._lock:
             self._open[threading.current_thread()] = conn
+            self.accepted += 1
 
     def remove(self) -> None:
         with self._lock:
@@ -44,14 +47,88 @@ class _Connections:
             thread.join(timeout)
 
 
+class _OneBody(io.RawIOBase):
+    """The current request's body and nothing after it, read from the connection's buffer.
+
+    werkzeug closes every connection after one answer (``Connection: close``) because, after
+    the answer, it reads and discards whatever else the client has sent, which on a kept-alive
+    connection is the next request. Zoom keeps connections alive, and a client that must open
+    a TCP connection per request spends CPU Zoom would not cost it. Handing werkzeug this
+    reader, which ends where the request's Content-Length ends, leaves the next request in the
+    buffer for the next ``handle_one_request``.
+    """
+
+    def __init__(self, source: io.BufferedIOBase, length: int) -> None:
+        super().__init__()
+        self._source = source
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        count = self._source.readinto(view)
+        if not count:
+            self._left = 0
+            return 0
+        self._left -= count
+        return int(count)
+
+
 def _handler_class(connections: _Connections) -> type[WSGIRequestHandler]:
     class QuietHandler(WSGIRequestHandler):
         def handle(self) -> None:
+            # An answer goes out in two writes (head, then body). On a kept-alive connection
+            # Nagle's algorithm would hold the body until the client's delayed ACK of the head
+            # (40 ms on Linux); web servers switch it off for keep-alive, as nginx does.
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connections.add(self.connection)
             try:
                 super().handle()
             finally:
                 connections.remove()
+
+        def run_wsgi(self) -> None:
+            # Keep the connection only when the request's end is known from Content-Length
+            # (zoomguard and Zoom's clients send no chunked bodies); otherwise close it, as
+            # werkzeug does.
+            self._keep_alive = (
+                not self.close_connection
+                and "Transfer-Encoding" not in self.headers
+                and (self.headers.get("Content-Length") or "0").isdigit()
+            )
+            connection_stream = self.rfile
+            if self._keep_alive:
+                length = int(self.headers.get("Content-Length") or "0")
+                self.rfile = io.BufferedReader(_OneBody(connection_stream, length))
+            try:
+                super().run_wsgi()
+            finally:
+                body, self.rfile = self.rfile, connection_stream
+                if self._keep_alive:
+                    self._discard_unread(body)
+
+        def _discard_unread(self, body: io.BufferedIOBase) -> None:
+            # An answer given without reading the body (a 401, a 429) leaves it in the
+            # connection's buffer, where it would be read as the next request line.
+            try:
+                while body.read(64 * 1024):
+                    pass
+            except OSError:  # the connection was dropped (an injected fault)
+                self.close_connection = True
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if (
+                keyword.lower() == "connection"
+                and value.lower() == "close"
+                and getattr(self, "_keep_alive", False)
+            ):
+                return  # werkzeug's blanket close, see _OneBody
+            super().send_header(keyword, value)
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             pass  # one line per request would drown a benchmark's output
@@ -136,6 +213,11 @@ class SandboxServer:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far: a client that reuses its connections opens few."""
+        return self._connections.accepted
 
     # -- where it is -------------------------------------------------------------------------
 
