@@ -17,6 +17,7 @@ officer is told to act on by hand.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from zoomguard.errors import ZoomAPIError, ZoomNotFound
@@ -42,6 +43,75 @@ CHAT_MESSAGE_READ_SCOPE = "meeting:read:chat_message:admin"
 
 # The in-meeting controls, in order: stop what runs now, then keep it from being started again.
 AI_COMPANION_CONTROLS = ("ai_companion.stop", "ai_companion.disable")
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What differs between the records' reactions as they are written down: one audit entry and
+    the officer's alert, in the same shape for each (``_write_down``)."""
+
+    action: str  # the audit entry's action
+    audited: str  # the audit entry's key for the record's state
+    acted: str  # that state once zoomguard acted
+    change_field: str  # the field the alert's one change names
+    rule_id: str
+    rule: str
+    guidance: str
+    # What the officer is asked to do when zoomguard could not act; ``{service}`` is filled in.
+    officer_action: str
+    # That state when Zoom refused (or the meeting had ended).
+    not_acted: str = "unknown"
+    # False when zoomguard can only tell the officer: the entry is neither confirmed nor not.
+    acts: bool = True
+
+
+AI_COMPANION = _Record(
+    action="ai_companion.stop",
+    audited="ai_companion",
+    acted="stopped and disabled",
+    change_field="AI Companion",
+    rule_id="no_ai_companion",
+    rule="AI Companion does not transcribe or summarise meetings",
+    guidance=quotes.NOT_RECORDED,
+    officer_action="Ask the host to stop AI Companion in the meeting, and to delete any summary "
+    "or transcript it wrote.",
+)
+MEETING_SUMMARY = _Record(
+    action="meeting_summary.delete",
+    audited="meeting_summary",
+    acted="deleted",
+    not_acted="unchanged",
+    change_field="meeting summary",
+    rule_id="no_ai_summary",
+    rule="AI Companion does not write meeting summaries",
+    guidance=quotes.NOT_RECORDED,
+    officer_action="Delete the meeting summary in the Zoom web portal (Meetings > Summaries), "
+    "and ask the host not to share it.",
+)
+LIVE_STREAM = _Record(
+    action="live_stream.stop",
+    audited="live_stream",
+    acted="stopped",
+    change_field="live stream",
+    rule_id="no_live_stream",
+    rule="Meetings are not live streamed",
+    guidance=quotes.NOT_RECORDED,
+    officer_action="Ask the host to stop the live stream, and ask the streaming service "
+    "({service}) to delete what it kept.",
+)
+CHAT_FILE = _Record(
+    action="chat_file.reported",
+    audited="chat_file",
+    acted="reported to the privacy officer",
+    change_field="file sent in the meeting chat",
+    rule_id="no_files_transferred",
+    rule="No files are sent in a meeting",
+    guidance=quotes.NO_FILES_TRANSFERRED,
+    officer_action="Ask the host what the file held and who received it; if it held "
+    "personal information, follow the privacy breach process. The account baseline keeps "
+    "file transfer in meeting chat off and locked.",
+    acts=False,
+)
 
 listeners = EventRegistry()
 
@@ -97,32 +167,15 @@ def ai_companion_started(context: EventContext, event: ZoomEvent) -> None:
             if not_ended is None
             else f"zoomguard could not end the meeting either ({not_ended})"
         )
-    failure = "; ".join(failures) or None
-    meeting = _meeting_or_none(client, meeting_id)
-    audit_and_alert(
+    _write_down(
         context,
         event,
-        action="ai_companion.stop",
-        target=f"meeting:{meeting_id}",
+        AI_COMPANION,
+        meeting_id,
+        _meeting_or_none(client, meeting_id),
         before={"ai_companion": "started", "features": features},
-        after={"ai_companion": "stopped and disabled" if not failures else "unknown"},
-        confirmed=not failures,
-        details=reaction_details(
-            meeting_id=meeting_id,
-            topic=_get(meeting, "topic"),
-            host_email=_get(meeting, "host_email"),
-            start_time=_get(meeting, "start_time"),
-            rule_id="no_ai_companion",
-            rule="AI Companion does not transcribe or summarise meetings",
-            guidance=quotes.NOT_RECORDED,
-            changes=[{"field": "AI Companion", "before": "started", "after": ", ".join(done)}],
-            confirmed=not failures,
-            failure=failure,
-            officer_action=None
-            if failure is None
-            else "Ask the host to stop AI Companion in the meeting, and to delete any summary "
-            "or transcript it wrote.",
-        ),
+        change=("started", ", ".join(done)),
+        failure="; ".join(failures) or None,
     )
 
 
@@ -144,30 +197,21 @@ def summary_completed(context: EventContext, event: ZoomEvent) -> None:
         context.client(account).delete_meeting_summary(summary_ref)
     except ZoomAPIError as exc:
         failure = _refusal(exc, "delete the summary")
-    audit_and_alert(
+    # The event itself names the meeting: no need to ask Zoom.
+    meeting = {
+        "topic": obj.get("meeting_topic"),
+        "host_email": obj.get("meeting_host_email"),
+        "start_time": obj.get("meeting_start_time"),
+    }
+    _write_down(
         context,
         event,
-        action="meeting_summary.delete",
-        target=f"meeting:{meeting_id}",
+        MEETING_SUMMARY,
+        meeting_id,
+        meeting,
         before={"meeting_summary": "completed"},
-        after={"meeting_summary": "deleted" if failure is None else "unchanged"},
-        confirmed=failure is None,
-        details=reaction_details(
-            meeting_id=meeting_id,
-            topic=obj.get("meeting_topic"),
-            host_email=obj.get("meeting_host_email"),
-            start_time=obj.get("meeting_start_time"),
-            rule_id="no_ai_summary",
-            rule="AI Companion does not write meeting summaries",
-            guidance=quotes.NOT_RECORDED,
-            changes=[{"field": "meeting summary", "before": "written", "after": "deleted"}],
-            confirmed=failure is None,
-            failure=failure,
-            officer_action=None
-            if failure is None
-            else "Delete the meeting summary in the Zoom web portal (Meetings > Summaries), "
-            "and ask the host not to share it.",
-        ),
+        change=("written", "deleted"),
+        failure=failure,
     )
 
 
@@ -192,31 +236,22 @@ def live_streaming_started(context: EventContext, event: ZoomEvent) -> None:
         failure = _refusal(exc, "stop the live stream")
     stream = obj.get("live_streaming")
     service = stream.get("service") if isinstance(stream, Mapping) else None
-    meeting = _meeting_or_none(client, meeting_id)
-    audit_and_alert(
+    # The event names the topic and start; only the host is asked of Zoom.
+    meeting = {
+        "topic": obj.get("topic"),
+        "host_email": _get(_meeting_or_none(client, meeting_id), "host_email"),
+        "start_time": obj.get("start_time"),
+    }
+    _write_down(
         context,
         event,
-        action="live_stream.stop",
-        target=f"meeting:{meeting_id}",
+        LIVE_STREAM,
+        meeting_id,
+        meeting,
         before={"live_stream": "started", "service": service},
-        after={"live_stream": "stopped" if failure is None else "unknown"},
-        confirmed=failure is None,
-        details=reaction_details(
-            meeting_id=meeting_id,
-            topic=obj.get("topic"),
-            host_email=_get(meeting, "host_email"),
-            start_time=obj.get("start_time"),
-            rule_id="no_live_stream",
-            rule="Meetings are not live streamed",
-            guidance=quotes.NOT_RECORDED,
-            changes=[{"field": "live stream", "before": "streaming", "after": "stopped"}],
-            confirmed=failure is None,
-            failure=failure,
-            officer_action=None
-            if failure is None
-            else "Ask the host to stop the live stream, and ask the streaming service "
-            f"({service or 'unknown'}) to delete what it kept.",
-        ),
+        change=("streaming", "stopped"),
+        failure=failure,
+        service=service or "unknown",
     )
 
 
@@ -241,31 +276,55 @@ def chat_file_sent(context: EventContext, event: ZoomEvent) -> None:
     file_name = policy.redact(str(sent.get("file_name") or "(no name)"))
     file_type = str(sent.get("file_type") or "unknown type")
     file_text = f"{file_name} ({file_type})"
-    meeting = _meeting_or_none(context.client(account), meeting_id)
+    _write_down(
+        context,
+        event,
+        CHAT_FILE,
+        meeting_id,
+        _meeting_or_none(context.client(account), meeting_id),
+        before={"chat_file": file_text},
+        change=(None, file_text),
+        failure="a file was sent in the meeting's chat; Zoom cannot take it back",
+    )
+
+
+def _write_down(
+    context: EventContext,
+    event: ZoomEvent,
+    record: _Record,
+    meeting_id: Any,
+    meeting: Mapping[str, Any] | None,
+    *,
+    before: Mapping[str, Any],
+    change: tuple[str | None, str],
+    failure: str | None,
+    service: str = "",
+) -> None:
+    """The reaction's audit entry and the officer's alert, with ``meeting``'s topic, host and
+    start (None when Zoom could not say) and the ``change`` as (before, after)."""
+    confirmed = failure is None if record.acts else None
     audit_and_alert(
         context,
         event,
-        action="chat_file.reported",
+        action=record.action,
         target=f"meeting:{meeting_id}",
-        before={"chat_file": file_text},
-        after={"chat_file": "reported to the privacy officer"},
-        confirmed=None,
+        before=before,
+        after={record.audited: record.not_acted if confirmed is False else record.acted},
+        confirmed=confirmed,
         details=reaction_details(
             meeting_id=meeting_id,
             topic=_get(meeting, "topic"),
             host_email=_get(meeting, "host_email"),
             start_time=_get(meeting, "start_time"),
-            rule_id="no_files_transferred",
-            rule="No files are sent in a meeting",
-            guidance=quotes.NO_FILES_TRANSFERRED,
-            changes=[
-                {"field": "file sent in the meeting chat", "before": None, "after": file_text}
-            ],
-            confirmed=None,
-            failure="a file was sent in the meeting's chat; Zoom cannot take it back",
-            officer_action="Ask the host what the file held and who received it; if it held "
-            "personal information, follow the privacy breach process. The account baseline keeps "
-            "file transfer in meeting chat off and locked.",
+            rule_id=record.rule_id,
+            rule=record.rule,
+            guidance=record.guidance,
+            changes=[{"field": record.change_field, "before": change[0], "after": change[1]}],
+            confirmed=confirmed,
+            failure=failure,
+            officer_action=None
+            if failure is None
+            else record.officer_action.format(service=service),
         ),
     )
 
