@@ -2,7 +2,8 @@
 PostgreSQL), the app, a sandbox Zoom, an SMTP server, a webhook signer.
 
 What they are built from lives in tests/support/ (the throwaway PostgreSQL server, the migrated
-databases, the SMTP test server, the signing helpers). Tests are split by what they exercise:
+databases, the SMTP test server, the signing helpers, the sandbox account on a new store
+that in-process e2e tests subclass). Tests are split by what they exercise:
 tests/unit (in-process: rules, store, client, receiver through Flask's test client),
 tests/sandbox (the Zoom stand-in itself, over HTTP), tests/e2e (zoomguard against the sandbox,
 SMTP, a browser, or its own processes, over real sockets).

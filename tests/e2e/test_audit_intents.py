@@ -11,18 +11,14 @@ and alerted once, even when the process dies between the call to Zoom and its re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from support.store import TEST_SECRET_KEY
+from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
 
 from zoomguard import service
-from zoomguard.config import Settings
 from zoomguard.errors import StoreError
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
@@ -30,35 +26,10 @@ from zoomguard.service.enforce import MeetingEnforcer
 from zoomguard.service.events import EventDispatcher
 from zoomguard.service.events.recordings import ALREADY_DONE
 from zoomguard.service.reconcile import RECONCILED_NOTE
-from zoomguard.store import Store, upgrade
-from zoomguard.store.models import Alert, AuditEntry
-
-COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
+from zoomguard.store.models import AuditEntry
 
 
-@dataclass
-class Rig:
-    sandbox: SandboxServer
-    store: Store
-    settings: Settings
-    account: Any
-
-    def add_event(self, name: str, obj: dict[str, Any]) -> int:
-        body = {
-            "event": name,
-            "payload": {"account_id": self.settings.zoom_account_id, "object": obj},
-        }
-        event_id, _ = self.store.inbox.add_event(
-            dedupe_key=f"{name}:{obj.get('uuid') or obj['id']}",
-            event=name,
-            zoom_account_id=self.settings.zoom_account_id,
-            event_ts=None,
-            body=json.dumps(body),
-            status="pending",
-            now=service.utcnow(),
-        )
-        return event_id
-
+class Rig(SandboxStore):
     def drain(self) -> None:
         handler = EventDispatcher(self.settings, self.store)
         try:
@@ -67,57 +38,20 @@ class Rig:
         finally:
             handler.close()
 
-    def audit(self) -> list[AuditEntry]:
-        with self.store.transaction() as session:
-            rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
-            session.expunge_all()
-            return rows
-
-    def alerts(self) -> list[Alert]:
-        with self.store.transaction() as session:
-            rows = list(session.scalars(select(Alert).order_by(Alert.id)))
-            session.expunge_all()
-            return rows
-
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    with SandboxServer(SandboxConfig()) as sandbox:
-        env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'intents.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
-        settings = Settings.from_env(env)
-        upgrade(settings.database_url)
-        store = Store.open(settings)
-        assert settings.zoom_account_id
-        assert settings.zoom_client_id
-        assert settings.zoom_client_secret
-        account = store.accounts.save_s2s(
-            settings.zoom_account_id,
-            settings.zoom_client_id,
-            settings.zoom_client_secret,
-            api_url=settings.zoom_api_url,
-        )
-        try:
-            yield Rig(sandbox, store, settings, account)
-        finally:
-            store.close()
-
-
-def completed_recording(rig: Rig) -> tuple[int, dict[str, Any]]:
-    state = rig.sandbox.state
-    host = state.add_user("host@agency.example")
-    meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
-    state.start_meeting(meeting["id"])
-    recording = state.complete_recording(meeting["id"])
-    obj = {"id": meeting["id"], "uuid": recording.uuid, "recording_count": 1}
-    return rig.add_event("recording.completed", obj), {"uuid": recording.uuid, **meeting}
+    with (
+        SandboxServer(SandboxConfig()) as sandbox,
+        sandbox_store(sandbox, tmp_path / "intents.db", Rig) as opened,
+    ):
+        yield opened
 
 
 def test_an_event_handled_again_after_its_worker_died_is_not_acted_on_twice(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    event_id, meeting = completed_recording(rig)
+    event_id, meeting = rig.completed_recording()
     real_mark_done = rig.store.inbox.mark_done
     outages = [StoreError("database error: the worker lost it before marking the event done")]
 
@@ -143,7 +77,7 @@ def test_an_event_handled_again_after_its_worker_died_is_not_acted_on_twice(
 def test_a_removal_whose_record_was_lost_is_settled_as_already_done_by_zoomguard(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _event_id, meeting = completed_recording(rig)
+    _event_id, meeting = rig.completed_recording()
     real_record_alert = rig.store.outbox.record_alert
     deaths = [RuntimeError("worker killed between the DELETE and its record")]
 
@@ -195,21 +129,13 @@ def test_a_sweep_killed_between_patch_and_record_is_audited_and_alerted_once_by_
             raise RuntimeError("killed between the PATCH and its record")
         real_record(self, sweep_id, outcome, host)
 
-    profile = service.load_profile(rig.settings)
-
-    def sweep() -> service.SweepResult:
-        with service.client_for_account(rig.settings, rig.store, rig.account) as client:
-            return service.Sweeper(
-                rig.settings, rig.store, client, rig.account, profile=profile
-            ).run()
-
     monkeypatch.setattr(MeetingEnforcer, "record", killed_for_victim)
-    assert sweep().status == "failed"
+    assert rig.sweep().status == "failed"
     monkeypatch.setattr(MeetingEnforcer, "record", real_record)
     [intent] = [e for e in rig.audit() if e.state == "intent"]
     assert intent.target == f"meeting:{victim}"
 
-    second = sweep()
+    second = rig.sweep()
 
     assert second.status == "completed"
     assert second.counts.noncompliant == 0  # the victim was fixed by the killed sweep

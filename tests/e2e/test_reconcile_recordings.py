@@ -13,19 +13,15 @@ re-run comes, and ``zoomguard.service.reconcile`` settles the intent against the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from support.store import TEST_SECRET_KEY
+from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
 
 from zoomguard import service
-from zoomguard.config import Settings
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service.events import EventDispatcher
@@ -36,34 +32,10 @@ from zoomguard.service.reconcile import (
     ReconcileResult,
     reconcile_intents,
 )
-from zoomguard.store import AccountRecord, Store, upgrade
-from zoomguard.store.models import Alert, AuditEntry
 from zoomguard.zoom.client import ZoomClient
 
-COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 
-
-@dataclass
-class Rig:
-    sandbox: SandboxServer
-    store: Store
-    settings: Settings
-    account: AccountRecord
-
-    def add_event(self, name: str, obj: dict[str, Any]) -> int:
-        account_id = self.settings.zoom_account_id
-        body = {"event": name, "payload": {"account_id": account_id, "object": obj}}
-        event_id, _ = self.store.inbox.add_event(
-            dedupe_key=f"{name}:{obj.get('uuid') or obj['id']}",
-            event=name,
-            zoom_account_id=self.settings.zoom_account_id,
-            event_ts=None,
-            body=json.dumps(body),
-            status="pending",
-            now=service.utcnow(),
-        )
-        return event_id
-
+class Rig(SandboxStore):
     def drain_with_one_attempt(self) -> None:
         """The worker's loop, with a single attempt: an event that fails once is dead."""
         handler = EventDispatcher(self.settings, self.store)
@@ -78,52 +50,20 @@ class Rig:
                 self.settings, self.store, lambda _account: client, now=service.utcnow()
             )
 
-    def audit(self) -> list[AuditEntry]:
-        with self.store.transaction() as session:
-            rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
-            session.expunge_all()
-            return rows
-
-    def alerts(self) -> list[Alert]:
-        with self.store.transaction() as session:
-            rows = list(session.scalars(select(Alert).order_by(Alert.id)))
-            session.expunge_all()
-            return rows
-
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    with SandboxServer(SandboxConfig()) as sandbox:
-        env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'reconcile.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
-        settings = Settings.from_env(env)
-        upgrade(settings.database_url)
-        store = Store.open(settings)
-        assert settings.zoom_account_id
-        assert settings.zoom_client_id
-        assert settings.zoom_client_secret
-        account = store.accounts.save_s2s(
-            settings.zoom_account_id,
-            settings.zoom_client_id,
-            settings.zoom_client_secret,
-            api_url=settings.zoom_api_url,
-        )
-        try:
-            yield Rig(sandbox, store, settings, account)
-        finally:
-            store.close()
+    with (
+        SandboxServer(SandboxConfig()) as sandbox,
+        sandbox_store(sandbox, tmp_path / "reconcile.db", Rig) as opened,
+    ):
+        yield opened
 
 
 def completed_recording(rig: Rig) -> tuple[int, int, str]:
     """(inbox event id, meeting id, recording uuid) of a recording.completed event."""
-    state = rig.sandbox.state
-    host = state.add_user("host@agency.example")
-    meeting = state.add_meeting(host, topic="Case conference", settings=COMPLIANT)
-    state.start_meeting(meeting["id"])
-    recording = state.complete_recording(meeting["id"])
-    obj = {"id": meeting["id"], "uuid": recording.uuid, "recording_count": 1}
-    return rig.add_event("recording.completed", obj), meeting["id"], recording.uuid
+    event_id, meeting = rig.completed_recording()
+    return event_id, meeting["id"], meeting["uuid"]
 
 
 def kill_once(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, why: str) -> None:
@@ -149,13 +89,8 @@ def test_a_removal_made_before_its_event_died_is_audited_and_alerted_once_by_the
     assert rig.store.inbox.get_event(event_id).status == "dead"  # type: ignore[union-attr]
     assert [e.state for e in rig.audit()] == ["intent"]  # and nothing will re-run it
 
-    profile = service.load_profile(rig.settings)
     for _ in range(2):  # the second sweep finds nothing left to settle
-        with service.client_for_account(rig.settings, rig.store, rig.account) as client:
-            result = service.Sweeper(
-                rig.settings, rig.store, client, rig.account, profile=profile
-            ).run()
-        assert result.status == "completed"
+        assert rig.sweep().status == "completed"
 
     [entry] = rig.audit()
     assert (entry.action, entry.state, entry.confirmed) == ("recording.trash", None, True)

@@ -7,44 +7,30 @@ runner), reading the same database.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
 
 from zoomguard import service
 from zoomguard.cli import main
 from zoomguard.cli.report import render_report
-from zoomguard.config import Settings
 from zoomguard.formats import to_csv
 from zoomguard.sandbox import SandboxConfig, SandboxServer
-from zoomguard.store import Store, upgrade
-
-COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
-
-
-REPORT_SECRET_KEY = "cTeCmuv3pZ8PHRHKvtYWd7b5tcyvbh0tlPzO2glAnNw="  # a Fernet key, for tests only
 
 
 @dataclass
-class Setup:
-    sandbox: SandboxServer
-    env: dict[str, str]
-    settings: Settings
-    store: Store
-    account: Any
-    ids: dict[str, int]
+class Setup(SandboxStore):
+    ids: dict[str, int] = field(default_factory=dict)
 
-    def sweep(self) -> None:
-        profile = service.load_profile(self.settings)
-        with service.client_for_account(self.settings, self.store, self.account) as client:
-            result = service.Sweeper(
-                self.settings, self.store, client, self.account, profile=profile
-            ).run()
+    def sweep(self, *, stop: threading.Event | None = None) -> service.SweepResult:
+        result = super().sweep(stop=stop)
         assert result.status == "completed", result.error
+        return result
 
     def report(self, *args: str) -> str:
         outcome = CliRunner().invoke(main, ["report", *args], env=self.env)
@@ -69,26 +55,11 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
                 alice, topic="Intake SIN 046 454 286", settings=COMPLIANT
             )["id"],
         }
-        env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'report.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = REPORT_SECRET_KEY
-        settings = Settings.from_env(env)
-        upgrade(settings.database_url)
-        store = Store.open(settings)
-        assert settings.zoom_account_id
-        assert settings.zoom_client_id
-        assert settings.zoom_client_secret
-        account = service.connect_s2s(
-            settings,
-            store,
-            account_id=settings.zoom_account_id,
-            client_id=settings.zoom_client_id,
-            client_secret=settings.zoom_client_secret,
-        )
-        try:
-            yield Setup(sandbox, env, settings, store, account, ids)
-        finally:
-            store.close()
+        with sandbox_store(
+            sandbox, tmp_path / "report.db", Setup, check_credentials=True
+        ) as opened:
+            opened.ids = ids
+            yield opened
 
 
 def test_a_finding_fixed_by_the_last_sweep_is_a_recent_change_not_open(setup: Setup) -> None:

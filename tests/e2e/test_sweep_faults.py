@@ -15,42 +15,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
-from support.store import TEST_SECRET_KEY
+from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
 
 from zoomguard import service
 from zoomguard.cli import main
 from zoomguard.config import Settings
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service import sweep as sweep_module
-from zoomguard.store import Store, upgrade
 from zoomguard.store.models import Alert
-
-COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 
 
 @dataclass
-class Setup:
-    sandbox: SandboxServer
-    env: dict[str, str]
-    settings: Settings
-    store: Store
-    account: Any
-    ids: list[int]
-
-    def sweep(self, *, stop: threading.Event | None = None) -> service.SweepResult:
-        profile = service.load_profile(self.settings)
-        with service.client_for_account(self.settings, self.store, self.account) as client:
-            return service.Sweeper(
-                self.settings, self.store, client, self.account, profile=profile, stop=stop
-            ).run()
+class Setup(SandboxStore):
+    ids: list[int] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -63,28 +47,16 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
             )["id"]
             for n in range(4)
         ]
-        env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'faults.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
-        # One retry: the failing meeting is given up on in about a second, not a minute.
-        env["ZOOMGUARD_MAX_RETRIES"] = "1"
-        settings = Settings.from_env(env)
-        upgrade(settings.database_url)
-        store = Store.open(settings)
-        assert settings.zoom_account_id
-        assert settings.zoom_client_id
-        assert settings.zoom_client_secret
-        account = service.connect_s2s(
-            settings,
-            store,
-            account_id=settings.zoom_account_id,
-            client_id=settings.zoom_client_id,
-            client_secret=settings.zoom_client_secret,
-        )
-        try:
-            yield Setup(sandbox, env, settings, store, account, ids)
-        finally:
-            store.close()
+        with sandbox_store(
+            sandbox,
+            tmp_path / "faults.db",
+            Setup,
+            # One retry: the failing meeting is given up on in about a second, not a minute.
+            env_changes={"ZOOMGUARD_MAX_RETRIES": "1"},
+            check_credentials=True,
+        ) as opened:
+            opened.ids = ids
+            yield opened
 
 
 def test_a_meeting_zoom_keeps_failing_is_not_checked_and_the_sweep_goes_on(setup: Setup) -> None:
@@ -166,19 +138,13 @@ def test_with_30_percent_500s_and_10_percent_drops_every_change_is_audited_and_a
             )["id"]
             for n in range(12)
         ]
-        env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'random.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
-        env["ZOOMGUARD_MAX_RETRIES"] = "2"  # some meetings do run out of retries
-        settings = Settings.from_env(env)
-        upgrade(settings.database_url)
-        store = Store.open(settings)
-        config = sandbox.config
-        account = store.accounts.save_s2s(
-            config.account_id, config.client_id, config.client_secret, api_url=sandbox.api_url
-        )
-        setup = Setup(sandbox, env, settings, store, account, meetings)
-        try:
+        with sandbox_store(
+            sandbox,
+            tmp_path / "random.db",
+            Setup,
+            env_changes={"ZOOMGUARD_MAX_RETRIES": "2"},  # some meetings do run out of retries
+        ) as setup:
+            store = setup.store
             faulty = [setup.sweep() for _ in range(2)]
             sandbox.config.error_rate = sandbox.config.drop_rate = 0.0
             clean = setup.sweep()
@@ -207,5 +173,3 @@ def test_with_30_percent_500s_and_10_percent_drops_every_change_is_audited_and_a
                     if alert.category == "meeting.fixed"
                 )
             assert fixed_alerts == sorted(str(m) for m in meetings)
-        finally:
-            store.close()
