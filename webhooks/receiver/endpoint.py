@@ -166,8 +166,13 @@ class WebhookEndpoint:
             event_ts=envelope.event_ts,
             # Data minimisation: an event zoomguard ignores (participant joins and the like) is
             # recorded by name only; its body, often names and emails, is not kept. A handled
-            # event's body is kept without its secrets and sealed (stored_body).
-            body=to_store(envelope.document, context.store.db.vault) if handled else "",
+            # event's body is kept without its secrets and sealed (stored_body); a body with
+            # nothing to remove is sealed as it came, not re-serialised.
+            body=(
+                to_store(envelope.document, context.store.db.vault, raw_text=envelope.text)
+                if handled
+                else ""
+            ),
             status=status,
             now=datetime.fromtimestamp(context.clock(), UTC),
         )

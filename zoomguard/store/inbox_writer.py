@@ -32,7 +32,6 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -72,17 +71,20 @@ _COLUMNS = (
 )
 
 
-@dataclass(eq=False)
 class _Delivery:
-    row: dict[str, Any]
-    # Held until the writer is done with the row: a bare lock is the cheapest way to wake one
-    # waiting thread (threading.Event is a Condition and a lock in Python code).
-    done: threading.Lock = field(default_factory=threading.Lock)
-    result: tuple[int, bool] | None = None
-    error: BaseException | None = None
+    """One request's row and how the writer answers it (a plain class with slots: one is made
+    per webhook, and a dataclass's generated ``__init__`` with a default factory costs more)."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("done", "error", "result", "row")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        # Held until the writer is done with the row: a bare lock is the cheapest way to wake
+        # one waiting thread (threading.Event is a Condition and a lock in Python code).
+        self.done = threading.Lock()
         self.done.acquire()
+        self.result: tuple[int, bool] | None = None
+        self.error: BaseException | None = None
 
 
 class InboxWriter:
