@@ -1,4 +1,4 @@
-"""Group commit for the webhook receiver: many deliveries, one INSERT and one COMMIT.
+"""Group commit for the webhook receiver: many deliveries, one INSERT that commits them all.
 
 Each webhook the receiver answers 200 must be in the database first (Zoom does not deliver it
 again), so every request waits for a commit. Committed one by one, the requests of a web process
@@ -8,18 +8,20 @@ other request thread each time the driver hands the GIL back: profiled under wrk
 spent half its time waiting in that convoy and managed a quarter of a Flask hello-world's rate
 (docs/benchmarks.md). Here the request threads hand their row to one writer thread and wait; the
 writer takes whatever has queued up (up to ``MAX_BATCH``), stores it with one multi-row
-``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``, commits once, and wakes each request
-with its row's id. The writer talks to the driver directly, on one connection of the engine's
-pool that it keeps: SQLAlchemy's execution layer (checkout, events, compilation of a multi-row
-statement, result wrapping) cost more CPU per webhook than the rest of the request; the column
-values still go through the columns' own bind processors, so what is stored is what the ORM
-would store. Under light load a batch is one row and nothing waits longer than before; under
+``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING`` run in autocommit (one statement,
+its own transaction: committed when it ends, with no BEGIN or COMMIT to send), and wakes each
+request with its row's id. The writer talks to the driver directly, on one connection of the
+engine's pool that it keeps: SQLAlchemy's execution layer (checkout, events, compilation of a
+multi-row statement, result wrapping) cost more CPU per webhook than the rest of the request;
+the column values still go through the columns' own bind processors, so what is stored is what
+the ORM would store. Under light load a batch is one row and nothing waits longer than before; under
 a burst the cost of a commit is shared by the batch.
 
-The promise to Zoom is unchanged: a request learns its id only after the COMMIT that holds its row
-returned; if the batch fails, every request in it gets the error (503: Zoom delivers again) and
-nothing of the batch is kept. Duplicates (a Zoom retry of a stored delivery, or the same body twice
-in one batch) get the id of the row that holds their key, as ``Inbox.add_event`` does.
+The promise to Zoom is unchanged: a request learns its id only after the statement that holds its
+row has committed; if the batch fails, every request in it gets the error (503: Zoom delivers
+again) and nothing of the batch is kept (but for a race with a purge, ``_Writer._write``).
+Duplicates (a Zoom retry of a stored delivery, or the same body twice in one batch) get the id
+of the row that holds their key, as ``Inbox.add_event`` does.
 
 One writer per web process, started with the first delivery (nothing runs at import time) and
 stopped by ``close``; a daemon thread, so a process that is killed or exits takes it along, and the
@@ -241,12 +243,15 @@ class _Writer:
             first_of_key.setdefault(row["dedupe_key"], row)
         if self._connection is None:
             self._connection = self._engine.raw_connection()
+            self._sql.take(self._connection)
         connection = self._connection
         cursor = self._sql.cursor(connection)
         try:
-            if self._sql.begin is not None:
-                cursor.execute(self._sql.begin)
             sql, parameters = self._sql.insert(first_of_key.values())
+            # One statement in autocommit is its own transaction: all of the batch or none of
+            # it, committed when the statement ends (on SQLite, when its RETURNING rows have
+            # been read). BEGIN and COMMIT of their own were two more driver calls per batch
+            # (on PostgreSQL two more round trips), each a wait for the GIL on the way back.
             cursor.execute(sql, parameters)
             created = {key: int(row_id) for row_id, key in cursor.fetchall()}
             held = [key for key in first_of_key if key not in created]
@@ -255,11 +260,12 @@ class _Writer:
                 cursor.execute(self._sql.find(len(held)), held)
                 existing = {key: int(row_id) for key, row_id in cursor.fetchall()}
                 if len(existing) < len(held):
-                    # The row that held a key was deleted (a purge) between the two statements.
+                    # The row that held a key was deleted (a purge) between the two statements:
+                    # the batch is answered 503; its new rows are kept, and Zoom's retries of
+                    # them are answered as duplicates.
                     raise StoreError(
                         "inbox: a duplicate's row vanished meanwhile", reason="store_conflict"
                     )
-            connection.commit()
         except BaseException:
             connection.rollback()
             raise
@@ -279,6 +285,11 @@ class _Writer:
         if connection is None:
             return
         try:
+            if not broken:
+                try:
+                    self._sql.give_back(connection)
+                except Exception:  # a connection that cannot be reset is not given back
+                    broken = True
             if broken:
                 # It may be dead (a database restart): the pool must not hand it out again.
                 connection.invalidate()
@@ -300,10 +311,6 @@ class _Statements:
         # again: a tenth of the receiver's CPU under load.
         self._numbered = dialect.name == "postgresql"
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-        # SQLite: take the write lock at BEGIN, as every zoomguard transaction does
-        # (zoomguard.store.base); the driver runs in autocommit, so BEGIN is ours to send.
-        # psycopg opens the transaction itself with the first statement.
-        self.begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
         self._processors = [_TABLE.c[name].type.bind_processor(dialect) for name in _COLUMNS]
         # Built from the model's own names and placeholders only; every value is a parameter.
         self._insert_head = f"INSERT INTO {_TABLE_NAME} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
@@ -311,14 +318,24 @@ class _Statements:
         self._inserts: dict[int, str] = {}
         self._finds: dict[int, str] = {}
 
+    def take(self, connection: PoolProxiedConnection) -> None:
+        """Set up a connection the writer has taken from the pool: in autocommit, so each
+        batch's INSERT is its own transaction. SQLite's driver runs in autocommit already
+        (zoomguard.store.base); psycopg's is switched, and back in ``give_back``."""
+        if self._numbered:
+            _driver(connection).autocommit = True
+
+    def give_back(self, connection: PoolProxiedConnection) -> None:
+        """Undo ``take`` before the connection goes back to the pool (whose other users run
+        transactions)."""
+        if self._numbered:
+            _driver(connection).autocommit = False
+
     def cursor(self, connection: PoolProxiedConnection) -> Any:
         if self._numbered:
             from psycopg import RawCursor  # only a PostgreSQL engine gets here
 
-            driver = connection.driver_connection
-            if driver is None:  # a pool connection that was invalidated
-                raise StoreError("inbox: no driver connection", reason="store_unavailable")
-            return RawCursor(driver)
+            return RawCursor(_driver(connection))
         return connection.cursor()
 
     def _marks(self, first: int, count: int) -> str:
@@ -352,3 +369,11 @@ class _Statements:
             sql = f"SELECT dedupe_key, id FROM {_TABLE_NAME} WHERE dedupe_key IN ({marks})"  # noqa: S608
             self._finds[count] = sql
         return sql
+
+
+def _driver(connection: PoolProxiedConnection) -> Any:
+    """The driver's own connection behind a pool connection."""
+    driver = connection.driver_connection
+    if driver is None:  # a pool connection that was invalidated
+        raise StoreError("inbox: no driver connection", reason="store_unavailable")
+    return driver
