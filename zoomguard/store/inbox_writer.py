@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -311,7 +311,15 @@ class _Statements:
         # again: a tenth of the receiver's CPU under load.
         self._numbered = dialect.name == "postgresql"
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-        self._processors = [_TABLE.c[name].type.bind_processor(dialect) for name in _COLUMNS]
+        # One processor per distinct column type, so that a row's two timestamps (received_at and
+        # next_attempt_at, both the moment of receipt) share one and ``insert`` converts that
+        # moment once.
+        by_type: dict[str, Callable[[Any], Any] | None] = {}
+        for name in _COLUMNS:
+            column_type = _TABLE.c[name].type
+            if repr(column_type) not in by_type:
+                by_type[repr(column_type)] = column_type.bind_processor(dialect)
+        self._processors = [by_type[repr(_TABLE.c[name].type)] for name in _COLUMNS]
         # Built from the model's own names and placeholders only; every value is a parameter.
         self._insert_head = f"INSERT INTO {_TABLE_NAME} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
         self._insert_tail = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
@@ -349,9 +357,19 @@ class _Statements:
         count = 0
         for row in rows:
             count += 1
+            # The last value converted, and by which processor: the same object through the
+            # same processor again is not converted again.
+            last_process: Callable[[Any], Any] | None = None
+            last_value: Any = None
+            converted: Any = None
             for name, process in zip(_COLUMNS, self._processors, strict=True):
                 value = row[name]
-                parameters.append(process(value) if process is not None else value)
+                if process is None:
+                    parameters.append(value)
+                    continue
+                if process is not last_process or value is not last_value:
+                    last_process, last_value, converted = process, value, process(value)
+                parameters.append(converted)
         sql = self._inserts.get(count)
         if sql is None:
             width = len(_COLUMNS)
