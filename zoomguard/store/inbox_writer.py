@@ -55,8 +55,11 @@ WAIT_SECONDS = 10.0
 # The writer gives its connection back to the pool after this long without a delivery, so a
 # quiet web process holds no database connection.
 IDLE_SECONDS = 30.0
-# Writer threads on PostgreSQL (see InboxWriter).
-POSTGRES_WRITERS = 2
+# Writer threads on PostgreSQL (see InboxWriter). Two overlapped one writer's COMMIT round
+# trip with the other's next batch; since a batch is one statement in autocommit (one round
+# trip), a second writer only split the batches: with one, less CPU per webhook and more
+# answered (docs/benchmarks.md).
+POSTGRES_WRITERS = 1
 
 _TABLE_NAME = InboxEvent.__tablename__
 _TABLE = InboxEvent.__table__
@@ -98,9 +101,9 @@ class InboxWriter:
         self._sql = _Statements(db.engine)
         self._engine = db.engine
         self._max_batch = max_batch
-        # PostgreSQL: a second writer fills its batch while the first waits for its COMMIT (the
-        # server's WAL flush): two transactions inserting different keys do not wait on each
-        # other. SQLite has one write lock per file, so a second writer would only queue.
+        # PostgreSQL can take several writers (two transactions inserting different keys do not
+        # wait on each other); SQLite has one write lock per file, so a second writer would only
+        # queue.
         self._writers = POSTGRES_WRITERS if db.engine.dialect.name == "postgresql" else 1
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
