@@ -181,3 +181,38 @@ def test_a_closed_writer_refuses_new_deliveries(store: Store) -> None:
         add(writer, "two")
     with pytest.raises(ValueError, match="pending or ignored"):
         add(InboxWriter(store.db), "three", status=inbox.DONE)
+
+
+def test_the_writers_connection_goes_back_to_the_pool_as_it_came(store: Store) -> None:
+    # The writer runs its INSERTs in autocommit; the pool's other users run transactions.
+    engine = store.db.engine
+    engine.dispose()  # an empty pool: afterwards it holds only the writer's connection
+    writer = InboxWriter(store.db)
+    add(writer, "one")
+    writer.close()
+    assert engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+    connection = engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        if engine.dialect.name == "postgresql":
+            assert driver.autocommit is False  # type: ignore[union-attr]
+        else:
+            assert driver.isolation_level is None  # type: ignore[union-attr]  # base.py's own
+    finally:
+        connection.close()
+    with store.transaction() as session:
+        session.add(
+            InboxEvent(
+                **inbox.new_event_row(
+                    dedupe_key="rolled-back",
+                    event="x",
+                    zoom_account_id=None,
+                    event_ts=None,
+                    body="",
+                    status=inbox.PENDING,
+                    now=T0,
+                )
+            )
+        )
+        session.rollback()
+    assert [row.dedupe_key for row in rows(store)] == ["one"]

@@ -123,3 +123,46 @@ def base64_key(key: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(key)
+
+
+# --- the raw text, stored as it came when there is nothing to remove -------------------------
+
+
+def test_a_body_with_nothing_to_remove_is_sealed_as_it_came() -> None:
+    vault = Vault(KEY)
+    raw = '{"event": "meeting.updated", "payload": {"object": {"id": 5, "topic": "Intake"}}}'
+    stored = to_store(json.loads(raw), vault, raw_text=raw)
+    assert vault.unseal(stored) == raw.encode()  # the same bytes: no re-serialisation
+    assert from_store(stored, vault) == json.loads(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # the dropped names, however they are spelled in the text
+        json.dumps(meeting_body()),
+        '{"event": "meeting.updated", "payload": {"object": {"passw\\u006frd": "Zq8pW3xkT"}}}',
+        '{"event":"recording.completed","download_token":"Zq8pW3xkT"}',
+        '{"event": "meeting.updated", "payload": {"object": {"start_url": "https://zoom.us/s/1"}}}',
+        # a passcode inside a URL
+        '{"event": "meeting.updated", "payload": {"object": {"join_url": "https://z/j/1?pwd=Zq8pW3xkT"}}}',
+    ],
+)
+def test_a_body_with_something_to_remove_is_minimised_despite_its_raw_text(raw: str) -> None:
+    vault = Vault(KEY)
+    stored_text = vault.unseal(to_store(json.loads(raw), vault, raw_text=raw)).decode()
+    assert stored_text != raw
+    assert "Zq8pW3xkT" not in stored_text
+    assert "password" not in stored_text
+    assert "start_url" not in stored_text
+
+
+def test_without_a_key_a_topic_in_the_raw_text_is_still_dropped() -> None:
+    raw = '{"event":"meeting.updated","payload":{"object":{"id":5,"topic":"Intake","x":"y"}}}'
+    stored = to_store(json.loads(raw), None, raw_text=raw)
+    assert json.loads(stored) == {
+        "event": "meeting.updated",
+        "payload": {"object": {"id": 5, "x": "y"}},
+    }
+    plain = '{"event":"meeting.updated","payload":{"object":{"id":5}}}'
+    assert to_store(json.loads(plain), None, raw_text=plain) == plain

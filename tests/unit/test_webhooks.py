@@ -29,6 +29,7 @@ from zoomguard.service.events.stored_body import from_store
 from zoomguard.store import Store, inbox, make_engine
 from zoomguard.store.models import InboxEvent
 from zoomguard.webhooks import create_app
+from zoomguard.webhooks.app import SECURITY_HEADERS
 from zoomguard.webhooks.receiver.envelope import parse_envelope
 from zoomguard.webhooks.receiver.signature import Rejection, sign, url_validation_token, verify
 
@@ -348,6 +349,26 @@ def test_other_methods_and_paths_answer_short_json(client: FlaskClient) -> None:
     assert (get.status_code, get.get_json()) == (405, {"error": "method not allowed"})
     missing = client.post("/nowhere", data=b"{}")
     assert (missing.status_code, missing.get_json()) == (404, {"error": "not found"})
+
+
+def test_stored_answers_keep_their_headers_once_each_however_often_given(
+    client: FlaskClient,
+) -> None:
+    # The stored answers' headers are made once per process; each answer gets its own copy.
+    body = meeting_event("meeting.created")
+    answers = [client.post(URL, data=body, headers=signed_headers(body)) for _ in range(3)]
+    assert [answer.get_json() for answer in answers] == [
+        {"status": "pending"},
+        {"status": "duplicate"},
+        {"status": "duplicate"},
+    ]
+    for answer in answers:
+        names = [name for name, _ in answer.headers]
+        assert len(names) == len(set(names)), names
+        assert {name: answer.headers[name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
+        assert answer.headers["Content-Type"] == "application/json"
+        assert int(answer.headers["Content-Length"]) == len(answer.get_data())
+    assert list(answers[1].headers) == list(answers[2].headers)
 
 
 def test_every_response_carries_security_headers(client: FlaskClient) -> None:

@@ -87,6 +87,11 @@ class WebhookEndpoint:
         self._context = context
         self._max_body = context.settings.webhook_max_body_bytes
         self._headers = [(name, value) for name, value in security_headers.items()]
+        # The answers to a stored delivery, status line and headers included, made once.
+        self._stored = {
+            outcome: (_STATUS_LINES[200], self._header_list(body), body)
+            for outcome, body in _STORED_ANSWERS.items()
+        }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
@@ -95,19 +100,25 @@ class WebhookEndpoint:
             return self._answer(
                 start_response, 405, _json({"error": "method not allowed"}), [("Allow", "POST")]
             )
+        outcome: str | tuple[int, bytes]
         try:
-            status, body = self._receive(environ)
+            outcome = self._receive(environ)
         except _Refused as refused:
-            status, body = refused.status, _json({"error": refused.message})
+            outcome = refused.status, _json({"error": refused.message})
         except StoreError as error:
             # Only the class: a database error's text can carry the statement's parameters.
             # 503 makes Zoom deliver again later, so nothing is lost while the database is away.
             log.error("webhook not stored: database error %s", error.reason)
-            status, body = 503, _json({"error": "temporarily unavailable"})
+            outcome = 503, _json({"error": "temporarily unavailable"})
         except Exception as error:  # a webhook never gets a traceback, whatever broke
             log.error("webhook failed: unexpected %s", type(error).__name__)
-            status, body = 500, _json({"error": "internal error"})
-        return self._answer(start_response, status, body)
+            outcome = 500, _json({"error": "internal error"})
+        if isinstance(outcome, str):
+            status_line, headers, body = self._stored[outcome]
+            # A copy: a server may add its own headers to the list it is given.
+            start_response(status_line, list(headers))
+            return [body]
+        return self._answer(start_response, *outcome)
 
     def _answer(
         self,
@@ -116,16 +127,21 @@ class WebhookEndpoint:
         body: bytes,
         extra: list[tuple[str, str]] | None = None,
     ) -> list[bytes]:
-        headers = [
+        start_response(_STATUS_LINES[status], self._header_list(body, extra))
+        return [body]
+
+    def _header_list(
+        self, body: bytes, extra: list[tuple[str, str]] | None = None
+    ) -> list[tuple[str, str]]:
+        return [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
             *(extra or ()),
             *self._headers,
         ]
-        start_response(_STATUS_LINES[status], headers)
-        return [body]
 
-    def _receive(self, environ: dict[str, Any]) -> tuple[int, bytes]:
+    def _receive(self, environ: dict[str, Any]) -> str | tuple[int, bytes]:
+        """A stored delivery's outcome (pending, ignored, duplicate), or any other answer."""
         context = self._context
         body = self._read_body(environ)
         rejection = verify(
@@ -166,8 +182,13 @@ class WebhookEndpoint:
             event_ts=envelope.event_ts,
             # Data minimisation: an event zoomguard ignores (participant joins and the like) is
             # recorded by name only; its body, often names and emails, is not kept. A handled
-            # event's body is kept without its secrets and sealed (stored_body).
-            body=to_store(envelope.document, context.store.db.vault) if handled else "",
+            # event's body is kept without its secrets and sealed (stored_body); a body with
+            # nothing to remove is sealed as it came, not re-serialised.
+            body=(
+                to_store(envelope.document, context.store.db.vault, raw_text=envelope.text)
+                if handled
+                else ""
+            ),
             status=status,
             now=datetime.fromtimestamp(context.clock(), UTC),
         )
@@ -176,7 +197,7 @@ class WebhookEndpoint:
         # each event it handles at INFO); formatted and scrubbed per webhook, this line cost a
         # third as much CPU as the rest of the request (docs/benchmarks.md).
         log.debug("webhook %r stored: %s (inbox id %d)", event_name, outcome, event_id)
-        return 200, _STORED_ANSWERS[outcome]
+        return outcome
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
         """The raw body, refused with 413 past the limit without ever buffering more."""

@@ -9,8 +9,7 @@ event name, which the inbox cannot do without.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from zoomguard.errors import MalformedEnvelope
 
@@ -20,8 +19,9 @@ ACCOUNT_ID_MAX_CHARS = 64
 _BIGINT_MAX = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
+    # A tuple, not a frozen dataclass: built once per webhook, and a frozen dataclass's
+    # __init__ sets each field through object.__setattr__.
     text: str  # the raw body, decoded as UTF-8
     document: dict[str, Any]  # the whole parsed body
     event: str

@@ -10,7 +10,6 @@ captured request useless once the window has passed.
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 import re
 
@@ -32,7 +31,9 @@ class Rejection(enum.Enum):
 
 
 def _hmac_hex(secret: str, message: bytes) -> str:
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    # hmac.digest is OpenSSL's one-shot HMAC: the same bytes as hmac.new(...).hexdigest()
+    # without building an HMAC object (two hash objects, padded keys) in Python per request.
+    return hmac.digest(secret.encode("utf-8"), message, "sha256").hex()
 
 
 def sign(body: bytes, *, secret: str, timestamp: str) -> str:

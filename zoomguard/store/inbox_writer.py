@@ -1,4 +1,4 @@
-"""Group commit for the webhook receiver: many deliveries, one INSERT and one COMMIT.
+"""Group commit for the webhook receiver: many deliveries, one INSERT that commits them all.
 
 Each webhook the receiver answers 200 must be in the database first (Zoom does not deliver it
 again), so every request waits for a commit. Committed one by one, the requests of a web process
@@ -8,18 +8,20 @@ other request thread each time the driver hands the GIL back: profiled under wrk
 spent half its time waiting in that convoy and managed a quarter of a Flask hello-world's rate
 (docs/benchmarks.md). Here the request threads hand their row to one writer thread and wait; the
 writer takes whatever has queued up (up to ``MAX_BATCH``), stores it with one multi-row
-``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``, commits once, and wakes each request
-with its row's id. The writer talks to the driver directly, on one connection of the engine's
-pool that it keeps: SQLAlchemy's execution layer (checkout, events, compilation of a multi-row
-statement, result wrapping) cost more CPU per webhook than the rest of the request; the column
-values still go through the columns' own bind processors, so what is stored is what the ORM
-would store. Under light load a batch is one row and nothing waits longer than before; under
+``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING`` run in autocommit (one statement,
+its own transaction: committed when it ends, with no BEGIN or COMMIT to send), and wakes each
+request with its row's id. The writer talks to the driver directly, on one connection of the
+engine's pool that it keeps: SQLAlchemy's execution layer (checkout, events, compilation of a
+multi-row statement, result wrapping) cost more CPU per webhook than the rest of the request;
+the column values still go through the columns' own bind processors, so what is stored is what
+the ORM would store. Under light load a batch is one row and nothing waits longer than before; under
 a burst the cost of a commit is shared by the batch.
 
-The promise to Zoom is unchanged: a request learns its id only after the COMMIT that holds its row
-returned; if the batch fails, every request in it gets the error (503: Zoom delivers again) and
-nothing of the batch is kept. Duplicates (a Zoom retry of a stored delivery, or the same body twice
-in one batch) get the id of the row that holds their key, as ``Inbox.add_event`` does.
+The promise to Zoom is unchanged: a request learns its id only after the statement that holds its
+row has committed; if the batch fails, every request in it gets the error (503: Zoom delivers
+again) and nothing of the batch is kept (but for a race with a purge, ``_Writer._write``).
+Duplicates (a Zoom retry of a stored delivery, or the same body twice in one batch) get the id
+of the row that holds their key, as ``Inbox.add_event`` does.
 
 One writer per web process, started with the first delivery (nothing runs at import time) and
 stopped by ``close``; a daemon thread, so a process that is killed or exits takes it along, and the
@@ -31,8 +33,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -54,8 +55,11 @@ WAIT_SECONDS = 10.0
 # The writer gives its connection back to the pool after this long without a delivery, so a
 # quiet web process holds no database connection.
 IDLE_SECONDS = 30.0
-# Writer threads on PostgreSQL (see InboxWriter).
-POSTGRES_WRITERS = 2
+# Writer threads on PostgreSQL (see InboxWriter). Two overlapped one writer's COMMIT round
+# trip with the other's next batch; since a batch is one statement in autocommit (one round
+# trip), a second writer only split the batches: with one, less CPU per webhook and more
+# answered (docs/benchmarks.md).
+POSTGRES_WRITERS = 1
 
 _TABLE_NAME = InboxEvent.__tablename__
 _TABLE = InboxEvent.__table__
@@ -72,17 +76,20 @@ _COLUMNS = (
 )
 
 
-@dataclass(eq=False)
 class _Delivery:
-    row: dict[str, Any]
-    # Held until the writer is done with the row: a bare lock is the cheapest way to wake one
-    # waiting thread (threading.Event is a Condition and a lock in Python code).
-    done: threading.Lock = field(default_factory=threading.Lock)
-    result: tuple[int, bool] | None = None
-    error: BaseException | None = None
+    """One request's row and how the writer answers it (a plain class with slots: one is made
+    per webhook, and a dataclass's generated ``__init__`` with a default factory costs more)."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("done", "error", "result", "row")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        # Held until the writer is done with the row: a bare lock is the cheapest way to wake
+        # one waiting thread (threading.Event is a Condition and a lock in Python code).
+        self.done = threading.Lock()
         self.done.acquire()
+        self.result: tuple[int, bool] | None = None
+        self.error: BaseException | None = None
 
 
 class InboxWriter:
@@ -94,9 +101,9 @@ class InboxWriter:
         self._sql = _Statements(db.engine)
         self._engine = db.engine
         self._max_batch = max_batch
-        # PostgreSQL: a second writer fills its batch while the first waits for its COMMIT (the
-        # server's WAL flush): two transactions inserting different keys do not wait on each
-        # other. SQLite has one write lock per file, so a second writer would only queue.
+        # PostgreSQL can take several writers (two transactions inserting different keys do not
+        # wait on each other); SQLite has one write lock per file, so a second writer would only
+        # queue.
         self._writers = POSTGRES_WRITERS if db.engine.dialect.name == "postgresql" else 1
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
@@ -239,12 +246,15 @@ class _Writer:
             first_of_key.setdefault(row["dedupe_key"], row)
         if self._connection is None:
             self._connection = self._engine.raw_connection()
+            self._sql.take(self._connection)
         connection = self._connection
-        cursor = connection.cursor()
+        cursor = self._sql.cursor(connection)
         try:
-            if self._sql.begin is not None:
-                cursor.execute(self._sql.begin)
             sql, parameters = self._sql.insert(first_of_key.values())
+            # One statement in autocommit is its own transaction: all of the batch or none of
+            # it, committed when the statement ends (on SQLite, when its RETURNING rows have
+            # been read). BEGIN and COMMIT of their own were two more driver calls per batch
+            # (on PostgreSQL two more round trips), each a wait for the GIL on the way back.
             cursor.execute(sql, parameters)
             created = {key: int(row_id) for row_id, key in cursor.fetchall()}
             held = [key for key in first_of_key if key not in created]
@@ -253,11 +263,12 @@ class _Writer:
                 cursor.execute(self._sql.find(len(held)), held)
                 existing = {key: int(row_id) for key, row_id in cursor.fetchall()}
                 if len(existing) < len(held):
-                    # The row that held a key was deleted (a purge) between the two statements.
+                    # The row that held a key was deleted (a purge) between the two statements:
+                    # the batch is answered 503; its new rows are kept, and Zoom's retries of
+                    # them are answered as duplicates.
                     raise StoreError(
                         "inbox: a duplicate's row vanished meanwhile", reason="store_conflict"
                     )
-            connection.commit()
         except BaseException:
             connection.rollback()
             raise
@@ -277,6 +288,11 @@ class _Writer:
         if connection is None:
             return
         try:
+            if not broken:
+                try:
+                    self._sql.give_back(connection)
+                except Exception:  # a connection that cannot be reset is not given back
+                    broken = True
             if broken:
                 # It may be dead (a database restart): the pool must not hand it out again.
                 connection.invalidate()
@@ -287,43 +303,98 @@ class _Writer:
 
 
 class _Statements:
-    """The writer's SQL for one engine, spelled in its driver's parameter style, and the
-    columns' bind processors (what SQLAlchemy would apply to each value)."""
+    """The writer's SQL for one engine, spelled in its driver's parameter style, the cursor to
+    run it on, and the columns' bind processors (what SQLAlchemy would apply to each value)."""
 
     def __init__(self, engine: Engine) -> None:
         dialect = engine.dialect
+        # PostgreSQL: psycopg's RawCursor takes the server's own $n placeholders and sends the
+        # query as it is. Its ordinary cursor parses every query for %s in Python and caches
+        # the result only up to 50 parameters, so each multi-row INSERT (9 a row) was parsed
+        # again: a tenth of the receiver's CPU under load.
+        self._numbered = dialect.name == "postgresql"
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-        # SQLite: take the write lock at BEGIN, as every zoomguard transaction does
-        # (zoomguard.store.base); the driver runs in autocommit, so BEGIN is ours to send.
-        # psycopg opens the transaction itself with the first statement.
-        self.begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
-        self._processors = [_TABLE.c[name].type.bind_processor(dialect) for name in _COLUMNS]
-        one_row = "(" + ", ".join([self._placeholder] * len(_COLUMNS)) + ")"
+        # One processor per distinct column type, so that a row's two timestamps (received_at and
+        # next_attempt_at, both the moment of receipt) share one and ``insert`` converts that
+        # moment once.
+        by_type: dict[str, Callable[[Any], Any] | None] = {}
+        for name in _COLUMNS:
+            column_type = _TABLE.c[name].type
+            if repr(column_type) not in by_type:
+                by_type[repr(column_type)] = column_type.bind_processor(dialect)
+        self._processors = [by_type[repr(_TABLE.c[name].type)] for name in _COLUMNS]
         # Built from the model's own names and placeholders only; every value is a parameter.
         self._insert_head = f"INSERT INTO {_TABLE_NAME} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
         self._insert_tail = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key"
-        self._one_row = one_row
         self._inserts: dict[int, str] = {}
         self._finds: dict[int, str] = {}
+
+    def take(self, connection: PoolProxiedConnection) -> None:
+        """Set up a connection the writer has taken from the pool: in autocommit, so each
+        batch's INSERT is its own transaction. SQLite's driver runs in autocommit already
+        (zoomguard.store.base); psycopg's is switched, and back in ``give_back``."""
+        if self._numbered:
+            _driver(connection).autocommit = True
+
+    def give_back(self, connection: PoolProxiedConnection) -> None:
+        """Undo ``take`` before the connection goes back to the pool (whose other users run
+        transactions)."""
+        if self._numbered:
+            _driver(connection).autocommit = False
+
+    def cursor(self, connection: PoolProxiedConnection) -> Any:
+        if self._numbered:
+            from psycopg import RawCursor  # only a PostgreSQL engine gets here
+
+            return RawCursor(_driver(connection))
+        return connection.cursor()
+
+    def _marks(self, first: int, count: int) -> str:
+        """``count`` placeholders, numbered from ``first`` where the driver numbers them."""
+        if self._numbered:
+            return ", ".join(f"${number}" for number in range(first, first + count))
+        return ", ".join([self._placeholder] * count)
 
     def insert(self, rows: Iterable[dict[str, Any]]) -> tuple[str, list[Any]]:
         parameters: list[Any] = []
         count = 0
         for row in rows:
             count += 1
+            # The last value converted, and by which processor: the same object through the
+            # same processor again is not converted again.
+            last_process: Callable[[Any], Any] | None = None
+            last_value: Any = None
+            converted: Any = None
             for name, process in zip(_COLUMNS, self._processors, strict=True):
                 value = row[name]
-                parameters.append(process(value) if process is not None else value)
+                if process is None:
+                    parameters.append(value)
+                    continue
+                if process is not last_process or value is not last_value:
+                    last_process, last_value, converted = process, value, process(value)
+                parameters.append(converted)
         sql = self._inserts.get(count)
         if sql is None:
-            sql = self._insert_head + ", ".join([self._one_row] * count) + self._insert_tail
+            width = len(_COLUMNS)
+            values = ", ".join(
+                f"({self._marks(index * width + 1, width)})" for index in range(count)
+            )
+            sql = self._insert_head + values + self._insert_tail
             self._inserts[count] = sql
         return sql, parameters
 
     def find(self, count: int) -> str:
         sql = self._finds.get(count)
         if sql is None:
-            marks = ", ".join([self._placeholder] * count)
+            marks = self._marks(1, count)
             sql = f"SELECT dedupe_key, id FROM {_TABLE_NAME} WHERE dedupe_key IN ({marks})"  # noqa: S608
             self._finds[count] = sql
         return sql
+
+
+def _driver(connection: PoolProxiedConnection) -> Any:
+    """The driver's own connection behind a pool connection."""
+    driver = connection.driver_connection
+    if driver is None:  # a pool connection that was invalidated
+        raise StoreError("inbox: no driver connection", reason="store_unavailable")
+    return driver

@@ -10,6 +10,10 @@ stopped by id. What remains, topics included, is ``seal``ed with the project's k
 key (a receiver started without ``ZOOMGUARD_SECRET_KEY``) the free text (``topic``, ``agenda``)
 is dropped as well.
 
+When the receiver can tell from the raw text that there is nothing to remove (no dropped field's
+name and no URL passcode appears in it, and no escape could spell one), the raw text itself is
+sealed: it parses to the same document, and re-serialising it cost as much as the parse.
+
 The dedupe key stays the hash of the raw body, and the row's body is blanked when the event is
 settled (``zoomguard.store.inbox``).
 """
@@ -38,6 +42,10 @@ SECRET_FIELDS: Final = frozenset(
 FREE_TEXT_FIELDS: Final = frozenset({"topic", "agenda"})
 _URL_PASSCODE_PARAM = "pwd"
 _URL_PASSCODE_MARK = _URL_PASSCODE_PARAM + "="
+# How a dropped key must appear in a body's text when the text has no escapes; a value spelled
+# the same also matches, which only sends that body down the careful path.
+_QUOTED_SECRET_FIELDS: Final = tuple(f'"{name}"' for name in SECRET_FIELDS)
+_QUOTED_FREE_TEXT_FIELDS: Final = tuple(f'"{name}"' for name in FREE_TEXT_FIELDS)
 
 
 def _without_passcode(url: str) -> str:
@@ -74,10 +82,35 @@ def minimise(document: dict[str, Any], *, keep_free_text: bool) -> dict[str, Any
     return document
 
 
-def to_store(document: dict[str, Any], vault: Vault | None) -> str:
-    """The inbox's body for a parsed webhook body: minimised, then sealed when there is a key."""
-    minimised = minimise(document, keep_free_text=vault is not None)
-    text = json.dumps(minimised, separators=(",", ":"), ensure_ascii=False)
+def _nothing_to_drop(raw_text: str, *, keep_free_text: bool) -> bool:
+    """True when ``minimise`` could not change the document ``raw_text`` parses to.
+
+    Conservative: without a backslash, every key and string of the document appears in the
+    text as it is, so a dropped key would show as its quoted name and a URL passcode as
+    ``pwd=``; a backslash (an escape could spell either) means "maybe"."""
+    if "\\" in raw_text or _URL_PASSCODE_MARK in raw_text:
+        return False
+    for quoted in _QUOTED_SECRET_FIELDS:
+        if quoted in raw_text:
+            return False
+    if not keep_free_text:
+        for quoted in _QUOTED_FREE_TEXT_FIELDS:
+            if quoted in raw_text:
+                return False
+    return True
+
+
+def to_store(document: dict[str, Any], vault: Vault | None, *, raw_text: str | None = None) -> str:
+    """The inbox's body for a parsed webhook body: minimised, then sealed when there is a key.
+
+    ``raw_text`` is the body ``document`` was parsed from, when the caller has it: stored as it
+    is when nothing in it is to be dropped (then ``document`` is left as it was)."""
+    keep_free_text = vault is not None
+    if raw_text is not None and _nothing_to_drop(raw_text, keep_free_text=keep_free_text):
+        text = raw_text
+    else:
+        minimised = minimise(document, keep_free_text=keep_free_text)
+        text = json.dumps(minimised, separators=(",", ":"), ensure_ascii=False)
     return text if vault is None else vault.seal(text.encode("utf-8"))
 
 
