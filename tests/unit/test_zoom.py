@@ -912,3 +912,27 @@ def test_requests_are_sent_as_requests_would_prepare_them(
     assert delete.url == f"{API}/meetings/{encoded}/recordings?action=trash"
     assert delete.body is None
     assert "Content-Type" not in delete.headers
+
+
+def test_a_warmed_token_is_fetched_once_and_used_by_the_first_request(
+    zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient]
+) -> None:
+    zoom.post(TOKEN_URL, json=token_body("tok-warm"))
+    zoom.get(f"{API}/users/u1", json=user("u1"))
+    client = make_client(S2STokenProvider(TOKEN_URL, "acc", "cid", SECRET))
+    client.warm_token().join(5)
+    assert [call.request.url for call in zoom.calls] == [f"{TOKEN_URL}"]
+    client.get_user("u1")
+    token_posts = [c for c in zoom.calls if str(c.request.url).startswith(TOKEN_URL)]
+    assert len(token_posts) == 1  # the first request found the warmed token
+    assert api_calls(zoom)[0].request.headers["Authorization"] == "Bearer tok-warm"
+
+
+def test_a_failed_warm_up_is_raised_by_the_first_request(
+    zoom: responses.RequestsMock, make_client: Callable[..., ZoomClient]
+) -> None:
+    zoom.post(TOKEN_URL, status=401, json={"reason": "Invalid client_id or client_secret"})
+    client = make_client(S2STokenProvider(TOKEN_URL, "acc", "cid", SECRET))
+    client.warm_token().join(5)  # fails quietly in its thread
+    with pytest.raises(ZoomAuthError):
+        client.get_user("u1")

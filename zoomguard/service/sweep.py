@@ -221,6 +221,8 @@ class Sweeper:
         lease = f"sweep:{self.account.id}"
         if not self.store.leases.acquire(lease, holder, SWEEP_LEASE_SECONDS, started):
             raise SweepBusy(f"account {self.account.zoom_account_id} is being swept elsewhere")
+        # The token's round trip (when none is cached) overlaps the bookkeeping below.
+        self.client.warm_token()
         try:
             self.store.sweeps.mark_stale_running(started, account_pk=self.account.id)
             sweep_id = self.store.sweeps.start(

@@ -295,6 +295,25 @@ class ZoomTransport:
     def close(self) -> None:
         self._session.close()
 
+    def warm_token(self) -> threading.Thread:
+        """Have the bearer token ready before the first request: read from the cache or
+        fetched, in a background thread, while the caller does its own set-up.
+
+        The first request waits for the same token under the provider's lock, so this never
+        fetches a token the caller would not have fetched (Zoom invalidates a Server-to-Server
+        token when a newer one is issued); it only moves the wait earlier. A failure here is
+        met again, and raised, by the first request."""
+
+        def fetch() -> None:
+            try:
+                self._tokens.token()
+            except Exception as exc:  # the first request raises it where it is handled
+                log.debug("token warm-up failed: %s", type(exc).__name__)
+
+        thread = threading.Thread(target=fetch, name="zg-token", daemon=True)
+        thread.start()
+        return thread
+
     def __enter__(self) -> Self:
         return self
 
