@@ -92,9 +92,7 @@ def test_many_threads_never_exceed_the_rate_in_any_window() -> None:
 
 def test_a_429_cuts_the_rate_once_per_burst() -> None:
     clock = ManualClock()
-    limiter = PacingLimiter(
-        20.0, decrease=0.5, lone_decrease=0.5, increase=0.0, clock=clock.now, sleep=clock.sleep
-    )
+    limiter = PacingLimiter(20.0, decrease=0.5, increase=0.0, clock=clock.now, sleep=clock.sleep)
     sent = [limiter.acquire() for _ in range(3)]
     assert limiter.slow_down(sent[0]) is True
     # The other requests of the same burst were sent before the cut: no second cut.
@@ -109,9 +107,7 @@ def test_a_429_cuts_the_rate_once_per_burst() -> None:
 
 def test_the_cut_applies_to_the_next_slots() -> None:
     clock = ManualClock()
-    limiter = PacingLimiter(
-        10.0, decrease=0.5, lone_decrease=0.5, increase=0.0001, clock=clock.now, sleep=clock.sleep
-    )
+    limiter = PacingLimiter(10.0, decrease=0.5, increase=0.0001, clock=clock.now, sleep=clock.sleep)
     first = limiter.acquire()
     limiter.slow_down(first)
     slots = [limiter.acquire() for _ in range(3)]
@@ -121,9 +117,7 @@ def test_the_cut_applies_to_the_next_slots() -> None:
 
 def test_the_rate_climbs_back_additively_up_to_the_ceiling() -> None:
     clock = ManualClock()
-    limiter = PacingLimiter(
-        30.0, decrease=0.5, lone_decrease=0.5, increase=1.0, clock=clock.now, sleep=clock.sleep
-    )
+    limiter = PacingLimiter(30.0, decrease=0.5, increase=1.0, clock=clock.now, sleep=clock.sleep)
     limiter.slow_down(limiter.acquire())
     assert limiter.rate == pytest.approx(15.0)
     clock.advance(5.0)
@@ -134,58 +128,15 @@ def test_the_rate_climbs_back_additively_up_to_the_ceiling() -> None:
 
 def test_a_storm_of_429s_never_takes_the_rate_below_its_floor() -> None:
     clock = ManualClock()
-    limiter = PacingLimiter(
-        10.0, decrease=0.5, lone_decrease=0.5, increase=0.0, clock=clock.now, sleep=clock.sleep
-    )
+    limiter = PacingLimiter(10.0, decrease=0.5, increase=0.0, clock=clock.now, sleep=clock.sleep)
     for _ in range(20):
         limiter.slow_down(limiter.acquire())
     assert limiter.rate == pytest.approx(1.0)
 
 
-def test_a_lone_429_cuts_gently_and_a_second_soon_after_cuts_fully() -> None:
-    clock = ManualClock()
-    limiter = PacingLimiter(
-        30.0,
-        decrease=0.85,
-        lone_decrease=0.95,
-        quiet_seconds=30.0,
-        increase=0.0,
-        clock=clock.now,
-        sleep=clock.sleep,
-    )
-    assert limiter.slow_down(limiter.acquire()) is True
-    assert limiter.rate == pytest.approx(30.0 * 0.95)  # the first: most likely jitter
-    clock.advance(5.0)
-    assert limiter.slow_down(limiter.acquire()) is True
-    assert limiter.rate == pytest.approx(30.0 * 0.95 * 0.85)  # again within 30 s: the budget
-    clock.advance(31.0)
-    assert limiter.slow_down(limiter.acquire()) is True
-    assert limiter.rate == pytest.approx(30.0 * 0.95 * 0.85 * 0.95)  # quiet since: lone again
-
-
-def test_a_lone_429_costs_a_sweep_a_fraction_of_a_full_cut() -> None:
-    """Requests sent in the 20 s after one 429 at the ceiling, with the default climb back."""
-
-    def sent_in_20_seconds(lone_decrease: float) -> int:
-        clock = ManualClock()
-        limiter = PacingLimiter(
-            30.0, lone_decrease=lone_decrease, clock=clock.now, sleep=clock.sleep
-        )
-        limiter.slow_down(limiter.acquire())
-        sent = 0
-        while limiter.acquire() < 20.0:
-            sent += 1
-        return sent
-
-    full, gentle = sent_in_20_seconds(0.85), sent_in_20_seconds(0.95)
-    assert 600 - full > 3 * (600 - gentle) > 0
-
-
 def test_invalid_limits_are_rejected() -> None:
     with pytest.raises(ValueError, match="rate"):
         PacingLimiter(0)
-    with pytest.raises(ValueError, match="lone_decrease"):
-        PacingLimiter(10, decrease=0.8, lone_decrease=0.5)
     with pytest.raises(ValueError, match="burst"):
         PacingLimiter(1, burst=0)
     with pytest.raises(ValueError, match="decrease"):

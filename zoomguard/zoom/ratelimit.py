@@ -13,11 +13,7 @@ same server-side second. Evenly spaced requests stay evenly spaced at the server
 The rate adapts to what is left of the account's budget (other apps share it):
 
 - ``slow_down`` (a per-second 429) cuts the rate by ``decrease`` (multiplicative decrease),
-  once per burst of 429s: answers to requests sent before the last cut do not cut again. A
-  lone 429, the first after ``quiet_seconds`` without one, cuts only by ``lone_decrease``: at
-  an even pace just under the limit it is most likely arrival jitter (two requests a second
-  apart that reached Zoom a little closer), not budget other apps took; if it was the budget,
-  the next 429 comes within seconds and cuts fully;
+  once per burst of 429s: answers to requests sent before the last cut do not cut again;
 - the rate climbs back by ``increase`` requests per second every second (additive increase),
   up to the configured ceiling, so it settles just under what the other apps leave free.
 
@@ -40,13 +36,6 @@ Sleep = Callable[[float], None]
 
 # Each 429 burst cuts the rate to this share of what it was.
 DEFAULT_DECREASE = 0.85
-# A lone 429 (none for QUIET_SECONDS before it) cuts to this share instead. A full cut
-# climbed back over 15 s and cost a 400-meeting sweep about 1 s of its 24 s when one jitter
-# 429 came (docs/benchmarks.md); this one climbs back in 5 s.
-DEFAULT_LONE_DECREASE = 0.95
-# Longer than a climb back from a full cut (15 s), so that while other apps hold part of
-# the budget (a 429 every 15 s or so) every cut is a full one.
-QUIET_SECONDS = 30.0
 # The rate climbs back by this share of the ceiling per second: from a cut of 15 % back to
 # the ceiling in about 15 s, slow enough that when other apps take part of the budget, the
 # 429s of probing for more stay near one in a hundred calls.
@@ -64,8 +53,6 @@ class PacingLimiter:
         *,
         burst: int = 1,
         decrease: float = DEFAULT_DECREASE,
-        lone_decrease: float = DEFAULT_LONE_DECREASE,
-        quiet_seconds: float = QUIET_SECONDS,
         increase: float | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
@@ -76,13 +63,9 @@ class PacingLimiter:
             raise ValueError(f"burst must be at least 1, got {burst}")
         if not 0 < decrease < 1:
             raise ValueError(f"decrease must be between 0 and 1, got {decrease}")
-        if not decrease <= lone_decrease < 1:
-            raise ValueError(f"lone_decrease must be between decrease and 1, got {lone_decrease}")
         self.ceiling = rate
         self.burst = burst
         self.decrease = decrease
-        self.lone_decrease = lone_decrease
-        self.quiet_seconds = quiet_seconds
         self.increase = increase if increase is not None else rate * DEFAULT_INCREASE_SHARE
         self.floor = rate * MIN_RATE_SHARE
         self._clock = clock
@@ -147,9 +130,7 @@ class PacingLimiter:
             self._climb(now)
             if sent_at <= self._cut_at:
                 return False  # sent before the last cut: that cut already answered this burst
-            lone = now - self._cut_at > self.quiet_seconds
-            factor = self.lone_decrease if lone else self.decrease
-            self._rate = max(self.floor, self._rate * factor)
+            self._rate = max(self.floor, self._rate * self.decrease)
             self._cut_at = now
             self._cuts += 1
             # Space the next slot at the new rate from now, so the cut takes effect at once.
