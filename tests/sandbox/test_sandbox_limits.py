@@ -180,3 +180,19 @@ def test_meeting_deleted_between_list_and_get() -> None:
         assert api.get(f"/meetings/{kept['id']}").status_code == 200
         deleted = server.state.events_snapshot("meeting.deleted")
         assert [e["payload"]["object"]["id"] for e in deleted] == [doomed["id"]]
+
+
+def test_requests_are_counted_when_the_network_delivers_them_even_if_counted_late() -> None:
+    """The sandbox's threads may count arrivals out of order; each is judged at its arrival,
+    against every arrival within the second before it and any counted after it."""
+    from zoomguard.sandbox.ratelimit import RateLimiter
+
+    limiter = RateLimiter(lambda _category: 3.0, clock=lambda: 100.0)
+    # Delivered 0.4 to 0.5 s apart, all counted at one moment (the clock says 100.0).
+    assert [limiter.acquire("light", at=t) for t in (99.5, 99.9, 100.4)] == [0.0, 0.0, 0.0]
+    # Delivered at 100.2 but counted after 100.4: the second from 99.5 to 100.5 would hold four.
+    assert limiter.acquire("light", at=100.2) > 0
+    # Delivered at 100.6: 99.5 has left its second, and the refused 100.2 was not counted.
+    assert limiter.acquire("light", at=100.6) == 0.0
+    # Without ``at``, the limiter's clock is the arrival: 100.0 is within a second of three.
+    assert limiter.acquire("light") > 0

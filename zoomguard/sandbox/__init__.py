@@ -39,8 +39,13 @@ Where it differs from Zoom, and why:
   between both ways; putting all of it first is the stricter case for rate limits (requests
   sent evenly arrive as bunched as the jitter makes them) and costs the client the same time.
 - Per-second limits: a sliding one-second window per category, counted on arrival, 429s not
-  counted. Zoom does not document its window; the sliding one is the strictest reading. Its
-  Retry-After is whole seconds (at least 1) until a slot frees, with ``X-RateLimit-Type: QPS``.
+  counted. Arrival is when the modelled network delivers the request (read + latency +
+  jitter), not when the sandbox's thread gets to count it: its threads share one interpreter
+  lock, and their scheduling (a few milliseconds, more under load) would bunch arrivals in a
+  way Zoom's network does not; a request counted out of order is judged against the later
+  arrivals too (the stricter reading). Zoom does not document its window; the sliding one is
+  the strictest reading. Its Retry-After is whole seconds (at least 1) until a slot frees,
+  with ``X-RateLimit-Type: QPS``.
 - Daily limits: only the per-user meeting create/update cap (100 per UTC day); the account's
   daily limits for heavy APIs are not modelled (zoomguard calls none).
 - Request log ``received_at`` is when the sandbox read the request, before its latency, so

@@ -119,7 +119,10 @@ class SandboxApp:
 
     # -- shared steps ------------------------------------------------------------------------
 
-    def _sleep_latency(self) -> None:
+    def _sleep_latency(self) -> float:
+        """Spend the request's modelled network delay; return when (``time.monotonic``) the
+        network delivered it: its arrival at Zoom, where the per-second limits count it."""
+        read_at = time.monotonic()
         config = self.state.config
         delay_ms = config.latency_ms
         if config.latency_jitter_ms > 0:
@@ -127,6 +130,7 @@ class SandboxApp:
                 delay_ms += self._jitter_rng.uniform(0.0, config.latency_jitter_ms)
         if delay_ms > 0:
             time.sleep(delay_ms / 1000.0)
+        return read_at + delay_ms / 1000.0
 
     def _drop(self, request: Request) -> None:
         sock = request.environ.get("werkzeug.socket")
@@ -182,11 +186,11 @@ class SandboxApp:
             return error(401, 124, "Access token is expired.")
         return info
 
-    def _rate_limited(self, category: str) -> Reply | None:
+    def _rate_limited(self, category: str, arrived: float) -> Reply | None:
         config = self.state.config
         if not config.enforce_rate_limits:
             return None
-        wait = self.limiter.acquire(category)
+        wait = self.limiter.acquire(category, at=arrived)
         if wait <= 0:
             return None
         reply = error(429, 4001, PER_SECOND_MESSAGE)
@@ -256,7 +260,7 @@ class SandboxApp:
         received = time.time()
         # Zoom counts a request in its per-second window when it arrives, after the network
         # delay and its jitter: requests sent evenly can arrive bunched together.
-        self._sleep_latency()
+        arrived = self._sleep_latency()
         handler, category, params, reply, route = self._route(request)
         body, bad_body = self._json_body(request)
         token: AccessToken | None = None
@@ -275,7 +279,7 @@ class SandboxApp:
             if fault is not None:
                 reply = self._fault_reply(fault)
         if reply is None and category is not None:
-            reply = self._rate_limited(category)
+            reply = self._rate_limited(category, arrived)
         if reply is None:
             reply = bad_body
         outcome = self._roll() if reply is None else None

@@ -3,10 +3,10 @@ a request arrives) and the per-user daily cap on meeting create/update requests.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -30,23 +30,31 @@ class RateLimiter:
         self._rate_of = rate_of
         self._clock = clock
         self._lock = threading.Lock()
-        self._arrivals: dict[str, deque[float]] = {}
+        # Per category, the counted arrivals of the last window, in time order.
+        self._arrivals: dict[str, list[float]] = {}
 
-    def acquire(self, category: str) -> float:
-        """Count one request; return 0 if allowed, else the seconds until one would be."""
+    def acquire(self, category: str, at: float | None = None) -> float:
+        """Count one request arriving at ``at`` (this limiter's clock; now if not given);
+        return 0 if allowed, else the seconds until one would be.
+
+        Requests may be counted a little out of order (``at`` is when the modelled network
+        delivered a request, and the threads that count them run in whatever order they get
+        the CPU). A request is then judged against every counted arrival after ``at`` minus
+        one second, later ones included: the stricter reading."""
         rate = self._rate_of(category)
         if rate <= 0:
             return math.inf
         capacity, window = (math.floor(rate), 1.0) if rate >= 1 else (1, 1.0 / rate)
-        now = self._clock()
+        now = self._clock() if at is None else at
         with self._lock:
-            arrivals = self._arrivals.setdefault(category, deque())
-            while arrivals and arrivals[0] <= now - window + _SLACK:
-                arrivals.popleft()
+            arrivals = self._arrivals.setdefault(category, [])
+            expired = bisect.bisect_right(arrivals, now - window + _SLACK)
+            if expired:
+                del arrivals[:expired]
             if len(arrivals) < capacity:
-                arrivals.append(now)
+                bisect.insort(arrivals, now)
                 return 0.0
-            return arrivals[-capacity] + window - now
+            return max(0.0, arrivals[-capacity] + window - now)
 
     def reset(self) -> None:
         with self._lock:
