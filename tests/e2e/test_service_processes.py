@@ -185,18 +185,25 @@ def test_worker_killed_mid_batch_loses_nothing(
     def handled_by_victim() -> set[int]:
         return {event_id for event_id, pid in handled_rows(handled_dir) if pid == victim.pid}
 
-    assert wait_until(lambda: len(handled_by_victim()) >= 15, timeout=30)
-    victim.signal(signal.SIGKILL)
-    assert victim.proc.wait(10) == -signal.SIGKILL
-    with pg_store.transaction() as session:
-        orphaned = set(
-            session.scalars(
-                select(InboxEvent.id).where(
-                    InboxEvent.status == inbox_store.PROCESSING,
-                    InboxEvent.claimed_by.like(f"%:{victim.pid}"),
+    def claimed_by_victim() -> set[int]:
+        with pg_store.transaction() as session:
+            return set(
+                session.scalars(
+                    select(InboxEvent.id).where(
+                        InboxEvent.status == inbox_store.PROCESSING,
+                        InboxEvent.claimed_by.like(f"%:{victim.pid}"),
+                    )
                 )
             )
-        )
+
+    # Killed mid-batch: once it has handled some events and while it holds a claim (between
+    # two batches it holds none, and a kill there would test nothing).
+    assert wait_until(
+        lambda: len(handled_by_victim()) >= 15 and bool(claimed_by_victim()), timeout=30
+    )
+    victim.signal(signal.SIGKILL)
+    assert victim.proc.wait(10) == -signal.SIGKILL
+    orphaned = claimed_by_victim()
     assert orphaned, "the worker was killed while holding claims"
     victim_handled = handled_by_victim()
 

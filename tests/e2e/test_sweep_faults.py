@@ -100,10 +100,11 @@ def test_a_sweep_fails_only_when_zoom_cannot_be_reached_at_all(setup: Setup) -> 
 def test_the_sweep_lease_is_renewed_while_the_sweep_runs(
     setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A lease of 0.6 s, renewed every 0.2 s; every meeting read takes 0.3 s (three sequential
-    # reads at one thread), so the sweep lasts several leases.
+    # A lease of 0.6 s, renewed every 0.2 s; every request takes 0.5 s (the meetings are read
+    # one after another at one thread), so the sweep lasts several leases, well past the 2 s
+    # watched below even though its token is fetched during its bookkeeping.
     monkeypatch.setattr(sweep_module, "SWEEP_LEASE_SECONDS", 0.6)
-    setup.sandbox.config.latency_ms = 300
+    setup.sandbox.config.latency_ms = 500
     setup.settings = Settings.from_env({**setup.env, "ZOOMGUARD_CONCURRENCY": "1"})
     results: list[service.SweepResult] = []
     first = threading.Thread(target=lambda: results.append(setup.sweep()))
