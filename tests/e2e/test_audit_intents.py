@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
+from support.store import sqlite_url
 
 from zoomguard import service
 from zoomguard.errors import StoreError
@@ -43,7 +44,7 @@ class Rig(SandboxStore):
 def rig(tmp_path: Path) -> Iterator[Rig]:
     with (
         SandboxServer(SandboxConfig()) as sandbox,
-        sandbox_store(sandbox, tmp_path / "intents.db", Rig) as opened,
+        sandbox_store(sandbox, sqlite_url(tmp_path / "intents.db"), Rig) as opened,
     ):
         yield opened
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
+from support.store import sqlite_url
 
 from zoomguard import service
 from zoomguard.runtime.worker import drain_once
@@ -55,7 +56,7 @@ class Rig(SandboxStore):
 def rig(tmp_path: Path) -> Iterator[Rig]:
     with (
         SandboxServer(SandboxConfig()) as sandbox,
-        sandbox_store(sandbox, tmp_path / "reconcile.db", Rig) as opened,
+        sandbox_store(sandbox, sqlite_url(tmp_path / "reconcile.db"), Rig) as opened,
     ):
         yield opened
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
+from support.store import sqlite_url
 
 from zoomguard import service
 from zoomguard.cli import main
@@ -56,7 +57,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
             )["id"],
         }
         with sandbox_store(
-            sandbox, tmp_path / "report.db", Setup, check_credentials=True
+            sandbox, sqlite_url(tmp_path / "report.db"), Setup, check_credentials=True
         ) as opened:
             opened.ids = ids
             yield opened

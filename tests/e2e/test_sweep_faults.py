@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from support.sandbox_store import COMPLIANT, SandboxStore, sandbox_store
+from support.store import sqlite_url
 
 from zoomguard import service
 from zoomguard.cli import main
@@ -49,7 +50,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         ]
         with sandbox_store(
             sandbox,
-            tmp_path / "faults.db",
+            sqlite_url(tmp_path / "faults.db"),
             Setup,
             # One retry: the failing meeting is given up on in about a second, not a minute.
             env_changes={"ZOOMGUARD_MAX_RETRIES": "1"},
@@ -141,7 +142,7 @@ def test_with_30_percent_500s_and_10_percent_drops_every_change_is_audited_and_a
         ]
         with sandbox_store(
             sandbox,
-            tmp_path / "random.db",
+            sqlite_url(tmp_path / "random.db"),
             Setup,
             env_changes={"ZOOMGUARD_MAX_RETRIES": "2"},  # some meetings do run out of retries
         ) as setup:

@@ -1,13 +1,17 @@
-"""The sandbox Zoom's account connected to a new, migrated SQLite store: the set-up of the e2e
-tests that run the service in-process against the sandbox on loopback (sweeps, the worker's
-drain, reconciliation, the report).
+"""The sandbox Zoom's account connected to a migrated store: the set-up of the e2e tests that
+run the service in-process against the sandbox on loopback (sweeps, the worker's drain,
+reconciliation, occurrences, the report).
 
-A test module subclasses ``SandboxStore`` for its own helpers and opens it in its fixture::
+A test module subclasses ``SandboxStore`` for its own helpers and opens it in its fixture, on a
+new SQLite file or on the ``db_url`` fixture's database (SQLite or PostgreSQL)::
 
     with SandboxServer(SandboxConfig()) as sandbox:
         ...  # users and meetings the account starts with
-        with sandbox_store(sandbox, tmp_path / "x.db", Rig) as rig:
+        with sandbox_store(sandbox, sqlite_url(tmp_path / "x.db"), Rig) as rig:
             yield rig
+
+A test that opens its own store and settings (the dashboard's) connects the sandbox's account
+with ``connect_account`` and sweeps it with ``sweep_account``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from threading import Event
 from typing import Any, TypeVar
 
@@ -31,6 +34,48 @@ from zoomguard.store.models import Alert, AuditEntry
 
 # A meeting's settings that break no rule (the sandbox host's defaults aside).
 COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
+# The name the tests that show or check an account's name connect it under.
+ACCOUNT_NAME = "Agency account"
+
+
+def connect_account(
+    settings: Settings, store: Store, *, check_credentials: bool = True, name: str | None = None
+) -> AccountRecord:
+    """The account of ``settings``' ZOOM_ACCOUNT_ID/ZOOM_CLIENT_ID/ZOOM_CLIENT_SECRET (the
+    sandbox's, from ``SandboxServer.env()``), saved in ``store``.
+
+    ``check_credentials``: connect it as ``zoomguard connect`` does (a token and a page of users
+    asked of the sandbox); otherwise its credentials are stored as given, and the sandbox is not
+    asked anything yet.
+    """
+    assert settings.zoom_account_id
+    assert settings.zoom_client_id
+    assert settings.zoom_client_secret
+    if check_credentials:
+        return service.connect_s2s(
+            settings,
+            store,
+            account_id=settings.zoom_account_id,
+            client_id=settings.zoom_client_id,
+            client_secret=settings.zoom_client_secret,
+            name=name,
+        )
+    return store.accounts.save_s2s(
+        settings.zoom_account_id,
+        settings.zoom_client_id,
+        settings.zoom_client_secret,
+        name=name,
+        api_url=settings.zoom_api_url,
+    )
+
+
+def sweep_account(
+    settings: Settings, store: Store, account: AccountRecord, *, stop: Event | None = None
+) -> service.SweepResult:
+    """One sweep of ``account``, as the scheduler runs it."""
+    profile = service.load_profile(settings)
+    with service.client_for_account(settings, store, account) as client:
+        return service.Sweeper(settings, store, client, account, profile=profile, stop=stop).run()
 
 
 @dataclass
@@ -44,11 +89,7 @@ class SandboxStore:
 
     def sweep(self, *, stop: Event | None = None) -> service.SweepResult:
         """One sweep of the account, as the scheduler runs it."""
-        profile = service.load_profile(self.settings)
-        with service.client_for_account(self.settings, self.store, self.account) as client:
-            return service.Sweeper(
-                self.settings, self.store, client, self.account, profile=profile, stop=stop
-            ).run()
+        return sweep_account(self.settings, self.store, self.account, stop=stop)
 
     def add_event(self, name: str, obj: dict[str, Any]) -> int:
         """A webhook event about the account, stored pending as the receiver stores it."""
@@ -95,44 +136,28 @@ Opened = TypeVar("Opened", bound=SandboxStore)
 @contextmanager
 def sandbox_store(
     sandbox: SandboxServer,
-    database: Path,
+    database_url: str,
     rig: type[Opened],
     *,
     env_changes: Mapping[str, str] | None = None,
     check_credentials: bool = False,
+    account_name: str | None = None,
 ) -> Iterator[Opened]:
-    """``rig`` over a new SQLite database at ``database``, migrated, with the sandbox's account.
-
-    ``check_credentials``: connect the account as ``zoomguard connect`` does (a token and a page
-    of users asked of the sandbox); otherwise its credentials are stored as given, and the
-    sandbox is not asked anything yet. ``env_changes`` are added to the environment.
+    """``rig`` over the database at ``database_url`` (migrated to head first: nothing is done
+    where it already is), with the sandbox's account connected by ``connect_account``
+    (``check_credentials``, ``account_name``). ``env_changes`` are added to the environment.
     """
     env = dict(sandbox.env())
-    env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{database}"
+    env["ZOOMGUARD_DATABASE_URL"] = database_url
     env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
     env.update(env_changes or {})
     settings = Settings.from_env(env)
     upgrade(settings.database_url)
     store = Store.open(settings)
     try:
-        assert settings.zoom_account_id
-        assert settings.zoom_client_id
-        assert settings.zoom_client_secret
-        if check_credentials:
-            account = service.connect_s2s(
-                settings,
-                store,
-                account_id=settings.zoom_account_id,
-                client_id=settings.zoom_client_id,
-                client_secret=settings.zoom_client_secret,
-            )
-        else:
-            account = store.accounts.save_s2s(
-                settings.zoom_account_id,
-                settings.zoom_client_id,
-                settings.zoom_client_secret,
-                api_url=settings.zoom_api_url,
-            )
+        account = connect_account(
+            settings, store, check_credentials=check_credentials, name=account_name
+        )
         yield rig(sandbox, env, settings, store, account)
     finally:
         store.close()
