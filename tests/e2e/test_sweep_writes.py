@@ -7,41 +7,23 @@ again, findings updated in place sweep after sweep, and every recurring meeting'
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from support.store import TEST_SECRET_KEY
+from support.sandbox_store import ACCOUNT_NAME, SandboxStore, sandbox_store
 
-from zoomguard import service
-from zoomguard.config import Settings
-from zoomguard.rules import policy
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.service import sweep as sweep_module
 from zoomguard.service.clients import Clock
 from zoomguard.service.occurrences import CursorMoves
-from zoomguard.service.sweep import SweepResult
-from zoomguard.store import AccountRecord, Store
+from zoomguard.store import Store
 from zoomguard.store.models import Alert, AuditEntry
 
 RECURRING = 8
 
 
-@dataclass
-class Rig:
-    sandbox: SandboxServer
-    store: Store
-    settings: Settings
-    account: AccountRecord
-
-    def sweep(self) -> SweepResult:
-        client = service.client_for_account(self.settings, self.store, self.account)
-        with client:
-            return service.Sweeper(
-                self.settings, self.store, client, self.account, profile=policy.default_profile()
-            ).run()
-
+class Rig(SandboxStore):
     def count(self, model: type[Alert] | type[AuditEntry]) -> int:
         with self.store.transaction() as session:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
@@ -50,24 +32,13 @@ class Rig:
 @pytest.fixture
 def rig(db_url: str) -> Iterator[Rig]:
     config = SandboxConfig(users=3, meetings=90, noncompliant_share=0.5, seed=20240909)
-    with SandboxServer(config) as sandbox:
-        env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = db_url
-        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
-        settings = Settings.from_env(env)
-        store = Store.open(settings)
-        try:
-            account = service.connect_s2s(
-                settings,
-                store,
-                account_id=sandbox.config.account_id,
-                client_id=sandbox.config.client_id,
-                client_secret=sandbox.config.client_secret,
-                name="Agency account",
-            )
-            yield Rig(sandbox, store, settings, account)
-        finally:
-            store.close()
+    with (
+        SandboxServer(config) as sandbox,
+        sandbox_store(
+            sandbox, db_url, Rig, check_credentials=True, account_name=ACCOUNT_NAME
+        ) as opened,
+    ):
+        yield opened
 
 
 def test_two_sweeps_write_each_record_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
