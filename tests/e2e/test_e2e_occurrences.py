@@ -6,50 +6,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from support.store import TEST_SECRET_KEY
+from support.sandbox_store import ACCOUNT_NAME, COMPLIANT, SandboxStore, sandbox_store
+from support.store import sqlite_url
 from werkzeug.serving import make_server
 
-from zoomguard import service
-from zoomguard.config import Settings
 from zoomguard.rules import policy
 from zoomguard.runtime.worker import drain_once
 from zoomguard.sandbox import SandboxConfig, SandboxServer
 from zoomguard.sandbox.model import iso
 from zoomguard.sandbox.occurrences import occurrence_view, update_occurrence
 from zoomguard.service.events import EventDispatcher, on_dead
-from zoomguard.store import AccountRecord, Store, upgrade
 from zoomguard.store.models import RememberedOccurrence
 from zoomguard.webhooks import create_app
 
-COMPLIANT = {"waiting_room": True, "join_before_host": False, "auto_recording": "none"}
 
-
-@dataclass
-class Rig:
-    sandbox: SandboxServer
-    store: Store
-    settings: Settings
-    account: AccountRecord
-
-    def sweep(self, profile: policy.Profile | None = None) -> str:
-        client = service.client_for_account(self.settings, self.store, self.account)
-        with client:
-            result = service.Sweeper(
-                self.settings,
-                self.store,
-                client,
-                self.account,
-                profile=profile or policy.default_profile(),
-            ).run()
-        return result.status
-
+class Rig(SandboxStore):
     def remembered(self) -> list[tuple[str, str, str]]:
         with self.store.transaction() as session:
             rows = session.scalars(select(RememberedOccurrence)).all()
@@ -74,25 +51,17 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    with SandboxServer(SandboxConfig(webhook_time_scale=0.001)) as sandbox:
-        env = dict(sandbox.env())
-        env["ZOOMGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'zg.db'}"
-        env["ZOOMGUARD_SECRET_KEY"] = TEST_SECRET_KEY
-        settings = Settings.from_env(env)
-        upgrade(settings.database_url)
-        store = Store.open(settings)
-        try:
-            account = service.connect_s2s(
-                settings,
-                store,
-                account_id=sandbox.config.account_id,
-                client_id=sandbox.config.client_id,
-                client_secret=sandbox.config.client_secret,
-                name="Agency account",
-            )
-            yield Rig(sandbox, store, settings, account)
-        finally:
-            store.close()
+    with (
+        SandboxServer(SandboxConfig(webhook_time_scale=0.001)) as sandbox,
+        sandbox_store(
+            sandbox,
+            sqlite_url(tmp_path / "zg.db"),
+            Rig,
+            check_credentials=True,
+            account_name=ACCOUNT_NAME,
+        ) as opened,
+    ):
+        yield opened
 
 
 def _weekly(rig: Rig, occurrences: int = 6) -> tuple[int, list[str]]:
@@ -133,7 +102,7 @@ def test_an_occurrence_a_single_scope_change_named_is_fixed_by_the_next_sweep(
     assert not _waiting_room(rig, meeting_id, ids[3])
     # ... and the next sweep reads it (not the next one, nor the rotation's) and fixes it.
     since = len(rig.sandbox.state.request_log())
-    assert rig.sweep() == "completed"
+    assert rig.sweep().status == "completed"
     assert rig.occurrence_patches(meeting_id, since) == [ids[3]]
     assert _waiting_room(rig, meeting_id, ids[3])
     reads = rig.occurrence_reads(meeting_id, since)
@@ -151,7 +120,7 @@ def test_the_rotation_reaches_an_occurrence_no_event_announced(rig: Rig) -> None
     rotated: list[str] = []
     for _ in range(3):
         since = len(state.request_log())
-        assert rig.sweep() == "completed"
+        assert rig.sweep().status == "completed"
         reads = rig.occurrence_reads(meeting_id, since)
         assert len(set(reads)) == 2  # the next and one in rotation, nothing remembered
         rotated.append(reads[1])  # after the next one (and before a re-read)
@@ -192,7 +161,7 @@ def test_remembered_occurrences_are_forgotten_once_past_or_deleted(rig: Rig) -> 
             o for o in occurrences if o["occurrence_id"] != ids[4]
         ]
     since = len(state.request_log())
-    assert rig.sweep() == "completed"
+    assert rig.sweep().status == "completed"
     assert rig.remembered() == []
     reads = rig.occurrence_reads(meeting_id, since)
     assert ids[2] not in reads
@@ -220,7 +189,7 @@ def test_a_sweep_reads_nothing_more_for_a_meeting_that_does_not_recur(rig: Rig) 
     state = rig.sandbox.state
     host = state.add_user("host@agency.example")
     meeting = state.add_meeting(host, topic="Intake", settings=COMPLIANT)
-    assert rig.sweep() == "completed"
+    assert rig.sweep().status == "completed"
     reads = [r for r in state.request_log() if r.path == f"/v2/meetings/{meeting['id']}"]
     assert [(r.method, r.query) for r in reads] == [("GET", "")]
 
@@ -273,7 +242,7 @@ def test_a_series_without_options_is_fixed_once_and_its_occurrences_not_for_its_
         state, meeting_id, ids[0], {"settings": {"waiting_room": False}}, operator_id=None
     )
     since = len(state.request_log())
-    assert rig.sweep() == "completed"
+    assert rig.sweep().status == "completed"
     patches = [
         (r.query, r.body, r.status)
         for r in state.request_log(since)
@@ -291,5 +260,5 @@ def test_a_series_without_options_is_fixed_once_and_its_occurrences_not_for_its_
     assert len(reads) == 1
     # The next sweep finds nothing to change, series or occurrence.
     since = len(state.request_log())
-    assert rig.sweep() == "completed"
+    assert rig.sweep().status == "completed"
     assert not [r for r in state.request_log(since) if r.method == "PATCH"]
