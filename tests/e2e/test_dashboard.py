@@ -30,6 +30,7 @@ from support.dashboard import (
     db_url_of,
     sandbox_settings,
 )
+from support.sandbox_store import ACCOUNT_NAME, connect_account, sweep_account
 from support.store import TEST_SECRET_KEY as STORE_TEST_SECRET_KEY
 from support.webhooks import meeting_event, signed_headers
 
@@ -106,23 +107,6 @@ def sign_in(client: FlaskClient, who: tuple[str, str]) -> None:
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
-def connect_s2s(settings: Settings, store: Store, sandbox: SandboxServer) -> AccountRecord:
-    return service.connect_s2s(
-        settings,
-        store,
-        account_id=sandbox.config.account_id,
-        client_id=sandbox.config.client_id,
-        client_secret=sandbox.config.client_secret,
-        name="Agency account",
-    )
-
-
-def sweep(settings: Settings, store: Store, account: AccountRecord) -> None:
-    client = service.client_for_account(settings, store, account)
-    with client:
-        service.Sweeper(settings, store, client, account, profile=policy.default_profile()).run()
-
-
 def oauth_round_trip(client: FlaskClient) -> tuple[str, str]:
     """Start a connect in ``client``; the sandbox approves. Returns (callback path, state)."""
     start = client.post("/connect/oauth", data={"csrf_token": csrf_of(client, "/connect")})
@@ -137,10 +121,10 @@ def oauth_round_trip(client: FlaskClient) -> tuple[str, str]:
 
 
 def test_a_visitor_who_is_not_signed_in_sees_nothing(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    account = connect_s2s(settings, sqlite_store, sandbox)
-    sweep(settings, sqlite_store, account)
+    account = connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
+    sweep_account(settings, sqlite_store, account)
     topics = [f.topic for f in sqlite_store.findings.open() if f.topic]
     assert topics
     client = app.test_client()
@@ -341,9 +325,9 @@ def test_without_a_secret_key_the_dashboard_is_off_and_webhooks_still_work(
 
 
 def test_a_privacy_officer_reads_and_exports_but_cannot_connect_or_sweep(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    connect_s2s(settings, sqlite_store, sandbox)
+    connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
     client = app.test_client()
     sign_in(client, OFFICER)
     page = client.get("/").get_data(as_text=True)
@@ -549,9 +533,9 @@ def test_server_to_server_credentials_are_checked_before_they_are_saved(
 
 
 def test_several_accounts_can_be_connected(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    connect_s2s(settings, sqlite_store, sandbox)
+    connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
     sqlite_store.accounts.save_s2s("OTHERACCOUNT", "other-client", "other-secret", name="Other")
     client = app.test_client()
     sign_in(client, ADMIN)
@@ -681,9 +665,9 @@ def test_an_oauth_account_is_swept_with_its_own_renewing_token(
 
 
 def test_an_account_removed_in_zoom_shows_as_removed_and_cannot_be_swept(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    account = connect_s2s(settings, sqlite_store, sandbox)
+    account = connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
     sqlite_store.accounts.deauthorize(account.zoom_account_id, datetime.now(UTC))
     client = app.test_client()
     sign_in(client, ADMIN)
@@ -699,7 +683,7 @@ def test_an_account_removed_in_zoom_shows_as_removed_and_cannot_be_swept(
 def test_the_account_s_data_centre_regions_are_shown_after_a_baseline(
     app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
-    account = connect_s2s(settings, sqlite_store, sandbox)
+    account = connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
     client = app.test_client()
     sign_in(client, ADMIN)
     assert "Data-centre regions" not in client.get("/").get_data(as_text=True)  # not read yet
@@ -720,9 +704,9 @@ def test_the_account_s_data_centre_regions_are_shown_after_a_baseline(
 
 
 def test_run_a_sweep_now_starts_it_in_the_background_and_records_who_asked(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    account = connect_s2s(settings, sqlite_store, sandbox)
+    account = connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
     client = app.test_client()
     sign_in(client, ADMIN)
     response = client.post("/sweeps", data={"csrf_token": csrf_of(client, "/")})
@@ -743,9 +727,9 @@ def test_run_a_sweep_now_starts_it_in_the_background_and_records_who_asked(
 
 
 def test_a_sweep_held_elsewhere_is_not_started_twice(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    account = connect_s2s(settings, sqlite_store, sandbox)
+    account = connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
     sqlite_store.leases.acquire(f"sweep:{account.id}", "clock-host:1", 60, datetime.now(UTC))
     client = app.test_client()
     sign_in(client, ADMIN)
@@ -760,7 +744,7 @@ def test_a_sweep_held_elsewhere_is_not_started_twice(
 def test_a_dry_run_from_the_dashboard_changes_nothing_in_zoom(
     app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
 ) -> None:
-    connect_s2s(settings, sqlite_store, sandbox)
+    connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
     client = app.test_client()
     sign_in(client, ADMIN)
     marker = len(sandbox.state.request_log())
@@ -776,10 +760,10 @@ def test_a_dry_run_from_the_dashboard_changes_nothing_in_zoom(
 
 
 def test_csv_export_has_the_filtered_open_findings_and_defuses_formulas(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    account = connect_s2s(settings, sqlite_store, sandbox)
-    sweep(settings, sqlite_store, account)
+    account = connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
+    sweep_account(settings, sqlite_store, account)
     sqlite_store.findings.upsert(
         account_pk=account.id,
         sweep_id=None,
@@ -820,10 +804,10 @@ def test_csv_export_has_the_filtered_open_findings_and_defuses_formulas(
 
 
 def test_the_dashboard_filters_findings_by_rule_and_status(
-    app: Flask, settings: Settings, sqlite_store: Store, sandbox: SandboxServer
+    app: Flask, settings: Settings, sqlite_store: Store
 ) -> None:
-    account = connect_s2s(settings, sqlite_store, sandbox)
-    sweep(settings, sqlite_store, account)
+    account = connect_account(settings, sqlite_store, name=ACCOUNT_NAME)
+    sweep_account(settings, sqlite_store, account)
     findings = sqlite_store.findings.open()
     statuses = {f.status for f in findings}
     assert "fixed" in statuses
