@@ -26,6 +26,7 @@ from zoomguard import formats as reporting
 from zoomguard.cli.common import (
     deliver_alerts,
     fail,
+    imports_without_gc,
     load_settings,
     open_store,
     prepare_alerts,
@@ -237,7 +238,8 @@ def _progress_printer() -> Callable[[Any], None] | None:
 @click.option("--account", "zoom_account_id", help="Sweep only this connected Zoom account ID.")
 def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
     """Inspect every scheduled meeting of every user and fix what the policy allows."""
-    from zoomguard import service
+    with imports_without_gc():
+        from zoomguard import service
 
     settings = load_settings()
     profile = service.load_profile(settings)

@@ -374,9 +374,10 @@ def prepare_templates() -> None:
     """Load and compile the email templates now (Jinja2 caches them in its environment): a
     sweep does it in the background, so its digest is composed sooner after the last answer."""
     env = _environment()
-    for name in TEMPLATES:
-        env.get_template(f"{name}.txt")
-        env.get_template(f"{name}.html")
+    # Every file, the shared layout and blocks too: Jinja2 compiles what a template imports or
+    # extends only when it is first rendered, which would be in the sweep's tail.
+    for name in env.list_templates(extensions=("txt", "html")):
+        env.get_template(name)
 
 
 def _render(name: str, *, subject: str, **context: Any) -> RenderedEmail:
