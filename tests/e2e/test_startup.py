@@ -34,7 +34,8 @@ def test_a_sweep_loads_neither_the_other_commands_nor_what_only_its_end_needs() 
         "from zoomguard.cli import main\n"
         "from zoomguard.cli.common import load_settings, open_store\n"
         "main.get_command(None, 'sweep')\n"
-        "from zoomguard import service"
+        "from zoomguard import service\n"
+        "service.Sweeper, service.load_profile"
     )
     assert "zoomguard.service.sweep" in loaded
     for unwanted in (

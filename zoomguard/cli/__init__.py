@@ -239,16 +239,26 @@ def _progress_printer() -> Callable[[Any], None] | None:
 def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
     """Inspect every scheduled meeting of every user and fix what the policy allows."""
     with imports_without_gc():
-        from zoomguard import service
+        from zoomguard.service import clients
 
     settings = load_settings()
-    profile = service.load_profile(settings)
     store = open_store(settings)
-    accounts = service.accounts_to_sweep(settings, store, zoom_account_id)
+    accounts = clients.accounts_to_sweep(settings, store, zoom_account_id)
+    # The first account's token is on its way (read from the database, or fetched) while the
+    # rules, the enforcer and the alerts are imported: their tenth of a second of start-up
+    # overlaps the token's round trip instead of coming before it.
+    first_client = clients.client_for_account(settings, store, accounts[0])
+    first_client.warm_token()
+    with imports_without_gc():
+        from zoomguard import service
+
+    profile = service.load_profile(settings)
     failures: list[str] = []
     with stop_on_signals() as stop:
-        for account in accounts:
-            client = service.client_for_account(settings, store, account)
+        for index, account in enumerate(accounts):
+            client = (
+                first_client if index == 0 else service.client_for_account(settings, store, account)
+            )
             with client:
                 result = service.Sweeper(
                     settings,

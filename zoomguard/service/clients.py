@@ -9,16 +9,19 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from zoomguard.config import Settings
 from zoomguard.errors import PolicyError, ZoomGuardError
-from zoomguard.rules import policy
 from zoomguard.service.connect import OAuthTokenProvider
 from zoomguard.store import AccountRecord, Store
 from zoomguard.store.models import ACCOUNT_ACTIVE, AUTH_OAUTH
 from zoomguard.zoom import scopes
 from zoomguard.zoom.client import ZoomClient
 from zoomguard.zoom.tokens import S2STokenProvider
+
+if TYPE_CHECKING:
+    from zoomguard.rules import policy
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,10 @@ def holder_id() -> str:
 
 
 def load_profile(settings: Settings) -> policy.Profile:
+    # Imported here: the rules are not needed to reach Zoom, and a sweep imports them while its
+    # first request is on its way.
+    from zoomguard.rules import policy
+
     if settings.policy_path is None:
         return policy.default_profile()
     try:
