@@ -192,6 +192,24 @@ def test_rejected_credentials_exit_1_with_one_line(account: Any) -> None:
     assert "wrong" not in result.stderr  # never echo a secret
 
 
+def test_a_bad_policy_file_stops_the_sweep_before_any_api_call(
+    account: Any, tmp_path: Path
+) -> None:
+    # The sweep starts its token before it reads the policy (the token's round trip overlaps
+    # the rules' import), so the token may be fetched; no meeting is read or changed.
+    server, _ids, env = account
+    bad = tmp_path / "bad-policy.toml"
+    bad.write_text("[rules.passcode\nenabled = maybe\n", encoding="utf-8")
+    result = run_zoomguard(["sweep"], {**env, "ZOOMGUARD_POLICY": str(bad)})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("zoomguard: ")
+    assert "policy" in lines[0].lower()
+    assert [r.path for r in server.state.request_log() if r.path.startswith("/v2/")] == []
+
+
 def test_sigterm_marks_the_sweep_interrupted_and_the_next_starts_clean(tmp_path: Path) -> None:
     config = SandboxConfig(users=4, meetings=400, noncompliant_share=0.5, seed=3, latency_ms=30)
     with SandboxServer(config) as server:

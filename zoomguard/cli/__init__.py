@@ -249,10 +249,14 @@ def sweep(dry_run: bool, zoom_account_id: str | None) -> None:
     # overlaps the token's round trip instead of coming before it.
     first_client = clients.client_for_account(settings, store, accounts[0])
     first_client.warm_token()
-    with imports_without_gc():
-        from zoomguard import service
+    try:
+        with imports_without_gc():
+            from zoomguard import service
 
-    profile = service.load_profile(settings)
+        profile = service.load_profile(settings)  # a bad policy file stops the sweep here
+    except BaseException:
+        first_client.close()
+        raise
     failures: list[str] = []
     with stop_on_signals() as stop:
         for index, account in enumerate(accounts):
