@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from zoomguard.errors import StoreError
-from zoomguard.store import Store, inbox
+from zoomguard.store import Store, inbox, inbox_writer
 from zoomguard.store.inbox_writer import InboxWriter, _Delivery
 from zoomguard.store.models import InboxEvent
 
@@ -216,3 +217,43 @@ def test_the_writers_connection_goes_back_to_the_pool_as_it_came(store: Store) -
         )
         session.rollback()
     assert [row.dedupe_key for row in rows(store)] == ["one"]
+
+
+def test_on_sqlite_the_writer_leaves_checkpoints_to_its_checkpointer(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer's commits never pay for a checkpoint; the checkpointer copies the WAL back and,
+    # past the threshold, lets it start again from its beginning (it does not grow for ever).
+    monkeypatch.setattr(inbox_writer, "CHECKPOINT_SECONDS", 0.05)
+    monkeypatch.setattr(inbox_writer, "CHECKPOINT_FINISH_FRAMES", 0)
+    engine = sqlite_store.db.engine
+    engine.dispose()
+    writer = InboxWriter(sqlite_store.db)
+
+    def wal_frames() -> int:
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            frames = int(cursor.fetchone()[1])
+            cursor.close()
+            return frames
+        finally:
+            connection.close()
+
+    for index in range(40):
+        add(writer, f"grow-{index}")
+    grown = wal_frames()
+    assert grown > 0
+    time.sleep(0.5)  # the checkpointer has copied everything (twice over)
+    add(writer, "after")  # a write after a complete checkpoint starts the WAL again
+    assert wal_frames() < grown
+    writer.close()
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000  # the pool's connections checkpoint as before
+        cursor.close()
+    finally:
+        connection.close()

@@ -23,6 +23,19 @@ again) and nothing of the batch is kept (but for a race with a purge, ``_Writer.
 Duplicates (a Zoom retry of a stored delivery, or the same body twice in one batch) get the id
 of the row that holds their key, as ``Inbox.add_event`` does.
 
+On SQLite the writer never checkpoints: its connection runs with ``wal_autocheckpoint=0``, and a
+checkpointer thread of its own copies the WAL back into the database in the background
+(``PRAGMA wal_checkpoint(PASSIVE)`` on its own connection, at most every ``CHECKPOINT_SECONDS``
+after a write). With SQLite's automatic checkpoint, the commit that crossed 1,000 WAL pages paid
+for copying them and for both of the checkpoint's fsyncs before its batch was answered: in the
+ingest benchmark that was the receiver's p99 at 500/s (docs/benchmarks.md). A passive checkpoint
+takes no lock a writer waits for, so batches keep committing while it runs. The WAL can only start
+again from its beginning when a write finds every frame already copied, which a steady stream of
+writes during each checkpoint can prevent; so once the WAL holds more than
+``CHECKPOINT_FINISH_FRAMES`` frames, the checkpointer copies the last few with the writer held
+between two batches. Durability is SQLite's own either way: a commit is in the WAL (synchronous
+NORMAL) before its request is answered, and the checkpoint only moves committed pages.
+
 One writer per web process, started with the first delivery (nothing runs at import time) and
 stopped by ``close``; a daemon thread, so a process that is killed or exits takes it along, and the
 deliveries it had not committed were never answered 200.
@@ -60,6 +73,15 @@ IDLE_SECONDS = 30.0
 # trip), a second writer only split the batches: with one, less CPU per webhook and more
 # answered (docs/benchmarks.md).
 POSTGRES_WRITERS = 1
+# SQLite: how often, at most, the checkpointer copies the WAL back after a write (seconds), and
+# the WAL's size (frames, a page each) past which it copies the last frames with the writer held.
+# 10,000 frames of 4 KiB: a WAL of about 40 MiB; at a steady 500 webhooks/s (about 4 frames
+# each) the writer waits for one such copy (two fsyncs, about 15 ms here) every 5 s, where
+# SQLite's own checkpoint cost it about 20 ms every second.
+CHECKPOINT_SECONDS = 0.5
+CHECKPOINT_FINISH_FRAMES = 10_000
+# SQLite's own default, restored on the writer's connection before it goes back to the pool.
+_SQLITE_AUTOCHECKPOINT = 1000
 
 _TABLE_NAME = InboxEvent.__tablename__
 _TABLE = InboxEvent.__table__
@@ -105,6 +127,11 @@ class InboxWriter:
         # wait on each other); SQLite has one write lock per file, so a second writer would only
         # queue.
         self._writers = POSTGRES_WRITERS if db.engine.dialect.name == "postgresql" else 1
+        # Held by a writer while it runs a batch, so the checkpointer can finish between two.
+        self._batch_lock = threading.Lock()
+        self._checkpointer = (
+            _Checkpointer(db.engine, self._batch_lock) if self._sql.checkpoints_itself else None
+        )
         self._queue: queue.SimpleQueue[_Delivery | None] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -160,6 +187,8 @@ class InboxWriter:
             self._queue.put(None)  # one stop for each writer
         for thread in threads:
             thread.join(timeout)
+        if self._checkpointer is not None:
+            self._checkpointer.stop(timeout)
 
     def _ensure_started(self) -> None:
         if self._threads:
@@ -169,12 +198,21 @@ class InboxWriter:
                 raise StoreError("inbox: the writer is closed", reason="store_unavailable")
             if not self._threads:
                 for index in range(self._writers):
-                    writer = _Writer(self._engine, self._sql, self._queue, self._max_batch)
+                    writer = _Writer(
+                        self._engine,
+                        self._sql,
+                        self._queue,
+                        self._max_batch,
+                        self._batch_lock,
+                        self._checkpointer,
+                    )
                     thread = threading.Thread(
                         target=writer.run, name=f"inbox-writer-{index}", daemon=True
                     )
                     thread.start()
                     self._threads.append(thread)
+                if self._checkpointer is not None:
+                    self._checkpointer.start()
 
 
 class _Writer:
@@ -187,11 +225,15 @@ class _Writer:
         sql: _Statements,
         deliveries: queue.SimpleQueue[_Delivery | None],
         max_batch: int,
+        batch_lock: threading.Lock,
+        checkpointer: _Checkpointer | None,
     ) -> None:
         self._engine = engine
         self._sql = sql
         self._queue = deliveries
         self._max_batch = max_batch
+        self._batch_lock = batch_lock
+        self._checkpointer = checkpointer
         self._connection: PoolProxiedConnection | None = None
 
     def run(self) -> None:
@@ -223,7 +265,8 @@ class _Writer:
 
     def _store(self, batch: list[_Delivery]) -> None:
         try:
-            results = self._write([delivery.row for delivery in batch])
+            with self._batch_lock:
+                results = self._write([delivery.row for delivery in batch])
         except Exception as error:  # every waiting request must hear of it, whatever it is
             log.error(
                 "inbox: a batch of %d deliveries not stored: %s", len(batch), type(error).__name__
@@ -233,6 +276,8 @@ class _Writer:
                 delivery.error = error
                 delivery.done.release()
             return
+        if self._checkpointer is not None:
+            self._checkpointer.wrote = True
         for delivery, result in zip(batch, results, strict=True):
             delivery.result = result
             delivery.done.release()
@@ -313,6 +358,10 @@ class _Statements:
         # the result only up to 50 parameters, so each multi-row INSERT (9 a row) was parsed
         # again: a tenth of the receiver's CPU under load.
         self._numbered = dialect.name == "postgresql"
+        # SQLite in a file: the writer leaves checkpoints to a _Checkpointer (in memory there
+        # is no WAL).
+        database = engine.url.database or ""
+        self.checkpoints_itself = dialect.name == "sqlite" and database not in ("", ":memory:")
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
         # One processor per distinct column type, so that a row's two timestamps (received_at and
         # next_attempt_at, both the moment of receipt) share one and ``insert`` converts that
@@ -335,12 +384,16 @@ class _Statements:
         (zoomguard.store.base); psycopg's is switched, and back in ``give_back``."""
         if self._numbered:
             _driver(connection).autocommit = True
+        elif self.checkpoints_itself:
+            _pragma(connection, "PRAGMA wal_autocheckpoint=0")
 
     def give_back(self, connection: PoolProxiedConnection) -> None:
         """Undo ``take`` before the connection goes back to the pool (whose other users run
         transactions)."""
         if self._numbered:
             _driver(connection).autocommit = False
+        elif self.checkpoints_itself:
+            _pragma(connection, f"PRAGMA wal_autocheckpoint={_SQLITE_AUTOCHECKPOINT}")
 
     def cursor(self, connection: PoolProxiedConnection) -> Any:
         if self._numbered:
@@ -390,6 +443,97 @@ class _Statements:
             sql = f"SELECT dedupe_key, id FROM {_TABLE_NAME} WHERE dedupe_key IN ({marks})"  # noqa: S608
             self._finds[count] = sql
         return sql
+
+
+class _Checkpointer:
+    """SQLite only: copies the WAL back into the database off the writer's thread (see the
+    module's docstring). Its own connection from the pool, given back after ``IDLE_SECONDS``
+    without a write."""
+
+    def __init__(self, engine: Engine, batch_lock: threading.Lock) -> None:
+        self._engine = engine
+        self._batch_lock = batch_lock
+        # Set by a writer after each batch (a plain attribute: no lock, no wake-up per batch).
+        self.wrote = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._connection: PoolProxiedConnection | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inbox-checkpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        idle = 0.0
+        try:
+            while not self._stopping.wait(CHECKPOINT_SECONDS):
+                if not self.wrote:
+                    idle += CHECKPOINT_SECONDS
+                    if idle >= IDLE_SECONDS:
+                        self._drop_connection()
+                    continue
+                self.wrote = False
+                idle = 0.0
+                try:
+                    self._checkpoint()
+                except Exception as error:  # the writer's own commits do not depend on it
+                    log.warning("inbox: WAL checkpoint failed: %s", type(error).__name__)
+                    self._drop_connection(broken=True)
+            if self.wrote:
+                self._checkpoint()  # what the last batches wrote, before the process goes
+        except Exception as error:
+            log.warning("inbox: WAL checkpoint failed: %s", type(error).__name__)
+        finally:
+            self._drop_connection()
+
+    def _checkpoint(self) -> None:
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        frames = self._passive()
+        if frames > CHECKPOINT_FINISH_FRAMES:
+            # The batches committed during the copy left frames behind it, and the WAL only
+            # starts again from its beginning when a write finds none left: copy those few
+            # between two batches (a short wait for the writer).
+            with self._batch_lock:
+                self._passive()
+
+    def _passive(self) -> int:
+        """One passive checkpoint; the WAL's frames when it began (all copied unless a reader
+        still needed some)."""
+        assert self._connection is not None
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        assert row is not None  # busy, WAL frames, frames copied
+        return int(row[1])
+
+    def _drop_connection(self, *, broken: bool = False) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if broken:
+                connection.invalidate()
+            else:
+                connection.close()
+        except Exception as error:
+            log.warning("inbox: checkpoint connection not closed: %s", type(error).__name__)
+
+
+def _pragma(connection: PoolProxiedConnection, statement: str) -> None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 def _driver(connection: PoolProxiedConnection) -> Any:
