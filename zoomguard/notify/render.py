@@ -350,10 +350,6 @@ def group_by_meeting(views: Iterable[AlertView]) -> list[MeetingGroup]:
 # --- templates ----------------------------------------------------------------------------------
 
 
-# Every email zoomguard writes, by template name (a .txt and an .html each).
-TEMPLATES = ("officer_immediate", "officer_digest", "host_notice")
-
-
 @functools.cache
 def _environment() -> jinja2.Environment:
     # Built on first use, not at import time; Jinja2 itself is imported here too, so the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -33,6 +33,16 @@ def _unavailable(error: exc.DBAPIError) -> StoreError:
     return StoreError(f"database error: {detail}", reason="store_unavailable")
 
 
+@contextmanager
+def _usable() -> Iterator[None]:
+    """Raise the driver's "the database cannot be used" errors, at any point of a transaction
+    (its begin, its statements, its commit), as one ``StoreError``."""
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        raise _unavailable(error) from error
+
+
 class Database:
     """An engine, its sessions and (when a secret key is configured) the vault. Thread-safe."""
 
@@ -47,46 +57,31 @@ class Database:
         # past the busy timeout ("database is locked": a 2,000-meeting sweep failed so about
         # one run in four). Other processes still meet the busy handler. Reentrant, as before:
         # a nested transaction of the same thread waits on SQLite, not on itself.
-        self._write_queue: threading.RLock | None = (
-            threading.RLock() if engine.dialect.name == "sqlite" else None
+        self._write_queue: AbstractContextManager[Any] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
         )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
-        try:
-            with (
-                self._write_queue if self._write_queue is not None else nullcontext(),
-                self._sessions.begin() as session,
-            ):
-                yield session
-        except (exc.OperationalError, exc.InterfaceError) as error:
-            raise _unavailable(error) from error
+        with _usable(), self._write_queue, self._sessions.begin() as session:
+            yield session
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """A Core connection in one transaction, for hot paths that need no ORM session (the
         webhook receiver's single INSERT); same commit/rollback and error rules as
         ``transaction``."""
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except (exc.OperationalError, exc.InterfaceError) as error:
-            raise _unavailable(error) from error
+        with _usable(), self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def core_transaction(self) -> Iterator[Connection]:
         """A Core connection in one transaction, queued behind this process's other writers on
         SQLite as ``transaction`` is: for the sweep's per-meeting writes, where the ORM's unit of
         work, identity map and flush bought nothing and cost a fifth of the sweep's CPU."""
-        try:
-            with (
-                self._write_queue if self._write_queue is not None else nullcontext(),
-                self.engine.begin() as connection,
-            ):
-                yield connection
-        except (exc.OperationalError, exc.InterfaceError) as error:
-            raise _unavailable(error) from error
+        with _usable(), self._write_queue, self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def joined_core(self, executor: Executor | None) -> Iterator[Executor]:

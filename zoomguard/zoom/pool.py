@@ -56,7 +56,7 @@ class PoolKeyCachingAdapter(HTTPAdapter):
         pool = self._pools.get(key)
         if pool is None:
             pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            if len(self._pools) < _MAX_CACHED or key in self._pools:
+            if len(self._pools) < _MAX_CACHED:
                 self._pools[key] = pool
         return pool
 
